@@ -1,0 +1,517 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+
+#define MIB			(1024 * 1024)
+
+struct parser {
+	const char		*path;
+	config_report_fn	 report;
+	void			*arg;
+	int			 errors;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+perror_at(struct parser *p, const config_setting_t *s, const char *fmt, ...)
+{
+	char		 msg[512], line[1024];
+	const char	*file = NULL;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s != NULL)
+		file = config_setting_source_file(s);
+	if (file == NULL)
+		file = p->path;
+	if (s != NULL && config_setting_source_line(s) > 0)
+		snprintf(line, sizeof(line), "%s:%u: %s", file,
+		    config_setting_source_line(s), msg);
+	else
+		snprintf(line, sizeof(line), "%s: %s", file, msg);
+	p->errors++;
+	p->report(line, p->arg);
+}
+
+static const char *
+type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:		return "an integer";
+	case CONFIG_TYPE_FLOAT:		return "a number with a fraction";
+	case CONFIG_TYPE_STRING:	return "a string";
+	case CONFIG_TYPE_BOOL:		return "a boolean";
+	case CONFIG_TYPE_ARRAY:		return "an array";
+	case CONFIG_TYPE_LIST:		return "a list";
+	default:			return "a value";
+	}
+}
+
+static void
+check_keys(struct parser *p, const config_setting_t *group,
+    const char *const *known, const char *where)
+{
+	const config_setting_t	*s;
+	const char		*name;
+	size_t			 k;
+	int			 i;
+
+	for (i = 0; (s = config_setting_get_elem(group, (unsigned)i)) != NULL;
+	    i++) {
+		if ((name = config_setting_name(s)) == NULL)
+			continue;
+		for (k = 0; known[k] != NULL; k++)
+			if (strcmp(name, known[k]) == 0)
+				break;
+		if (known[k] == NULL)
+			perror_at(p, s, "unknown key '%s'%s", name, where);
+	}
+}
+
+/* Each getter leaves *out alone when the key is absent. */
+static void
+get_int(struct parser *p, const config_setting_t *group, const char *key,
+    long long min, long long max, long long *out)
+{
+	const config_setting_t	*s;
+	long long		 v;
+
+	if ((s = config_setting_get_member(group, key)) == NULL)
+		return;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = config_setting_get_int64(s);
+		break;
+	default:
+		perror_at(p, s, "'%s' must be an integer, not %s", key,
+		    type_name(config_setting_type(s)));
+		return;
+	}
+	if (v < min || v > max) {
+		perror_at(p, s, "'%s' must be between %lld and %lld, not %lld",
+		    key, min, max, v);
+		return;
+	}
+	*out = v;
+}
+
+static void
+get_bool(struct parser *p, const config_setting_t *group, const char *key,
+    bool *out)
+{
+	const config_setting_t	*s;
+
+	if ((s = config_setting_get_member(group, key)) == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		perror_at(p, s, "'%s' must be true or false, not %s", key,
+		    type_name(config_setting_type(s)));
+		return;
+	}
+	*out = config_setting_get_bool(s);
+}
+
+static const char *
+get_string(struct parser *p, const config_setting_t *group, const char *key,
+    const config_setting_t **where)
+{
+	const config_setting_t	*s;
+
+	if ((s = config_setting_get_member(group, key)) == NULL)
+		return NULL;
+	if (where != NULL)
+		*where = s;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		perror_at(p, s, "'%s' must be a string, not %s", key,
+		    type_name(config_setting_type(s)));
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+static int
+valid_name(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n == 0 || n >= CONF_NAME_MAX)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+static void
+set_address(struct conf_listener *l, const char *text, int port)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&l->sa;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l->sa;
+
+	memset(&l->sa, 0, sizeof(l->sa));
+	l->port = (uint16_t)port;
+	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(l->port);
+		l->salen = sizeof(*sin);
+		inet_ntop(AF_INET, &sin->sin_addr, l->address,
+		    sizeof(l->address));
+	} else {
+		inet_pton(AF_INET6, text, &sin6->sin6_addr);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(l->port);
+		l->salen = sizeof(*sin6);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, l->address,
+		    sizeof(l->address));
+	}
+}
+
+static void
+default_name(struct conf_listener *l)
+{
+	if (l->sa.ss_family == AF_INET6)
+		snprintf(l->name, sizeof(l->name), "[%s]:%u", l->address,
+		    l->port);
+	else
+		snprintf(l->name, sizeof(l->name), "%s:%u", l->address,
+		    l->port);
+}
+
+static void
+parse_listener(struct parser *p, const config_setting_t *s,
+    struct conf_listener *l)
+{
+	static const char *const known[] = {
+		"name", "address", "port", "backlog", NULL
+	};
+	const config_setting_t	*where = NULL;
+	const char		*address, *name;
+	struct in6_addr		 a6;
+	struct in_addr		 a4;
+	long long		 port = CONF_DEFAULT_PORT, backlog = 128;
+
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		perror_at(p, s, "each listener must be a group "
+		    "{ address = ...; port = ...; }, not %s",
+		    type_name(config_setting_type(s)));
+		return;
+	}
+	check_keys(p, s, known, " in listener");
+	get_int(p, s, "port", 1, 65535, &port);
+	get_int(p, s, "backlog", 1, 65535, &backlog);
+	l->backlog = (int)backlog;
+
+	address = get_string(p, s, "address", &where);
+	if (address == NULL)
+		address = CONF_DEFAULT_ADDRESS;
+	else if (inet_pton(AF_INET, address, &a4) != 1 &&
+	    inet_pton(AF_INET6, address, &a6) != 1) {
+		perror_at(p, where, "'address' must be an IPv4 or IPv6 "
+		    "address, not \"%.100s\"", address);
+		address = CONF_DEFAULT_ADDRESS;
+	}
+	set_address(l, address, (int)port);
+
+	if ((name = get_string(p, s, "name", &where)) != NULL) {
+		if (!valid_name(name))
+			perror_at(p, where, "'name' must be 1 to %d letters, "
+			    "digits, '_', '.' or '-', not \"%.100s\"",
+			    CONF_NAME_MAX - 1, name);
+		else
+			strlcpy(l->name, name, sizeof(l->name));
+	}
+	if (l->name[0] == '\0')
+		default_name(l);
+}
+
+static void
+parse_listeners(struct parser *p, struct conf *c, const config_setting_t *s)
+{
+	const config_setting_t	*e;
+	unsigned int		 i, j, n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_GROUP) {
+		n = 1;
+		e = s;
+	} else if (config_setting_type(s) == CONFIG_TYPE_LIST) {
+		n = (unsigned)config_setting_length(s);
+		e = NULL;
+	} else {
+		perror_at(p, s, "'listen' must be a group or a list of "
+		    "groups, not %s", type_name(config_setting_type(s)));
+		return;
+	}
+	if (n == 0) {
+		perror_at(p, s, "'listen' must name at least one listener");
+		return;
+	}
+	free(c->listeners);
+	c->nlisteners = 0;
+	if ((c->listeners = calloc(n, sizeof(*c->listeners))) == NULL) {
+		perror_at(p, s, "out of memory");
+		return;
+	}
+	c->nlisteners = n;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *ls = e != NULL ? e :
+		    config_setting_get_elem(s, i);
+
+		parse_listener(p, ls, &c->listeners[i]);
+		for (j = 0; j < i; j++) {
+			if (strcmp(c->listeners[i].name,
+			    c->listeners[j].name) == 0)
+				perror_at(p, ls, "listener name \"%s\" is "
+				    "used twice", c->listeners[i].name);
+			else if (c->listeners[i].salen ==
+			    c->listeners[j].salen &&
+			    memcmp(&c->listeners[i].sa, &c->listeners[j].sa,
+			    c->listeners[i].salen) == 0)
+				perror_at(p, ls, "address %s port %u is "
+				    "listed twice", c->listeners[i].address,
+				    c->listeners[i].port);
+		}
+	}
+}
+
+static int
+set_default_listener(struct conf *c)
+{
+	if ((c->listeners = calloc(1, sizeof(*c->listeners))) == NULL)
+		return -ENOMEM;
+	c->nlisteners = 1;
+	c->listeners[0].backlog = 128;
+	set_address(&c->listeners[0], CONF_DEFAULT_ADDRESS, CONF_DEFAULT_PORT);
+	default_name(&c->listeners[0]);
+	return 0;
+}
+
+static struct conf *
+conf_new(const char *path)
+{
+	struct conf	*c;
+	char		 err[128];
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->framing = FRAME_LINE;
+	c->max_message_bytes = 8192;
+	c->max_queued_bytes = 1 * MIB;
+	c->shutdown_timeout_ms = 5000;
+	c->log_messages = true;
+	c->log_message_bytes = 256;
+	if ((c->path = strdup(path)) == NULL ||
+	    rules_template_compile("%{message}", &c->default_reply, err,
+	    sizeof(err)) < 0) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
+{
+	static const char *const known[] = {
+		"listen", "framing", "close_after_reply", "default_reply",
+		"max_message_bytes", "max_queued_bytes", "shutdown_timeout_ms",
+		"log_messages", "log_message_bytes", NULL
+	};
+	const config_setting_t	*s, *where = NULL;
+	const char		*str;
+	char			 err[256];
+	long long		 v;
+
+	check_keys(p, root, known, "");
+
+	if ((s = config_setting_get_member(root, "listen")) != NULL)
+		parse_listeners(p, c, s);
+
+	if ((str = get_string(p, root, "framing", &where)) != NULL) {
+		if (strcmp(str, "line") == 0)
+			c->framing = FRAME_LINE;
+		else if (strcmp(str, "raw") == 0)
+			c->framing = FRAME_RAW;
+		else
+			perror_at(p, where, "'framing' must be \"line\" or "
+			    "\"raw\", not \"%.100s\"", str);
+	}
+	get_bool(p, root, "close_after_reply", &c->close_after_reply);
+
+	if ((str = get_string(p, root, "default_reply", &where)) != NULL) {
+		struct rules_template *t;
+
+		if (rules_template_compile(str, &t, err, sizeof(err)) < 0)
+			perror_at(p, where, "'default_reply': %s", err);
+		else {
+			rules_template_free(c->default_reply);
+			c->default_reply = t;
+		}
+	}
+
+	v = (long long)c->max_message_bytes;
+	get_int(p, root, "max_message_bytes", 1, 16 * MIB, &v);
+	c->max_message_bytes = (size_t)v;
+	v = (long long)c->max_queued_bytes;
+	get_int(p, root, "max_queued_bytes", 4096, 1024 * MIB, &v);
+	c->max_queued_bytes = (size_t)v;
+	v = (long long)c->shutdown_timeout_ms;
+	get_int(p, root, "shutdown_timeout_ms", 0, 3600 * 1000, &v);
+	c->shutdown_timeout_ms = (uint64_t)v;
+	get_bool(p, root, "log_messages", &c->log_messages);
+	v = (long long)c->log_message_bytes;
+	get_int(p, root, "log_message_bytes", 0, 65536, &v);
+	c->log_message_bytes = (size_t)v;
+}
+
+struct conf *
+config_load(const char *path, config_report_fn report, void *arg,
+    int *errnum)
+{
+	struct parser	 p = { path, report, arg, 0 };
+	struct conf	*c = NULL;
+	config_t	 cf;
+	struct stat	 st;
+	FILE		*fp;
+	char		*dir, *copy;
+
+	if (errnum != NULL)
+		*errnum = 0;
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (errnum != NULL)
+			*errnum = errno;
+		perror_at(&p, NULL, "%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode)) {
+		perror_at(&p, NULL, "not a regular file");
+		fclose(fp);
+		return NULL;
+	}
+
+	config_init(&cf);
+	config_set_options(&cf, 0);	/* no silent int/float conversion */
+	if ((copy = strdup(path)) != NULL) {
+		dir = dirname(copy);
+		config_set_include_dir(&cf, dir);
+	}
+	if (config_read(&cf, fp) != CONFIG_TRUE) {
+		char line[1024];
+
+		snprintf(line, sizeof(line), "%s:%d: %s",
+		    config_error_file(&cf) ? config_error_file(&cf) : path,
+		    config_error_line(&cf), config_error_text(&cf));
+		p.errors++;
+		report(line, arg);
+		goto out;
+	}
+	if ((c = conf_new(path)) == NULL) {
+		perror_at(&p, NULL, "out of memory");
+		goto out;
+	}
+	parse_root(&p, c, config_root_setting(&cf));
+	if (p.errors == 0 && c->nlisteners == 0 && set_default_listener(c) < 0)
+		perror_at(&p, NULL, "out of memory");
+out:
+	config_destroy(&cf);
+	free(copy);
+	fclose(fp);
+	if (p.errors > 0) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct conf *
+config_default(void)
+{
+	struct conf	*c;
+
+	if ((c = conf_new("(built-in defaults)")) == NULL)
+		return NULL;
+	if (set_default_listener(c) < 0) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+dump_string(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		switch (ch) {
+		case '"':	fputs("\\\"", fp); break;
+		case '\\':	fputs("\\\\", fp); break;
+		case '\n':	fputs("\\n", fp); break;
+		case '\r':	fputs("\\r", fp); break;
+		case '\t':	fputs("\\t", fp); break;
+		case '\f':	fputs("\\f", fp); break;
+		default:
+			if (ch < 0x20 || ch == 0x7f)
+				fprintf(fp, "\\x%02x", ch);
+			else
+				fputc(ch, fp);
+		}
+	}
+	fputc('"', fp);
+}
+
+void
+config_dump(const struct conf *c, FILE *fp)
+{
+	size_t	 i;
+
+	fputs("listen = (\n", fp);
+	for (i = 0; i < c->nlisteners; i++) {
+		const struct conf_listener *l = &c->listeners[i];
+
+		fputs("  { name = ", fp);
+		dump_string(fp, l->name);
+		fputs("; address = ", fp);
+		dump_string(fp, l->address);
+		fprintf(fp, "; port = %u; backlog = %d; }%s\n", l->port,
+		    l->backlog, i + 1 < c->nlisteners ? "," : "");
+	}
+	fputs(");\n", fp);
+	fprintf(fp, "framing = \"%s\";\n",
+	    c->framing == FRAME_RAW ? "raw" : "line");
+	fprintf(fp, "close_after_reply = %s;\n",
+	    c->close_after_reply ? "true" : "false");
+	fputs("default_reply = ", fp);
+	dump_string(fp, rules_template_source(c->default_reply));
+	fputs(";\n", fp);
+	fprintf(fp, "max_message_bytes = %zu;\n", c->max_message_bytes);
+	fprintf(fp, "max_queued_bytes = %zu;\n", c->max_queued_bytes);
+	fprintf(fp, "shutdown_timeout_ms = %llu;\n",
+	    (unsigned long long)c->shutdown_timeout_ms);
+	fprintf(fp, "log_messages = %s;\n", c->log_messages ? "true" : "false");
+	fprintf(fp, "log_message_bytes = %zu;\n", c->log_message_bytes);
+}
+
+void
+config_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->listeners);
+	rules_template_free(c->default_reply);
+	free(c);
+}

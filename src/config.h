@@ -1,0 +1,57 @@
+#ifndef ECHOREPLYD_CONFIG_H
+#define ECHOREPLYD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "frame.h"
+#include "rules.h"
+
+#define CONF_DEFAULT_ADDRESS	"127.0.0.1"
+#define CONF_DEFAULT_PORT	13008
+#define CONF_NAME_MAX		64
+
+struct conf_listener {
+	char			 name[CONF_NAME_MAX];
+	char			 address[INET6_ADDRSTRLEN];
+	uint16_t		 port;
+	int			 backlog;
+	struct sockaddr_storage	 sa;
+	socklen_t		 salen;
+};
+
+/* A validated configuration with every default filled in. Immutable. */
+struct conf {
+	char			*path;
+	struct conf_listener	*listeners;
+	size_t			 nlisteners;
+	enum frame_mode		 framing;
+	bool			 close_after_reply;
+	struct rules_template	*default_reply;
+	size_t			 max_message_bytes;
+	size_t			 max_queued_bytes;
+	uint64_t		 shutdown_timeout_ms;
+	bool			 log_messages;
+	size_t			 log_message_bytes;
+};
+
+/* Receives one error line, "file:line: message". */
+typedef void (*config_report_fn)(const char *line, void *arg);
+
+/*
+ * Reads and validates a configuration file. Every error found is passed
+ * to report; on any error returns NULL. With errnum non-NULL, it is set
+ * to the errno when the file could not be opened, else to 0.
+ */
+struct conf	*config_load(const char *path, config_report_fn report,
+		    void *arg, int *errnum);
+/* The configuration used when there is no file at all. */
+struct conf	*config_default(void);
+/* Writes the configuration in config file syntax, defaults included. */
+void		 config_dump(const struct conf *, FILE *);
+void		 config_free(struct conf *);
+
+#endif
