@@ -13,18 +13,66 @@
 
 #define MIB			(1024 * 1024)
 
+struct error {
+	int	 order;		/* the main file first, then by line */
+	char	*text;
+};
+
 struct parser {
 	const char		*path;
 	config_report_fn	 report;
 	void			*arg;
 	int			 errors;
+	struct error		*errv;
+	size_t			 errc;
 };
+
+static void
+add_error(struct parser *p, int order, const char *text)
+{
+	struct error	*e;
+
+	p->errors++;
+	if ((e = reallocarray(p->errv, p->errc + 1, sizeof(*e))) != NULL) {
+		p->errv = e;
+		e[p->errc].order = order;
+		if ((e[p->errc].text = strdup(text)) != NULL) {
+			p->errc++;
+			return;
+		}
+	}
+	p->report(text, p->arg);	/* no memory to sort it: say it now */
+}
+
+/* Reports the errors collected, in file order, and forgets them. */
+static void
+flush_errors(struct parser *p)
+{
+	struct error	 t;
+	size_t		 i, j;
+
+	for (i = 1; i < p->errc; i++)	/* stable insertion sort */
+		for (j = i; j > 0 && p->errv[j - 1].order > p->errv[j].order;
+		    j--) {
+			t = p->errv[j];
+			p->errv[j] = p->errv[j - 1];
+			p->errv[j - 1] = t;
+		}
+	for (i = 0; i < p->errc; i++) {
+		p->report(p->errv[i].text, p->arg);
+		free(p->errv[i].text);
+	}
+	free(p->errv);
+	p->errv = NULL;
+	p->errc = 0;
+}
 
 static void __attribute__((format(printf, 3, 4)))
 perror_at(struct parser *p, const config_setting_t *s, const char *fmt, ...)
 {
 	char		 msg[512], line[1024];
 	const char	*file = NULL;
+	unsigned int	 lineno = 0;
 	va_list		 ap;
 
 	va_start(ap, fmt);
@@ -34,13 +82,14 @@ perror_at(struct parser *p, const config_setting_t *s, const char *fmt, ...)
 		file = config_setting_source_file(s);
 	if (file == NULL)
 		file = p->path;
-	if (s != NULL && config_setting_source_line(s) > 0)
-		snprintf(line, sizeof(line), "%s:%u: %s", file,
-		    config_setting_source_line(s), msg);
+	if (s != NULL)
+		lineno = config_setting_source_line(s);
+	if (lineno > 0)
+		snprintf(line, sizeof(line), "%s:%u: %s", file, lineno, msg);
 	else
 		snprintf(line, sizeof(line), "%s: %s", file, msg);
-	p->errors++;
-	p->report(line, p->arg);
+	add_error(p, (strcmp(file, p->path) == 0 ? 0 : 1 << 20) +
+	    (int)lineno, line);
 }
 
 static const char *
@@ -380,7 +429,7 @@ struct conf *
 config_load(const char *path, config_report_fn report, void *arg,
     int *errnum)
 {
-	struct parser	 p = { path, report, arg, 0 };
+	struct parser	 p = { path, report, arg, 0, NULL, 0 };
 	struct conf	*c = NULL;
 	config_t	 cf;
 	struct stat	 st;
@@ -393,10 +442,12 @@ config_load(const char *path, config_report_fn report, void *arg,
 		if (errnum != NULL)
 			*errnum = errno;
 		perror_at(&p, NULL, "%s", strerror(errno));
+		flush_errors(&p);
 		return NULL;
 	}
 	if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode)) {
 		perror_at(&p, NULL, "not a regular file");
+		flush_errors(&p);
 		fclose(fp);
 		return NULL;
 	}
@@ -425,6 +476,7 @@ config_load(const char *path, config_report_fn report, void *arg,
 	if (p.errors == 0 && c->nlisteners == 0 && set_default_listener(c) < 0)
 		perror_at(&p, NULL, "out of memory");
 out:
+	flush_errors(&p);
 	config_destroy(&cf);
 	free(copy);
 	fclose(fp);

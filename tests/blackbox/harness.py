@@ -1,0 +1,205 @@
+"""Shared helpers for the black-box tests: start the real echoreplyd on a
+free loopback port, wait for READY=1 on our own NOTIFY_SOCKET, talk to it,
+and stop it by PID. Every wait has a deadline; nothing sleeps and hopes."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ECHOREPLYD = os.environ.get("ECHOREPLYD", "src/echoreplyd")
+ECHOREPLYCTL = os.environ.get("ECHOREPLYCTL", "src/echoreplyctl")
+TOP_SRCDIR = os.environ.get("TOP_SRCDIR", ".")
+WAIT = 10.0          # seconds any single wait may take
+FILE_LIMIT = 120     # seconds a whole test file may take
+
+_daemons = []
+
+
+def free_port(host="127.0.0.1"):
+    """A port nobody listens on right now (the kernel picks it)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    """One echoreplyd process with its own config, log and notify socket."""
+
+    def __init__(self, conf_body="", port=None, address="127.0.0.1",
+                 listen=True, args=(), expect_ready=True):
+        self.dir = tempfile.mkdtemp(prefix="echoreplyd-test-")
+        self.address = address
+        self.port = port or free_port(address)
+        self.conf = os.path.join(self.dir, "echoreplyd.conf")
+        text = ""
+        if listen:
+            text += 'listen = { address = "%s"; port = %d; };\n' % (
+                address, self.port)
+        text += conf_body
+        self.write_conf(text)
+        self.notify_path = os.path.join(self.dir, "notify")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.notifications = []
+        self.log_path = os.path.join(self.dir, "stderr.log")
+        self.log_file = open(self.log_path, "wb")
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
+        env.pop("JOURNAL_STREAM", None)
+        self.proc = subprocess.Popen(
+            [ECHOREPLYD, "-d", "-f", self.conf] + list(args),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self.log_file, env=env)
+        _daemons.append(self)
+        if expect_ready:
+            self.wait_notify("READY=1")
+
+    def write_conf(self, text):
+        tmp = self.conf + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, self.conf)
+
+    def wait_notify(self, key, timeout=WAIT):
+        """Waits for a notify datagram with the line `key` (e.g. READY=1)
+        and returns that datagram's lines."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %s from echoreplyd within %ss; "
+                                     "log:\n%s" % (key, timeout, self.log()))
+            if self.proc.poll() is not None:
+                raise AssertionError("echoreplyd exited with %d before %s; "
+                                     "log:\n%s" % (self.proc.returncode,
+                                                   key, self.log()))
+            self.notify.settimeout(min(left, 0.2))
+            try:
+                data = self.notify.recv(4096)
+            except socket.timeout:
+                continue
+            lines = data.decode().split("\n")
+            self.notifications.append(lines)
+            if key in lines:
+                return lines
+
+    def connect(self, timeout=WAIT):
+        fam = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect((self.address, self.port))
+        return s
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def reload(self):
+        """SIGHUP, then wait for RELOADING=1 and READY=1."""
+        self.signal(signal.SIGHUP)
+        self.wait_notify("RELOADING=1")
+        self.wait_notify("READY=1")
+
+    def stop(self, timeout=WAIT):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("echoreplyd did not exit within %ss of "
+                                 "SIGTERM" % timeout)
+
+    def log(self):
+        self.log_file.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, text, timeout=WAIT):
+        """Waits until the daemon's log contains text (it is written once
+        per loop iteration)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise AssertionError("log never showed %r; log:\n%s" %
+                                     (text, self.log()))
+            time.sleep(0.02)
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.notify.close()
+        self.log_file.close()
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
+
+
+def recv_until(s, count=None, terminator=b"\n", timeout=WAIT):
+    """Reads until `count` terminators were seen (or EOF when count is
+    None). Returns the bytes read."""
+    s.settimeout(timeout)
+    data = b""
+    while True:
+        if count is not None and data.count(terminator) >= count:
+            return data
+        chunk = s.recv(65536)
+        if not chunk:
+            if count is None:
+                return data
+            raise AssertionError("connection closed after %r, wanted %d "
+                                 "replies" % (data[-200:], count))
+        data += chunk
+
+
+def ctl(*args, input=None, timeout=WAIT):
+    """Runs the real echoreplyctl; returns the CompletedProcess."""
+    return subprocess.run([ECHOREPLYCTL] + list(args), input=input,
+                          capture_output=True, timeout=timeout)
+
+
+def check(cond, message="check failed"):
+    if not cond:
+        raise AssertionError(message)
+
+
+def equal(got, want, what="value"):
+    if got != want:
+        raise AssertionError("%s: got %r, want %r" % (what, got, want))
+
+
+def run(namespace):
+    """Runs every test_* function in namespace, TAP-style; exit 0 when all
+    pass, 1 when one failed, 99 on a hard error (the file's time limit)."""
+    def on_alarm(signum, frame):
+        print("Bail out! test file exceeded %ds" % FILE_LIMIT)
+        for d in _daemons:
+            d.cleanup()
+        sys.exit(99)
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(FILE_LIMIT)
+    tests = [(n, f) for n, f in namespace.items()
+             if n.startswith("test_") and callable(f)]
+    print("1..%d" % len(tests))
+    failed = 0
+    for i, (name, fn) in enumerate(tests, 1):
+        try:
+            fn()
+            print("ok %d %s" % (i, name))
+        except Exception:
+            failed += 1
+            print("not ok %d %s" % (i, name))
+            for line in traceback.format_exc().splitlines():
+                print("# " + line)
+        finally:
+            while _daemons:
+                _daemons.pop().cleanup()
+        sys.stdout.flush()
+    sys.exit(1 if failed else 0)

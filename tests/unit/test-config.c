@@ -1,0 +1,216 @@
+/*
+ * Config validation: every tests/config/good-*.conf loads and dumps as its
+ * .out file; every bad-*.conf is refused with exactly the lines in its .err
+ * file (@FILE@ stands for the path); the shipped etc/echoreplyd.conf loads.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "tap.h"
+
+static const char *srcdir;
+
+static void
+collect(const char *line, void *arg)
+{
+	struct buf	*b = arg;
+
+	buf_append(b, line, strlen(line));
+	buf_append(b, "\n", 1);
+}
+
+static char *
+slurp(const char *path)
+{
+	struct buf	 b = { 0 };
+	char		 chunk[4096];
+	size_t		 n;
+	FILE		*fp;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(fp);
+	buf_append(&b, "", 1);
+	return b.data;
+}
+
+/* Replaces every @FILE@ in text with path. */
+static char *
+expand(const char *text, const char *path)
+{
+	struct buf	 b = { 0 };
+	const char	*p;
+
+	while ((p = strstr(text, "@FILE@")) != NULL) {
+		buf_append(&b, text, (size_t)(p - text));
+		buf_append(&b, path, strlen(path));
+		text = p + 6;
+	}
+	buf_append(&b, text, strlen(text) + 1);
+	return b.data;
+}
+
+static void
+check_good(const char *dir, const char *name)
+{
+	char		*path, *outpath, *want, *got = NULL;
+	struct buf	 errs = { 0 };
+	struct conf	*c;
+	size_t		 gotlen = 0;
+	FILE		*mem;
+
+	if (asprintf(&path, "%s/%s", dir, name) == -1 ||
+	    asprintf(&outpath, "%s/%.*s.out", dir, (int)(strlen(name) - 5),
+	    name) == -1)
+		abort();
+	c = config_load(path, collect, &errs, NULL);
+	ok(c != NULL, "%s loads", name);
+	if (c == NULL) {
+		printf("# %.*s", (int)errs.len, errs.data);
+		buf_free(&errs);
+		free(path);
+		free(outpath);
+		return;
+	}
+	want = slurp(outpath);
+	free(path);
+	free(outpath);
+	ok(want != NULL, "%s has an expected dump", name);
+	mem = open_memstream(&got, &gotlen);
+	config_dump(c, mem);
+	fclose(mem);
+	if (want != NULL)
+		ok_bytes(got, gotlen, want, "%s dumps as expected", name);
+	free(want);
+	free(got);
+	config_free(c);
+	buf_free(&errs);
+}
+
+static void
+check_bad(const char *dir, const char *name)
+{
+	char		*path, *errpath, *tmpl, *want;
+	struct buf	 errs = { 0 };
+	struct conf	*c;
+
+	if (asprintf(&path, "%s/%s", dir, name) == -1 ||
+	    asprintf(&errpath, "%s/%.*s.err", dir, (int)(strlen(name) - 5),
+	    name) == -1)
+		abort();
+	c = config_load(path, collect, &errs, NULL);
+	ok(c == NULL, "%s is refused", name);
+	config_free(c);
+	tmpl = slurp(errpath);
+	free(errpath);
+	if (tmpl == NULL) {
+		ok(0, "%s has expected errors", name);
+		free(path);
+		return;
+	}
+	want = expand(tmpl, path);
+	free(path);
+	ok_bytes(errs.data, errs.len, want, "%s errors", name);
+	free(tmpl);
+	free(want);
+	buf_free(&errs);
+}
+
+static int
+by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void
+test_files(void)
+{
+	struct dirent	**ents;
+	char		  dir[1024];
+	int		  i, n, seen = 0;
+
+	snprintf(dir, sizeof(dir), "%s/tests/config", srcdir);
+	n = scandir(dir, &ents, NULL, by_name);
+	ok(n > 0, "read %s", dir);
+	for (i = 0; i < n; i++) {
+		const char	*name = ents[i]->d_name;
+		size_t		 len = strlen(name);
+
+		if (len > 5 && strcmp(name + len - 5, ".conf") == 0) {
+			seen++;
+			if (strncmp(name, "good-", 5) == 0)
+				check_good(dir, name);
+			else if (strncmp(name, "bad-", 4) == 0)
+				check_bad(dir, name);
+		}
+		free(ents[i]);
+	}
+	if (n > 0)
+		free(ents);
+	ok(seen >= 10, "found the config cases (%d)", seen);
+}
+
+static void
+test_shipped(void)
+{
+	char		 path[1024];
+	struct buf	 errs = { 0 };
+	struct conf	*c;
+
+	snprintf(path, sizeof(path), "%s/etc/echoreplyd.conf", srcdir);
+	c = config_load(path, collect, &errs, NULL);
+	ok(c != NULL, "shipped etc/echoreplyd.conf is valid");
+	if (c != NULL) {
+		ok(c->nlisteners == 1 && c->listeners[0].port == 13008 &&
+		    strcmp(c->listeners[0].address, "127.0.0.1") == 0,
+		    "shipped config listens on 127.0.0.1:13008");
+		config_free(c);
+	} else
+		printf("# %.*s", (int)errs.len, errs.data);
+	buf_free(&errs);
+}
+
+static void
+test_missing(void)
+{
+	struct buf	 errs = { 0 };
+	struct conf	*c;
+	int		 errnum = 0;
+
+	c = config_load("/nonexistent/echoreplyd.conf", collect, &errs,
+	    &errnum);
+	ok(c == NULL && errnum == ENOENT, "missing file: ENOENT");
+	ok_bytes(errs.data, errs.len,
+	    "/nonexistent/echoreplyd.conf: No such file or directory\n",
+	    "missing file error");
+	buf_free(&errs);
+
+	c = config_load(srcdir, collect, &errs, &errnum);
+	ok(c == NULL, "a directory is refused");
+	buf_free(&errs);
+
+	c = config_default();
+	ok(c != NULL && c->nlisteners == 1 && c->listeners[0].port ==
+	    CONF_DEFAULT_PORT && c->framing == FRAME_LINE &&
+	    c->max_message_bytes == 8192, "built-in defaults");
+	config_free(c);
+}
+
+int
+main(void)
+{
+	if ((srcdir = getenv("TOP_SRCDIR")) == NULL)
+		srcdir = ".";
+	test_files();
+	test_shipped();
+	test_missing();
+	return tap_done();
+}
