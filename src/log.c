@@ -77,7 +77,7 @@ log_flush(void)
 	logger.len = 0;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 vlog(int priority, const char *fmt, va_list ap, const char *errstr)
 {
 	char	 line[LOG_LINE_MAX];

@@ -30,8 +30,8 @@ tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 /* Compares n bytes against an expected C string, printing both on failure. */
 #define ok_bytes(got, gotlen, want, ...) do {				\
 	size_t tap_wl = strlen(want);					\
-	int tap_p = (size_t)(gotlen) == tap_wl &&			\
-	    memcmp((got), (want), tap_wl) == 0;				\
+	int tap_p = (size_t)(gotlen) == tap_wl && (tap_wl == 0 ||	\
+	    memcmp((got), (want), tap_wl) == 0);			\
 	ok(tap_p, __VA_ARGS__);						\
 	if (!tap_p)							\
 		printf("#   got \"%.*s\"\n#   want \"%s\"\n",		\
