@@ -201,7 +201,7 @@ valid_name(const char *s)
 	if (n == 0 || n >= CONF_NAME_MAX)
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:[]") == n;
 }
 
 static void
@@ -277,7 +277,7 @@ parse_listener(struct parser *p, const config_setting_t *s,
 	if ((name = get_string(p, s, "name", &where)) != NULL) {
 		if (!valid_name(name))
 			perror_at(p, where, "'name' must be 1 to %d letters, "
-			    "digits, '_', '.' or '-', not \"%.100s\"",
+			    "digits or '_.-:[]', not \"%.100s\"",
 			    CONF_NAME_MAX - 1, name);
 		else
 			strlcpy(l->name, name, sizeof(l->name));

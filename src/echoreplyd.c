@@ -33,8 +33,8 @@ usage(int status)
 "usage: echoreplyd [-dhnvV] [-f file]\n"
 "  -f, --config FILE  configuration file (default %s)\n"
 "  -n, --check        check the configuration and exit; with -v print it\n"
-"  -d, --debug        stay in the foreground and log plain text to stderr\n"
-"  -v, --verbose      log more (debug records)\n"
+"  -d, --debug        log plain text to stderr, even under systemd\n"
+"  -v, --verbose      log debug records too\n"
 "  -V, --version      print the version and exit\n"
 "  -h, --help         print this help and exit\n", ECHOREPLYD_CONF);
 	exit(status);

@@ -31,6 +31,10 @@ open_one(const struct conf_listener *cl, struct listener *l)
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		log_warn("listener %s: SO_REUSEADDR", l->desc);
+	/* like nginx: "::" is IPv6 only, so "0.0.0.0" can share the port */
+	if (cl->sa.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		log_warn("listener %s: IPV6_V6ONLY", l->desc);
 	if (bind(fd, (const struct sockaddr *)&cl->sa, cl->salen) == -1) {
 		r = -errno;
 		log_warn("cannot listen on %s: bind", l->desc);

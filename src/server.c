@@ -45,6 +45,7 @@ struct conn {
 	bool			 lingering;	/* write side shut, draining input */
 	uint16_t		 port;
 	char			 addr[INET6_ADDRSTRLEN];
+	char			 peer[INET6_ADDRSTRLEN + 8];	/* for logs */
 };
 
 struct lsource {
@@ -97,8 +98,8 @@ conn_free(struct conn *c, const char *reason)
 
 	if (reason == NULL)
 		reason = c->reason ? c->reason : "closed";
-	log_info("%s:%u disconnected after %llu.%03llus: %llu messages, "
-	    "%llu bytes in, %llu bytes out (%s)", c->addr, c->port,
+	log_info("%s disconnected after %llu.%03llus: %llu messages, "
+	    "%llu bytes in, %llu bytes out (%s)", c->peer,
 	    (unsigned long long)(dur / 1000000),
 	    (unsigned long long)(dur / 1000 % 1000),
 	    (unsigned long long)c->msgs, (unsigned long long)c->bytes_in,
@@ -230,7 +231,7 @@ handle_message(struct conn *c, const struct frame_msg *m)
 	c->msgs++;
 	srv->messages++;
 	if (conf->log_messages && log_enabled(LOG_INFO)) {
-		log_info("%s:%u message %llu: \"%s\"", c->addr, c->port,
+		log_info("%s message %llu: \"%s\"", c->peer,
 		    (unsigned long long)c->msgs, log_escape(srv->esc, m->data,
 		    m->len, conf->log_message_bytes));
 	}
@@ -259,8 +260,8 @@ too_long(struct conn *c)
 	int		 n;
 
 	srv->errors++;
-	log_warnx("%s:%u message longer than %zu bytes; closing", c->addr,
-	    c->port, srv->conf->max_message_bytes);
+	log_warnx("%s message longer than %zu bytes; closing", c->peer,
+	    srv->conf->max_message_bytes);
 	n = snprintf(msg, sizeof(msg), "error: message longer than %zu bytes\n",
 	    srv->conf->max_message_bytes);
 	buf_append(&srv->wbuf, msg, (size_t)n);
@@ -414,7 +415,7 @@ conn_set_events(struct conn *c, uint32_t events)
 	if (events == c->events)
 		return;
 	if (sd_event_source_set_io_events(c->io, events) < 0)
-		log_warnx("%s:%u cannot change event mask", c->addr, c->port);
+		log_warnx("%s cannot change event mask", c->peer);
 	c->events = events;
 }
 
@@ -459,6 +460,8 @@ conn_update(struct conn *c)
 	if (c->lingering || (!c->eof && !c->closing &&
 	    q < conf->max_queued_bytes))
 		ev |= EPOLLIN;
+	else if (!c->closing && !c->eof && (c->events & EPOLLIN))
+		log_debug("%s not read while %zu reply bytes wait", c->peer, q);
 	if (q > 0)
 		ev |= EPOLLOUT;
 	conn_set_events(c, ev);
@@ -527,6 +530,8 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 	c->fd = fd;
 	c->started = now_usec(srv);
 	format_peer(ss, c->addr, sizeof(c->addr), &c->port);
+	snprintf(c->peer, sizeof(c->peer), strchr(c->addr, ':') != NULL ?
+	    "[%s]:%u" : "%s:%u", c->addr, c->port);
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if (sd_event_add_io(srv->event, &c->io, fd, EPOLLIN, conn_io, c) < 0) {
@@ -541,7 +546,7 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	log_info("%s:%u connected to %s", c->addr, c->port, l->name);
+	log_info("%s connected to %s", c->peer, l->name);
 }
 
 static void
@@ -689,8 +694,8 @@ shutdown_expired(sd_event_source *s, uint64_t usec, void *arg)
 		struct conn *c = srv->conns;
 
 		if (conn_queued(c) > 0)
-			log_warnx("%s:%u %zu reply bytes not sent: shutdown "
-			    "timeout", c->addr, c->port, conn_queued(c));
+			log_warnx("%s %zu reply bytes not sent: shutdown "
+			    "timeout", c->peer, conn_queued(c));
 		conn_free(c, "shutdown timeout");
 	}
 	sd_event_exit(srv->event, 0);
