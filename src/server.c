@@ -22,6 +22,7 @@
 #define ACCEPT_BURST		64
 #define ACCEPT_PAUSE_USEC	(100 * 1000)
 #define LINGER_USEC		(5 * 1000 * 1000)
+#define DRAIN_BURST		16
 
 struct conn {
 	struct conn		*prev, *next;
@@ -42,7 +43,8 @@ struct conn {
 	const char		*reason;
 	bool			 eof;		/* client sent FIN */
 	bool			 closing;	/* no more input; close once flushed */
-	bool			 lingering;	/* write side shut, draining input */
+	bool			 lingering;	/* write side shut, discarding input */
+	bool			 draining;	/* shutdown: answer what is buffered */
 	uint16_t		 port;
 	char			 addr[INET6_ADDRSTRLEN];
 	char			 peer[INET6_ADDRSTRLEN + 8];	/* for logs */
@@ -334,6 +336,8 @@ conn_keep(struct conn *c, const char *p, size_t n)
 	return 0;
 }
 
+/* Returns 1 when it read something, 0 when there was nothing to read, -1
+ * when the connection was freed. */
 static int
 conn_read(struct conn *c)
 {
@@ -376,13 +380,15 @@ conn_read(struct conn *c)
 		/* the pending partial outgrew a smaller limit after reload */
 		too_long(c);
 		conn_drop_input(c);
-		return conn_send(c);
+		return conn_send(c) < 0 ? -1 : 1;
 	}
 
 	n = recv(c->fd, dst, room, 0);
 	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
+		if (errno == EAGAIN)
 			return 0;
+		if (errno == EINTR)
+			return 1;
 		conn_error(c, "recv", errno);
 		return -1;
 	}
@@ -406,7 +412,36 @@ conn_read(struct conn *c)
 		conn_free(c, "out of memory");
 		return -1;
 	}
-	return conn_send(c);
+	return conn_send(c) < 0 ? -1 : 1;
+}
+
+static bool
+conn_can_read(const struct conn *c)
+{
+	return !c->eof && !c->closing &&
+	    conn_queued(c) < c->srv->conf->max_queued_bytes;
+}
+
+/*
+ * At shutdown: reads and answers until the socket has nothing more
+ * buffered, then closes. Backpressure still holds; the next writable
+ * event resumes it. Returns -1 when the connection was freed.
+ */
+static int
+conn_drain(struct conn *c)
+{
+	int	 r, i;
+
+	/* bounded, so a client that never stops sending cannot hold the loop */
+	for (i = 0; i < DRAIN_BURST && conn_can_read(c); i++) {
+		if ((r = conn_read(c)) < 0)
+			return -1;
+		if (r == 0) {
+			c->closing = true;
+			c->reason = "server shutting down";
+		}
+	}
+	return 0;
 }
 
 static void
@@ -434,7 +469,6 @@ linger_done(sd_event_source *s, uint64_t usec, void *arg)
 static int
 conn_update(struct conn *c)
 {
-	const struct conf	*conf = c->srv->conf;
 	size_t			 q = conn_queued(c);
 	uint32_t		 ev = 0;
 
@@ -457,12 +491,13 @@ conn_update(struct conn *c)
 			return -1;
 		}
 	}
-	if (c->lingering || (!c->eof && !c->closing &&
-	    q < conf->max_queued_bytes))
+	if (c->lingering || conn_can_read(c))
 		ev |= EPOLLIN;
 	else if (!c->closing && !c->eof && (c->events & EPOLLIN))
 		log_debug("%s not read while %zu reply bytes wait", c->peer, q);
-	if (q > 0)
+	/* a draining connection must come back to see EAGAIN even when no
+	 * more input arrives: writability brings it back */
+	if (q > 0 || (c->draining && !c->closing && !c->eof))
 		ev |= EPOLLOUT;
 	conn_set_events(c, ev);
 	return 0;
@@ -477,7 +512,10 @@ conn_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	(void)fd;
 	if ((revents & EPOLLOUT) && conn_flush(c) < 0)
 		return 0;
-	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+	if (c->draining && !c->lingering) {
+		if (conn_drain(c) < 0)
+			return 0;
+	} else if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		if (!(c->events & EPOLLIN) && conn_queued(c) > 0) {
 			/* not reading now: let the write report the error */
 			if (conn_flush(c) < 0)
@@ -723,14 +761,9 @@ server_shutdown(struct server *srv)
 
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
-		/* answer what has arrived but was not read yet */
-		if (!c->closing && !c->eof && (c->events & EPOLLIN) &&
-		    conn_read(c) < 0)
+		c->draining = true;
+		if (!c->lingering && conn_drain(c) < 0)
 			continue;
-		if (!c->closing) {
-			c->closing = true;
-			c->reason = "server shutting down";
-		}
 		conn_update(c);
 	}
 	if (srv->nconns == 0) {

@@ -74,14 +74,16 @@ class Daemon:
             if left <= 0:
                 raise AssertionError("no %s from echoreplyd within %ss; "
                                      "log:\n%s" % (key, timeout, self.log()))
-            if self.proc.poll() is not None:
-                raise AssertionError("echoreplyd exited with %d before %s; "
-                                     "log:\n%s" % (self.proc.returncode,
-                                                   key, self.log()))
-            self.notify.settimeout(min(left, 0.2))
+            # what it sent before exiting is still queued on our socket
+            exited = self.proc.poll() is not None
+            self.notify.settimeout(0 if exited else min(left, 0.2))
             try:
                 data = self.notify.recv(4096)
-            except socket.timeout:
+            except (socket.timeout, BlockingIOError):
+                if exited:
+                    raise AssertionError(
+                        "echoreplyd exited with %d before %s; log:\n%s" %
+                        (self.proc.returncode, key, self.log()))
                 continue
             lines = data.decode().split("\n")
             self.notifications.append(lines)
@@ -132,6 +134,8 @@ class Daemon:
             time.sleep(0.02)
 
     def cleanup(self):
+        if self.dir is None:
+            return
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -140,16 +144,22 @@ class Daemon:
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
         os.rmdir(self.dir)
+        self.dir = None
 
 
 def recv_until(s, count=None, terminator=b"\n", timeout=WAIT):
     """Reads until `count` terminators were seen (or EOF when count is
     None). Returns the bytes read."""
-    s.settimeout(timeout)
+    deadline = time.monotonic() + timeout
     data = b""
     while True:
         if count is not None and data.count(terminator) >= count:
             return data
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no reply within %ss; got %r" %
+                                 (timeout, data[-200:]))
+        s.settimeout(left)
         chunk = s.recv(65536)
         if not chunk:
             if count is None:
@@ -180,8 +190,8 @@ def run(namespace):
     pass, 1 when one failed, 99 on a hard error (the file's time limit)."""
     def on_alarm(signum, frame):
         print("Bail out! test file exceeded %ds" % FILE_LIMIT)
-        for d in _daemons:
-            d.cleanup()
+        while _daemons:
+            _daemons.pop().cleanup()
         sys.exit(99)
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(FILE_LIMIT)

@@ -1,0 +1,210 @@
+"""Black-box tests: the echoreplyctl client, its output and exit codes."""
+
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+from harness import Daemon, check, ctl, equal  # noqa: E402
+
+EX_USAGE = 64
+EX_UNAVAILABLE = 69
+EX_TEMPFAIL = 75
+EX_PROTOCOL = 76
+EX_CONFIG = 78
+
+
+def one_error_line(r, what):
+    """stderr is exactly one line starting with the program's name."""
+    err = r.stderr.decode(errors="replace")
+    check(err.startswith("echoreplyctl: ") and err.endswith("\n") and
+          err.count("\n") == 1,
+          "%s: stderr should be one 'echoreplyctl: ' line, got %r" %
+          (what, err))
+    return err
+
+
+class FakeServer(threading.Thread):
+    """A listening socket that accepts one client, then either closes it
+    at once or holds it open without replying until stopped."""
+
+    def __init__(self, reply=False):
+        super().__init__(daemon=True)
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(1)
+        self.lsock.settimeout(harness.WAIT)
+        self.port = self.lsock.getsockname()[1]
+        self.hold = reply
+        self.done = threading.Event()
+        self.received = b""
+
+    def run(self):
+        try:
+            conn, _ = self.lsock.accept()
+        except socket.timeout:
+            return
+        with conn:
+            if not self.hold:
+                return
+            conn.settimeout(0.05)
+            while not self.done.is_set():
+                try:
+                    data = conn.recv(4096)
+                except socket.timeout:
+                    continue
+                if not data:
+                    break
+                self.received += data
+
+    def stop(self):
+        self.done.set()
+        self.join(harness.WAIT)
+        self.lsock.close()
+
+
+def test_arguments_one_reply_per_line():
+    d = Daemon()
+    r = ctl("-H", "127.0.0.1", "-p", str(d.port), "one", "two words", "",
+            "three")
+    equal(r.returncode, 0, "exit status (stderr %r)" % r.stderr)
+    equal(r.stdout, b"one\ntwo words\n\nthree\n", "stdout")
+    equal(r.stderr, b"", "stderr")
+
+
+def test_long_options():
+    d = Daemon('default_reply = "<%{message}>";\n')
+    r = ctl("--host", "127.0.0.1", "--port", str(d.port), "--timeout", "5",
+            "x")
+    equal(r.returncode, 0, "exit status (stderr %r)" % r.stderr)
+    equal(r.stdout, b"<x>\n", "stdout")
+
+
+def test_config_file_gives_host_and_port():
+    d = Daemon('default_reply = "from %{listener}: %{message}";\n')
+    r = ctl("-f", d.conf, "hello", "world")
+    equal(r.returncode, 0, "exit status (stderr %r)" % r.stderr)
+    equal(r.stdout, b"from 127.0.0.1:%d: hello\nfrom 127.0.0.1:%d: world\n"
+          % (d.port, d.port), "stdout")
+    equal(r.stderr, b"", "stderr")
+
+
+def test_stdin_100000_lines_in_order():
+    d = Daemon("log_messages = false;\n")
+    data = "".join("%d\n" % i for i in range(1, 100001)).encode()
+    r = ctl("-H", "127.0.0.1", "-p", str(d.port), input=data, timeout=30)
+    equal(r.returncode, 0, "exit status (stderr %r)" % r.stderr)
+    equal(r.stderr, b"", "stderr")
+    equal(r.stdout.count(b"\n"), 100000, "number of reply lines")
+    check(r.stdout == data, "replies differ from input; first difference "
+          "at byte %d" % next((i for i, (a, b) in
+                               enumerate(zip(r.stdout, data)) if a != b),
+                              min(len(r.stdout), len(data))))
+
+
+def test_stdin_last_line_without_newline_and_crlf_replies():
+    d = Daemon()
+    r = ctl("-H", "127.0.0.1", "-p", str(d.port), input=b"a\r\nb\nc")
+    equal(r.returncode, 0, "exit status (stderr %r)" % r.stderr)
+    # ctl sends "a\r\n": the CR goes back in the CRLF reply, ctl strips it
+    equal(r.stdout, b"a\nb\nc\n", "stdout")
+
+
+def test_connection_refused_exits_69():
+    port = harness.free_port()
+    r = ctl("-H", "127.0.0.1", "-p", str(port), "x")
+    equal(r.returncode, EX_UNAVAILABLE, "exit status (stderr %r)" % r.stderr)
+    err = one_error_line(r, "connection refused")
+    check("refused" in err.lower(), "stderr does not say why: %r" % err)
+    equal(r.stdout, b"", "stdout")
+
+
+def test_bad_port_exits_64():
+    for bad in ("0", "abc", "65536", "-1", "12x"):
+        r = ctl("-H", "127.0.0.1", "-p", bad, "x")
+        equal(r.returncode, EX_USAGE, "exit status for -p %s" % bad)
+        one_error_line(r, "-p %s" % bad)
+        equal(r.stdout, b"", "stdout for -p %s" % bad)
+
+
+def test_bad_timeout_exits_64():
+    for bad in ("0", "abc", "3601"):
+        r = ctl("-H", "127.0.0.1", "-p", "1", "-t", bad, "x")
+        equal(r.returncode, EX_USAGE, "exit status for -t %s" % bad)
+        one_error_line(r, "-t %s" % bad)
+
+
+def test_server_closes_without_reply_exits_76():
+    srv = FakeServer(reply=False)
+    srv.start()
+    try:
+        r = ctl("-H", "127.0.0.1", "-p", str(srv.port), "x")
+    finally:
+        srv.stop()
+    equal(r.returncode, EX_PROTOCOL, "exit status (stderr %r)" % r.stderr)
+    one_error_line(r, "closed without reply")
+    equal(r.stdout, b"", "stdout")
+
+
+def test_server_closes_after_first_reply():
+    d = Daemon("close_after_reply = true;\n")
+    r = ctl("-f", d.conf, "only")
+    equal(r.returncode, 0, "one message (stderr %r)" % r.stderr)
+    equal(r.stdout, b"only\n", "stdout")
+    r = ctl("-f", d.conf, "first", "second")
+    equal(r.returncode, EX_PROTOCOL, "two messages (stderr %r)" % r.stderr)
+    equal(r.stdout, b"first\n", "the reply that came is printed")
+    one_error_line(r, "closed after the first reply")
+
+
+def test_server_never_replies_times_out_75():
+    srv = FakeServer(reply=True)
+    srv.start()
+    try:
+        start = time.monotonic()
+        r = ctl("-H", "127.0.0.1", "-p", str(srv.port), "-t", "1", "x")
+        took = time.monotonic() - start
+    finally:
+        srv.stop()
+    equal(r.returncode, EX_TEMPFAIL, "exit status (stderr %r)" % r.stderr)
+    err = one_error_line(r, "reply timeout")
+    check("timed out" in err, "stderr does not say it timed out: %r" % err)
+    check(0.9 <= took < 4.0, "-t 1 took %.2fs" % took)
+    equal(srv.received, b"x\n", "what the client sent")
+
+
+def test_config_with_error_exits_78():
+    d = tempfile.mkdtemp(prefix="echoreplyctl-test-")
+    path = os.path.join(d, "bad.conf")
+    try:
+        with open(path, "w") as f:
+            f.write("# bad\nlisten = { port = 70000; };\n")
+        r = ctl("-f", path, "x")
+        equal(r.returncode, EX_CONFIG, "exit status (stderr %r)" % r.stderr)
+        equal(r.stderr.decode(), "echoreplyctl: %s:2: 'port' must be "
+              "between 1 and 65535, not 70000\n" % path, "stderr")
+        equal(r.stdout, b"", "stdout")
+        r = ctl("-f", os.path.join(d, "missing.conf"), "x")
+        equal(r.returncode, EX_CONFIG, "exit status for a missing file")
+        one_error_line(r, "missing config")
+    finally:
+        os.unlink(path)
+        os.rmdir(d)
+
+
+def test_message_with_newline_exits_64():
+    d = Daemon()
+    r = ctl("-H", "127.0.0.1", "-p", str(d.port), "fine", "a\nb")
+    equal(r.returncode, EX_USAGE, "exit status (stderr %r)" % r.stderr)
+    equal(r.stderr, b"echoreplyctl: message 2 contains a newline\n",
+          "stderr")
+    equal(r.stdout, b"", "stdout: nothing may be sent")
+
+
+if __name__ == "__main__":
+    harness.run(globals())

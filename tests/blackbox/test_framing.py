@@ -1,0 +1,164 @@
+"""Black-box tests: how a stream is cut into messages (line and raw)."""
+
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+from harness import Daemon, equal, recv_until  # noqa: E402
+
+
+def recv_exact(s, n, timeout=harness.WAIT):
+    """Reads until n bytes arrived (or EOF); returns what was read."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while len(data) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("wanted %d bytes, got %r" % (n, data))
+        s.settimeout(left)
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_pipelined_in_order():
+    d = Daemon()
+    msgs = [b"message %d %s" % (i, b"y" * (i * 7 % 50)) for i in range(300)]
+    stream = b"".join(m + b"\n" for m in msgs)
+    with d.connect() as s:
+        s.sendall(stream)
+        equal(recv_until(s, len(msgs)), stream, "pipelined replies")
+        s.shutdown(socket.SHUT_WR)
+        equal(recv_until(s, None), b"", "bytes after the last reply")
+
+
+def test_crlf_lf_mixed():
+    d = Daemon()
+    with d.connect() as s:
+        s.sendall(b"crlf\r\n")
+        equal(recv_until(s, 1), b"crlf\r\n", "CRLF reply")
+        s.sendall(b"lf\n")
+        equal(recv_until(s, 1), b"lf\n", "LF reply")
+        stream = b"a\r\nb\nc\r\n\r\nd\n\n"
+        s.sendall(stream)
+        equal(recv_until(s, 6), stream, "mixed replies")
+        # a CR that is not right before the LF is part of the message
+        s.sendall(b"x\ry\n\r\r\n")
+        equal(recv_until(s, 2), b"x\ry\n\r\r\n", "inner CR kept")
+
+
+def test_split_byte_by_byte_answered_once():
+    d = Daemon()
+    msg = b"split across many sends\r\n"
+    with d.connect() as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(msg)):
+            s.sendall(msg[i:i + 1])
+        s.sendall(b"marker\n")
+        # had any piece been answered on its own, it would show up here
+        equal(recv_until(s, 2), msg + b"marker\n", "replies")
+
+
+def test_partial_line_at_eof():
+    d = Daemon()
+    with d.connect() as s:
+        s.sendall(b"tail")
+        s.shutdown(socket.SHUT_WR)
+        equal(recv_until(s, None), b"tail\n", "reply then EOF")
+    with d.connect() as s:
+        s.sendall(b"one\r\ntwo")
+        s.shutdown(socket.SHUT_WR)
+        equal(recv_until(s, None), b"one\r\ntwo\n",
+              "pipelined reply, partial reply, EOF")
+
+
+def test_empty_line():
+    d = Daemon()
+    with d.connect() as s:
+        s.sendall(b"\n")
+        equal(recv_until(s, 1), b"\n", "empty LF line")
+        s.sendall(b"\r\n")
+        equal(recv_until(s, 1), b"\r\n", "empty CRLF line")
+        s.shutdown(socket.SHUT_WR)
+        equal(recv_until(s, None), b"", "nothing more")
+
+
+def test_max_message_bytes_exact_is_answered():
+    d = Daemon("max_message_bytes = 16;\n")
+    with d.connect() as s:
+        s.sendall(b"x" * 16 + b"\n")
+        equal(recv_until(s, 1), b"x" * 16 + b"\n", "16-byte LF message")
+        s.sendall(b"y" * 16 + b"\r\n")
+        equal(recv_until(s, 1), b"y" * 16 + b"\r\n", "16-byte CRLF message")
+        s.shutdown(socket.SHUT_WR)
+        equal(recv_until(s, None), b"", "nothing more")
+    with d.connect() as s:
+        s.sendall(b"z" * 16)
+        s.shutdown(socket.SHUT_WR)
+        equal(recv_until(s, None), b"z" * 16 + b"\n",
+              "16-byte partial line at EOF")
+
+
+def test_max_message_bytes_one_longer_is_refused():
+    d = Daemon("max_message_bytes = 16;\n")
+    error = b"error: message longer than 16 bytes\n"
+    with d.connect() as s:
+        s.sendall(b"z" * 17 + b"\n")
+        # the error line, then the server closes, without our FIN
+        equal(recv_until(s, None), error, "error reply then EOF")
+    with d.connect() as s:
+        s.sendall(b"a" * 16 + b"\n" + b"b" * 17 + b"\nnever answered\n")
+        equal(recv_until(s, None), b"a" * 16 + b"\n" + error,
+              "answer, error, EOF")
+    with d.connect() as s:
+        # too long before any newline arrives
+        s.sendall(b"c" * 100)
+        equal(recv_until(s, None), error, "error reply to a long partial")
+    d.wait_log("message longer than 16 bytes; closing")
+
+
+def test_raw_no_newline():
+    d = Daemon('framing = "raw";\n')
+    with d.connect() as s:
+        s.sendall(b"no newline")
+        equal(recv_exact(s, 10), b"no newline", "raw reply")
+        s.sendall(b"again\r\n")
+        equal(recv_exact(s, 7), b"again\r\n", "raw reply keeps CRLF")
+        s.shutdown(socket.SHUT_WR)
+        equal(recv_until(s, None), b"", "nothing added to raw replies")
+
+
+def test_raw_close_after_reply():
+    d = Daemon('framing = "raw";\nclose_after_reply = true;\n')
+    with d.connect() as s:
+        s.sendall(b"ping")
+        # no FIN from us: the server closes after its reply
+        equal(recv_until(s, None), b"ping", "reply then EOF")
+
+
+def test_line_close_after_reply():
+    d = Daemon("close_after_reply = true;\n")
+    with d.connect() as s:
+        s.sendall(b"first\n")
+        equal(recv_until(s, None), b"first\n", "one reply then EOF")
+
+
+def test_binary_bytes_line_mode():
+    d = Daemon()
+    msg = bytes(b for b in range(256) if b != 0x0a)
+    with d.connect() as s:
+        s.sendall(msg + b"\n")
+        equal(recv_until(s, 1), msg + b"\n", "binary reply")
+        s.sendall(b"\x00\n\x00\x00\r\n\xff\xfe\n")
+        equal(recv_until(s, 3), b"\x00\n\x00\x00\r\n\xff\xfe\n",
+              "NUL replies")
+
+
+if __name__ == "__main__":
+    harness.run(globals())
