@@ -211,6 +211,8 @@ set_address(struct conf_listener *l, const char *text, int port)
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l->sa;
 
 	memset(&l->sa, 0, sizeof(l->sa));
+	l->type = SOCK_STREAM;
+	l->ipv6_only = true;
 	l->port = (uint16_t)port;
 	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -374,7 +376,8 @@ static void
 parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 {
 	static const char *const known[] = {
-		"listen", "framing", "close_after_reply", "default_reply",
+		"listen", "framing", "close_after_reply", "greeting",
+		"default_reply",
 		"max_message_bytes", "max_queued_bytes", "shutdown_timeout_ms",
 		"log_messages", "log_message_bytes", NULL
 	};
@@ -398,6 +401,13 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 			    "\"raw\", not \"%.100s\"", str);
 	}
 	get_bool(p, root, "close_after_reply", &c->close_after_reply);
+
+	if ((str = get_string(p, root, "greeting", &where)) != NULL &&
+	    str[0] != '\0') {
+		if (rules_template_compile(str, &c->greeting, err,
+		    sizeof(err)) < 0)
+			perror_at(p, where, "'greeting': %s", err);
+	}
 
 	if ((str = get_string(p, root, "default_reply", &where)) != NULL) {
 		struct rules_template *t;
@@ -546,6 +556,9 @@ config_dump(const struct conf *c, FILE *fp)
 	    c->framing == FRAME_RAW ? "raw" : "line");
 	fprintf(fp, "close_after_reply = %s;\n",
 	    c->close_after_reply ? "true" : "false");
+	fputs("greeting = ", fp);
+	dump_string(fp, c->greeting ? rules_template_source(c->greeting) : "");
+	fputs(";\n", fp);
 	fputs("default_reply = ", fp);
 	dump_string(fp, rules_template_source(c->default_reply));
 	fputs(";\n", fp);
@@ -565,5 +578,6 @@ config_free(struct conf *c)
 	free(c->path);
 	free(c->listeners);
 	rules_template_free(c->default_reply);
+	rules_template_free(c->greeting);
 	free(c);
 }

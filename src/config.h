@@ -16,10 +16,14 @@
 
 struct conf_listener {
 	char			 name[CONF_NAME_MAX];
-	char			 address[INET6_ADDRSTRLEN];
-	uint16_t		 port;
+	int			 type;		/* SOCK_STREAM or SOCK_DGRAM */
+	char			 address[INET6_ADDRSTRLEN];	/* IP only */
+	uint16_t		 port;				/* IP only */
+	char			 path[108];	/* AF_UNIX only */
 	int			 backlog;
-	struct sockaddr_storage	 sa;
+	bool			 ipv6_only;
+	bool			 reuse_port;
+	struct sockaddr_storage	 sa;		/* family says which kind */
 	socklen_t		 salen;
 };
 
@@ -30,6 +34,7 @@ struct conf {
 	size_t			 nlisteners;
 	enum frame_mode		 framing;
 	bool			 close_after_reply;
+	struct rules_template	*greeting;	/* NULL: none */
 	struct rules_template	*default_reply;
 	size_t			 max_message_bytes;
 	size_t			 max_queued_bytes;

@@ -528,6 +528,28 @@ conn_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
 }
 
 static void
+send_greeting(struct conn *c)
+{
+	struct server		*srv = c->srv;
+	const struct conf	*conf = srv->conf;
+	struct rules_ctx	 ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.message = "";
+	ctx.client_address = c->addr;
+	ctx.client_port = c->port;
+	ctx.listener = c->l->name;
+	if (rules_template_render(conf->greeting, &ctx, &srv->wbuf) < 0 ||
+	    (conf->framing == FRAME_LINE && buf_append(&srv->wbuf, "\n", 1) < 0)) {
+		srv->wbuf.len = 0;
+		conn_free(c, "out of memory");
+		return;
+	}
+	if (conn_send(c) == 0)
+		conn_update(c);
+}
+
+static void
 format_peer(const struct sockaddr_storage *ss, char *addr, size_t len,
     uint16_t *port)
 {
@@ -585,6 +607,8 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 	srv->conns = c;
 	srv->nconns++;
 	log_info("%s connected to %s", c->peer, l->name);
+	if (srv->conf->greeting != NULL)
+		send_greeting(c);
 }
 
 static void

@@ -167,5 +167,22 @@ def test_log_messages_false():
           "disconnect record missing or wrong:\n" + log)
 
 
+
+def test_greeting_sent_on_connect_before_replies():
+    d = Daemon('greeting = "220 %{listener} ready for %{client_address}";\n')
+    with d.connect() as s:
+        equal(recv_until(s, 1), b"220 127.0.0.1:%d ready for 127.0.0.1\n"
+              % d.port, "greeting")
+        s.sendall(b"x\n")
+        equal(recv_until(s, 1), b"x\n", "reply after the greeting")
+
+
+def test_no_greeting_by_default():
+    d = Daemon()
+    with d.connect() as s:
+        s.sendall(b"first\n")
+        equal(recv_until(s, 1), b"first\n", "first bytes are the reply")
+
+
 if __name__ == "__main__":
     harness.run(globals())

@@ -126,19 +126,10 @@ def round_trip(t, src, name):
 def test_verbose_dump_round_trip_shipped():
     with TempDir() as t:
         out = round_trip(t, SHIPPED, "shipped")
-        equal(out,
-              'listen = (\n'
-              '  { name = "main"; address = "127.0.0.1"; port = 13008; '
-              'backlog = 128; }\n'
-              ');\n'
-              'framing = "line";\n'
-              'close_after_reply = false;\n'
-              'default_reply = "%{message}";\n'
-              'max_message_bytes = 8192;\n'
-              'max_queued_bytes = 1048576;\n'
-              'shutdown_timeout_ms = 5000;\n'
-              'log_messages = true;\n'
-              'log_message_bytes = 256;\n', "dump of the shipped config")
+        check('{ name = "main"; address = "127.0.0.1"; port = 13008; '
+              'backlog = 128; }' in out, "shipped listener:\n" + out)
+        check('default_reply = "%{message}";\n' in out,
+              "shipped default reply:\n" + out)
 
 
 def test_verbose_dump_round_trip_tricky():
@@ -181,24 +172,15 @@ def test_verbose_dump_round_trip_unnamed_listeners():
 
 
 def test_verbose_dump_empty_config_defaults():
+    # the defaults are pinned once, in tests/config/good-empty.out (the
+    # unit test); here the real binary must print exactly that
     with TempDir() as t:
         src = t.file("empty.conf", "")
         r = daemon("-n", "-v", "-f", src)
         equal(r.returncode, 0, "exit status (stderr %r)" % r.stderr)
-        # whether a made-up listener name is dumped is not fixed here
-        out = re.sub(r'\{ name = "[^"]*"; ', "{ ", r.stdout.decode(), 1)
-        equal(out,
-              'listen = (\n'
-              '  { address = "127.0.0.1"; port = 13008; backlog = 128; }\n'
-              ');\n'
-              'framing = "line";\n'
-              'close_after_reply = false;\n'
-              'default_reply = "%{message}";\n'
-              'max_message_bytes = 8192;\n'
-              'max_queued_bytes = 1048576;\n'
-              'shutdown_timeout_ms = 5000;\n'
-              'log_messages = true;\n'
-              'log_message_bytes = 256;\n', "dump of an empty config")
+        with open(os.path.join(harness.TOP_SRCDIR, "tests", "config",
+                               "good-empty.out"), "rb") as f:
+            equal(r.stdout, f.read(), "dump of an empty config")
 
 
 def configure_version():
