@@ -10,22 +10,9 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "config-internal.h"
 
 #define MIB			(1024 * 1024)
-
-struct error {
-	int	 order;		/* the main file first, then by line */
-	char	*text;
-};
-
-struct parser {
-	const char		*path;
-	config_report_fn	 report;
-	void			*arg;
-	int			 errors;
-	struct error		*errv;
-	size_t			 errc;
-};
 
 static void
 add_error(struct parser *p, int order, const char *text)
@@ -67,8 +54,8 @@ flush_errors(struct parser *p)
 	p->errc = 0;
 }
 
-static void __attribute__((format(printf, 3, 4)))
-perror_at(struct parser *p, const config_setting_t *s, const char *fmt, ...)
+void
+cfg_error(struct parser *p, const config_setting_t *s, const char *fmt, ...)
 {
 	char		 msg[512], line[1024];
 	const char	*file = NULL;
@@ -92,8 +79,8 @@ perror_at(struct parser *p, const config_setting_t *s, const char *fmt, ...)
 	    (int)lineno, line);
 }
 
-static const char *
-type_name(int type)
+const char *
+cfg_type_name(int type)
 {
 	switch (type) {
 	case CONFIG_TYPE_GROUP:		return "a group";
@@ -108,8 +95,8 @@ type_name(int type)
 	}
 }
 
-static void
-check_keys(struct parser *p, const config_setting_t *group,
+void
+cfg_check_keys(struct parser *p, const config_setting_t *group,
     const char *const *known, const char *where)
 {
 	const config_setting_t	*s;
@@ -125,13 +112,13 @@ check_keys(struct parser *p, const config_setting_t *group,
 			if (strcmp(name, known[k]) == 0)
 				break;
 		if (known[k] == NULL)
-			perror_at(p, s, "unknown key '%s'%s", name, where);
+			cfg_error(p, s, "unknown key '%s'%s", name, where);
 	}
 }
 
 /* Each getter leaves *out alone when the key is absent. */
-static void
-get_int(struct parser *p, const config_setting_t *group, const char *key,
+void
+cfg_get_int(struct parser *p, const config_setting_t *group, const char *key,
     long long min, long long max, long long *out)
 {
 	const config_setting_t	*s;
@@ -147,20 +134,20 @@ get_int(struct parser *p, const config_setting_t *group, const char *key,
 		v = config_setting_get_int64(s);
 		break;
 	default:
-		perror_at(p, s, "'%s' must be an integer, not %s", key,
-		    type_name(config_setting_type(s)));
+		cfg_error(p, s, "'%s' must be an integer, not %s", key,
+		    cfg_type_name(config_setting_type(s)));
 		return;
 	}
 	if (v < min || v > max) {
-		perror_at(p, s, "'%s' must be between %lld and %lld, not %lld",
+		cfg_error(p, s, "'%s' must be between %lld and %lld, not %lld",
 		    key, min, max, v);
 		return;
 	}
 	*out = v;
 }
 
-static void
-get_bool(struct parser *p, const config_setting_t *group, const char *key,
+void
+cfg_get_bool(struct parser *p, const config_setting_t *group, const char *key,
     bool *out)
 {
 	const config_setting_t	*s;
@@ -168,15 +155,15 @@ get_bool(struct parser *p, const config_setting_t *group, const char *key,
 	if ((s = config_setting_get_member(group, key)) == NULL)
 		return;
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		perror_at(p, s, "'%s' must be true or false, not %s", key,
-		    type_name(config_setting_type(s)));
+		cfg_error(p, s, "'%s' must be true or false, not %s", key,
+		    cfg_type_name(config_setting_type(s)));
 		return;
 	}
 	*out = config_setting_get_bool(s);
 }
 
-static const char *
-get_string(struct parser *p, const config_setting_t *group, const char *key,
+const char *
+cfg_get_string(struct parser *p, const config_setting_t *group, const char *key,
     const config_setting_t **where)
 {
 	const config_setting_t	*s;
@@ -186,15 +173,15 @@ get_string(struct parser *p, const config_setting_t *group, const char *key,
 	if (where != NULL)
 		*where = s;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		perror_at(p, s, "'%s' must be a string, not %s", key,
-		    type_name(config_setting_type(s)));
+		cfg_error(p, s, "'%s' must be a string, not %s", key,
+		    cfg_type_name(config_setting_type(s)));
 		return NULL;
 	}
 	return config_setting_get_string(s);
 }
 
-static int
-valid_name(const char *s)
+int
+cfg_valid_name(const char *s)
 {
 	size_t	 n = strlen(s);
 
@@ -255,30 +242,30 @@ parse_listener(struct parser *p, const config_setting_t *s,
 	long long		 port = CONF_DEFAULT_PORT, backlog = 128;
 
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
-		perror_at(p, s, "each listener must be a group "
+		cfg_error(p, s, "each listener must be a group "
 		    "{ address = ...; port = ...; }, not %s",
-		    type_name(config_setting_type(s)));
+		    cfg_type_name(config_setting_type(s)));
 		return;
 	}
-	check_keys(p, s, known, " in listener");
-	get_int(p, s, "port", 1, 65535, &port);
-	get_int(p, s, "backlog", 1, 65535, &backlog);
+	cfg_check_keys(p, s, known, " in listener");
+	cfg_get_int(p, s, "port", 1, 65535, &port);
+	cfg_get_int(p, s, "backlog", 1, 65535, &backlog);
 	l->backlog = (int)backlog;
 
-	address = get_string(p, s, "address", &where);
+	address = cfg_get_string(p, s, "address", &where);
 	if (address == NULL)
 		address = CONF_DEFAULT_ADDRESS;
 	else if (inet_pton(AF_INET, address, &a4) != 1 &&
 	    inet_pton(AF_INET6, address, &a6) != 1) {
-		perror_at(p, where, "'address' must be an IPv4 or IPv6 "
+		cfg_error(p, where, "'address' must be an IPv4 or IPv6 "
 		    "address, not \"%.100s\"", address);
 		address = CONF_DEFAULT_ADDRESS;
 	}
 	set_address(l, address, (int)port);
 
-	if ((name = get_string(p, s, "name", &where)) != NULL) {
-		if (!valid_name(name))
-			perror_at(p, where, "'name' must be 1 to %d letters, "
+	if ((name = cfg_get_string(p, s, "name", &where)) != NULL) {
+		if (!cfg_valid_name(name))
+			cfg_error(p, where, "'name' must be 1 to %d letters, "
 			    "digits or '_.-:[]', not \"%.100s\"",
 			    CONF_NAME_MAX - 1, name);
 		else
@@ -301,18 +288,18 @@ parse_listeners(struct parser *p, struct conf *c, const config_setting_t *s)
 		n = (unsigned)config_setting_length(s);
 		e = NULL;
 	} else {
-		perror_at(p, s, "'listen' must be a group or a list of "
-		    "groups, not %s", type_name(config_setting_type(s)));
+		cfg_error(p, s, "'listen' must be a group or a list of "
+		    "groups, not %s", cfg_type_name(config_setting_type(s)));
 		return;
 	}
 	if (n == 0) {
-		perror_at(p, s, "'listen' must name at least one listener");
+		cfg_error(p, s, "'listen' must name at least one listener");
 		return;
 	}
 	free(c->listeners);
 	c->nlisteners = 0;
 	if ((c->listeners = calloc(n, sizeof(*c->listeners))) == NULL) {
-		perror_at(p, s, "out of memory");
+		cfg_error(p, s, "out of memory");
 		return;
 	}
 	c->nlisteners = n;
@@ -324,13 +311,13 @@ parse_listeners(struct parser *p, struct conf *c, const config_setting_t *s)
 		for (j = 0; j < i; j++) {
 			if (strcmp(c->listeners[i].name,
 			    c->listeners[j].name) == 0)
-				perror_at(p, ls, "listener name \"%s\" is "
+				cfg_error(p, ls, "listener name \"%s\" is "
 				    "used twice", c->listeners[i].name);
 			else if (c->listeners[i].salen ==
 			    c->listeners[j].salen &&
 			    memcmp(&c->listeners[i].sa, &c->listeners[j].sa,
 			    c->listeners[i].salen) == 0)
-				perror_at(p, ls, "address %s port %u is "
+				cfg_error(p, ls, "address %s port %u is "
 				    "listed twice", c->listeners[i].address,
 				    c->listeners[i].port);
 		}
@@ -364,7 +351,11 @@ conf_new(const char *path)
 	c->log_messages = true;
 	c->log_message_bytes = 256;
 	if ((c->path = strdup(path)) == NULL ||
-	    rules_template_compile("%{message}", &c->default_reply, err,
+	    (c->rules = rules_new()) == NULL ||
+	    template_compile("%{message}", &c->default_reply, err,
+	    sizeof(err)) < 0 ||
+	    template_compile("error: message longer than "
+	    "%{max_message_bytes} bytes", &c->too_long_reply, err,
 	    sizeof(err)) < 0) {
 		config_free(c);
 		return NULL;
@@ -372,66 +363,82 @@ conf_new(const char *path)
 	return c;
 }
 
+/* Replaces *t with the template in key, if it is there and compiles. */
+static void
+set_template(struct parser *p, const config_setting_t *group, const char *key,
+    struct template **t)
+{
+	const config_setting_t	*where = NULL;
+	struct template		*nt;
+	const char		*str;
+	char			 err[256];
+
+	if ((str = cfg_get_string(p, group, key, &where)) == NULL)
+		return;
+	if (template_compile(str, &nt, err, sizeof(err)) < 0)
+		cfg_error(p, where, "'%s': %s", key, err);
+	else if (template_max_capture(nt) >= 0) {
+		cfg_error(p, where, "'%s': '%%{%d}' needs a regex rule", key,
+		    template_max_capture(nt));
+		template_free(nt);
+	} else {
+		template_free(*t);
+		*t = nt;
+	}
+}
+
 static void
 parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 {
 	static const char *const known[] = {
-		"listen", "framing", "close_after_reply", "greeting",
-		"default_reply",
+		"listen", "framing", "close_after_reply", "greeting", "rules",
+		"default_reply", "too_long_reply",
 		"max_message_bytes", "max_queued_bytes", "shutdown_timeout_ms",
 		"log_messages", "log_message_bytes", NULL
 	};
 	const config_setting_t	*s, *where = NULL;
 	const char		*str;
-	char			 err[256];
 	long long		 v;
 
-	check_keys(p, root, known, "");
+	cfg_check_keys(p, root, known, "");
 
 	if ((s = config_setting_get_member(root, "listen")) != NULL)
 		parse_listeners(p, c, s);
 
-	if ((str = get_string(p, root, "framing", &where)) != NULL) {
+	if ((str = cfg_get_string(p, root, "framing", &where)) != NULL) {
 		if (strcmp(str, "line") == 0)
 			c->framing = FRAME_LINE;
 		else if (strcmp(str, "raw") == 0)
 			c->framing = FRAME_RAW;
 		else
-			perror_at(p, where, "'framing' must be \"line\" or "
+			cfg_error(p, where, "'framing' must be \"line\" or "
 			    "\"raw\", not \"%.100s\"", str);
 	}
-	get_bool(p, root, "close_after_reply", &c->close_after_reply);
+	cfg_get_bool(p, root, "close_after_reply", &c->close_after_reply);
 
-	if ((str = get_string(p, root, "greeting", &where)) != NULL &&
-	    str[0] != '\0') {
-		if (rules_template_compile(str, &c->greeting, err,
-		    sizeof(err)) < 0)
-			perror_at(p, where, "'greeting': %s", err);
+	set_template(p, root, "greeting", &c->greeting);
+	if (c->greeting != NULL && template_source(c->greeting)[0] == '\0') {
+		template_free(c->greeting);
+		c->greeting = NULL;
 	}
 
-	if ((str = get_string(p, root, "default_reply", &where)) != NULL) {
-		struct rules_template *t;
-
-		if (rules_template_compile(str, &t, err, sizeof(err)) < 0)
-			perror_at(p, where, "'default_reply': %s", err);
-		else {
-			rules_template_free(c->default_reply);
-			c->default_reply = t;
-		}
-	}
+	if ((s = config_setting_get_member(root, "rules")) != NULL)
+		cfg_parse_rules(p, c, s);
+	set_template(p, root, "default_reply", &c->default_reply);
+	set_template(p, root, "too_long_reply", &c->too_long_reply);
 
 	v = (long long)c->max_message_bytes;
-	get_int(p, root, "max_message_bytes", 1, 16 * MIB, &v);
+	cfg_get_int(p, root, "max_message_bytes", 1, 16 * MIB, &v);
 	c->max_message_bytes = (size_t)v;
 	v = (long long)c->max_queued_bytes;
-	get_int(p, root, "max_queued_bytes", 4096, 1024 * MIB, &v);
+	cfg_get_int(p, root, "max_queued_bytes", 4096, 1024 * MIB, &v);
 	c->max_queued_bytes = (size_t)v;
 	v = (long long)c->shutdown_timeout_ms;
-	get_int(p, root, "shutdown_timeout_ms", 0, 3600 * 1000, &v);
+	cfg_get_int(p, root, "shutdown_timeout_ms", 0, 3600 * 1000, &v);
 	c->shutdown_timeout_ms = (uint64_t)v;
-	get_bool(p, root, "log_messages", &c->log_messages);
+	cfg_get_bool(p, root, "log_messages", &c->log_messages);
 	v = (long long)c->log_message_bytes;
-	get_int(p, root, "log_message_bytes", 0, 65536, &v);
+	cfg_get_int(p, root, "log_message_bytes", 0, 65536, &v);
 	c->log_message_bytes = (size_t)v;
 }
 
@@ -451,12 +458,12 @@ config_load(const char *path, config_report_fn report, void *arg,
 	if ((fp = fopen(path, "r")) == NULL) {
 		if (errnum != NULL)
 			*errnum = errno;
-		perror_at(&p, NULL, "%s", strerror(errno));
+		cfg_error(&p, NULL, "%s", strerror(errno));
 		flush_errors(&p);
 		return NULL;
 	}
 	if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode)) {
-		perror_at(&p, NULL, "not a regular file");
+		cfg_error(&p, NULL, "not a regular file");
 		flush_errors(&p);
 		fclose(fp);
 		return NULL;
@@ -479,12 +486,12 @@ config_load(const char *path, config_report_fn report, void *arg,
 		goto out;
 	}
 	if ((c = conf_new(path)) == NULL) {
-		perror_at(&p, NULL, "out of memory");
+		cfg_error(&p, NULL, "out of memory");
 		goto out;
 	}
 	parse_root(&p, c, config_root_setting(&cf));
 	if (p.errors == 0 && c->nlisteners == 0 && set_default_listener(c) < 0)
-		perror_at(&p, NULL, "out of memory");
+		cfg_error(&p, NULL, "out of memory");
 out:
 	flush_errors(&p);
 	config_destroy(&cf);
@@ -511,8 +518,8 @@ config_default(void)
 	return c;
 }
 
-static void
-dump_string(FILE *fp, const char *s)
+void
+cfg_dump_string(FILE *fp, const char *s)
 {
 	fputc('"', fp);
 	for (; *s != '\0'; s++) {
@@ -545,9 +552,9 @@ config_dump(const struct conf *c, FILE *fp)
 		const struct conf_listener *l = &c->listeners[i];
 
 		fputs("  { name = ", fp);
-		dump_string(fp, l->name);
+		cfg_dump_string(fp, l->name);
 		fputs("; address = ", fp);
-		dump_string(fp, l->address);
+		cfg_dump_string(fp, l->address);
 		fprintf(fp, "; port = %u; backlog = %d; }%s\n", l->port,
 		    l->backlog, i + 1 < c->nlisteners ? "," : "");
 	}
@@ -557,10 +564,13 @@ config_dump(const struct conf *c, FILE *fp)
 	fprintf(fp, "close_after_reply = %s;\n",
 	    c->close_after_reply ? "true" : "false");
 	fputs("greeting = ", fp);
-	dump_string(fp, c->greeting ? rules_template_source(c->greeting) : "");
+	cfg_dump_string(fp, c->greeting ? template_source(c->greeting) : "");
 	fputs(";\n", fp);
+	cfg_dump_rules(c, fp);
 	fputs("default_reply = ", fp);
-	dump_string(fp, rules_template_source(c->default_reply));
+	cfg_dump_string(fp, template_source(c->default_reply));
+	fputs(";\ntoo_long_reply = ", fp);
+	cfg_dump_string(fp, template_source(c->too_long_reply));
 	fputs(";\n", fp);
 	fprintf(fp, "max_message_bytes = %zu;\n", c->max_message_bytes);
 	fprintf(fp, "max_queued_bytes = %zu;\n", c->max_queued_bytes);
@@ -577,7 +587,9 @@ config_free(struct conf *c)
 		return;
 	free(c->path);
 	free(c->listeners);
-	rules_template_free(c->default_reply);
-	rules_template_free(c->greeting);
+	rules_free(c->rules);
+	template_free(c->default_reply);
+	template_free(c->too_long_reply);
+	template_free(c->greeting);
 	free(c);
 }

@@ -9,6 +9,7 @@
 
 #include "frame.h"
 #include "rules.h"
+#include "template.h"
 
 #define CONF_DEFAULT_ADDRESS	"127.0.0.1"
 #define CONF_DEFAULT_PORT	13008
@@ -34,8 +35,10 @@ struct conf {
 	size_t			 nlisteners;
 	enum frame_mode		 framing;
 	bool			 close_after_reply;
-	struct rules_template	*greeting;	/* NULL: none */
-	struct rules_template	*default_reply;
+	struct template	*greeting;	/* NULL: none */
+	struct rules		*rules;
+	struct template		*default_reply;
+	struct template		*too_long_reply;
 	size_t			 max_message_bytes;
 	size_t			 max_queued_bytes;
 	uint64_t		 shutdown_timeout_ms;

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "reply.h"
 #include "server.h"
 
 #ifndef ECHOREPLYD_CONF
@@ -31,11 +33,17 @@ usage(int status)
 
 	fprintf(fp,
 "usage: echoreplyd [-dhnvV] [-f file]\n"
+"       echoreplyd [-f file] [--client address[:port]] [--listener name]\n"
+"                  --reply message ...\n"
 "  -f, --config FILE  configuration file (default %s)\n"
 "  -n, --check        check the configuration and exit; with -v print it\n"
 "  -d, --debug        log plain text to stderr, even under systemd\n"
 "  -v, --verbose      log debug records too\n"
 "  -V, --version      print the version and exit\n"
+"      --reply MSG    print the rule and the exact reply MSG would get, and\n"
+"                     exit; repeat for several messages on one connection\n"
+"      --client ADDR  with --reply: the client's address[:port]\n"
+"      --listener NAME  with --reply: the listener (default: the first)\n"
 "  -h, --help         print this help and exit\n", ECHOREPLYD_CONF);
 	exit(status);
 }
@@ -105,6 +113,136 @@ reload(void)
 	notify_status("READY=1\n");
 }
 
+/* Parses "192.0.2.1", "192.0.2.1:4000", "::1" or "[::1]:4000". */
+static int
+parse_client(const char *s, struct sockaddr_storage *ss, char *addr,
+    size_t addrlen, unsigned int *port)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	const char		*errstr, *colon = NULL;
+	char			 buf[INET6_ADDRSTRLEN + 8];
+
+	memset(ss, 0, sizeof(*ss));
+	*port = 0;
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	if (buf[0] == '[') {
+		char *end = strchr(buf, ']');
+
+		if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+			return -1;
+		*end = '\0';
+		colon = end[1] == ':' ? end + 1 : NULL;
+		memmove(buf, buf + 1, strlen(buf + 1) + 1);
+	} else if (strchr(buf, ':') == strrchr(buf, ':') &&
+	    (colon = strchr(buf, ':')) != NULL)
+		*(char *)colon = '\0';
+	if (colon != NULL) {
+		*port = (unsigned int)strtonum(colon + 1, 0, 65535, &errstr);
+		if (errstr != NULL)
+			return -1;
+	}
+	if (inet_pton(AF_INET, buf, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)*port);
+	} else if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)*port);
+	} else
+		return -1;
+	strlcpy(addr, buf, addrlen);
+	return 0;
+}
+
+static void
+dry_fill(struct template_ctx *ctx, unsigned int needs, void *arg)
+{
+	struct timespec	 ts;
+
+	(void)arg;
+	if (needs & TEMPLATE_NEED_TIME) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ctx->now_usec = (uint64_t)ts.tv_sec * 1000000 +
+		    (uint64_t)ts.tv_nsec / 1000;
+	}
+	if (needs & TEMPLATE_NEED_SERVER) {
+		ctx->server_address = "127.0.0.1";
+		ctx->server_port = CONF_DEFAULT_PORT;
+	}
+}
+
+/*
+ * Shows what each message would get, as one connection would see it,
+ * without opening any socket.
+ */
+static int
+dry_run(const struct conf *conf, char **msgs, size_t n, const char *client,
+    const char *listener)
+{
+	struct sockaddr_storage	 ss;
+	struct template_ctx	 ctx;
+	struct frame_msg	 m;
+	struct reply		 res;
+	struct buf		 out = { 0 };
+	uint32_t		*cycle;
+	unsigned int		 port;
+	char			 addr[INET6_ADDRSTRLEN], host[256], label[32];
+	char			*esc = NULL;
+	size_t			 i;
+
+	if (parse_client(client, &ss, addr, sizeof(addr), &port) < 0) {
+		fprintf(stderr, "echoreplyd: --client %s: not an address or "
+		    "address:port\n", client);
+		return EX_USAGE;
+	}
+	if (listener == NULL)
+		listener = conf->listeners[0].name;
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		strlcpy(host, "localhost", sizeof(host));
+	cycle = calloc(rules_cycle_slots(conf->rules) + 1, sizeof(*cycle));
+	if (cycle == NULL)
+		err(1, NULL);
+	for (i = 0; i < n; i++) {
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.client_address = addr;
+		ctx.client_port = port;
+		ctx.listener = listener;
+		ctx.hostname = host;
+		ctx.message_number = i + 1;
+		ctx.connections = 1;
+		m.data = msgs[i];
+		m.len = strlen(msgs[i]);
+		m.term = conf->framing == FRAME_LINE ? "\n" : "";
+		m.term_len = strlen(m.term);
+		out.len = 0;
+		if (reply_build(conf, &m, (struct sockaddr *)&ss, &ctx,
+		    dry_fill, NULL, cycle, &out, &res) < 0)
+			err(1, NULL);
+		if (res.rule == NULL)
+			printf("rule: default\n");
+		else
+			printf("rule: %s (%s:%u)\n", reply_rule_label(res.rule,
+			    label, sizeof(label)), conf->path, res.rule->line);
+		if (res.silent)
+			printf("reply: none\n");
+		else {
+			free(esc);
+			if ((esc = malloc(LOG_ESCAPE_SIZE(out.len))) == NULL)
+				err(1, NULL);
+			printf("reply: \"%s\"\n", log_escape(esc, out.data,
+			    out.len, out.len));
+		}
+		printf("delay_ms: %llu\nclose: %s\n",
+		    (unsigned long long)res.delay_ms,
+		    res.close ? "true" : "false");
+	}
+	free(esc);
+	free(cycle);
+	buf_free(&out);
+	return 0;
+}
+
 static int
 on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 {
@@ -134,8 +272,14 @@ main(int argc, char *argv[])
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "reply",	required_argument,	NULL, 'R' },
+		{ "client",	required_argument,	NULL, 'C' },
+		{ "listener",	required_argument,	NULL, 'L' },
 		{ NULL,		0,			NULL, 0 }
 	};
+	const char	*client = "127.0.0.1", *listener = NULL;
+	char		**dry = NULL;
+	size_t		 ndry = 0;
 	struct listener	*ls;
 	struct conf	*conf;
 	sd_event	*e = NULL;
@@ -162,6 +306,18 @@ main(int argc, char *argv[])
 			return 0;
 		case 'h':
 			usage(0);
+		case 'R':
+			dry = reallocarray(dry, ndry + 1, sizeof(*dry));
+			if (dry == NULL)
+				err(1, NULL);
+			dry[ndry++] = optarg;
+			break;
+		case 'C':
+			client = optarg;
+			break;
+		case 'L':
+			listener = optarg;
+			break;
 		default:
 			usage(EX_USAGE);
 		}
@@ -177,6 +333,12 @@ main(int argc, char *argv[])
 			sd_notifyf(0, "STATUS=configuration %s has errors\n"
 			    "ERRNO=%d", conf_path, EINVAL);
 		return EX_CONFIG;
+	}
+	if (ndry > 0) {
+		r = dry_run(conf, dry, ndry, client, listener);
+		free(dry);
+		config_free(conf);
+		return r;
 	}
 	if (check) {
 		if (verbose)

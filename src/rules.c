@@ -1,176 +1,583 @@
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rules.h"
 
-enum seg_kind {
-	SEG_TEXT,
-	SEG_MESSAGE,
-	SEG_CLIENT_ADDRESS,
-	SEG_CLIENT_PORT,
-	SEG_LISTENER,
+struct slot {
+	uint64_t	 hash;
+	uint32_t	 rule;		/* index + 1; 0 is an empty slot */
+	bool		 ci;
 };
 
-static const struct {
-	const char	*name;
-	enum seg_kind	 kind;
-} variables[] = {
-	{ "message",		SEG_MESSAGE },
-	{ "client_address",	SEG_CLIENT_ADDRESS },
-	{ "client_port",	SEG_CLIENT_PORT },
-	{ "listener",		SEG_LISTENER },
+struct rules {
+	struct rules_rule	**v;
+	size_t			  n;
+	size_t			 *inexact;	/* rule indices, ascending */
+	size_t			  ninexact;
+	struct slot		 *slots;	/* exact rules by hash */
+	size_t			  nslots;	/* a power of two */
+	size_t			  nexact;
+	bool			  has_cs, has_ci;
+	size_t			  cycle_slots;
 };
 
-struct seg {
-	enum seg_kind	 kind;
-	size_t		 off;	/* SEG_TEXT: slice of text */
-	size_t		 len;
-};
-
-struct rules_template {
-	char		*source;
-	char		*text;
-	struct seg	*segs;
-	size_t		 nsegs;
-};
-
-static int
-add_seg(struct rules_template *t, enum seg_kind kind, size_t off, size_t len)
+static inline unsigned char
+lower(unsigned char c)
 {
-	struct seg	*s;
-
-	if (kind == SEG_TEXT && len == 0)
-		return 0;
-	/* merge adjacent text */
-	if (kind == SEG_TEXT && t->nsegs > 0 &&
-	    t->segs[t->nsegs - 1].kind == SEG_TEXT &&
-	    t->segs[t->nsegs - 1].off + t->segs[t->nsegs - 1].len == off) {
-		t->segs[t->nsegs - 1].len += len;
-		return 0;
-	}
-	s = reallocarray(t->segs, t->nsegs + 1, sizeof(*s));
-	if (s == NULL)
-		return -ENOMEM;
-	t->segs = s;
-	t->segs[t->nsegs++] = (struct seg){ kind, off, len };
-	return 0;
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-int
-rules_template_compile(const char *src, struct rules_template **out,
-    char *err, size_t errlen)
+static uint64_t
+hash_bytes(const char *p, size_t n, bool ci)
 {
-	struct rules_template	*t;
-	const char		*p, *end;
-	size_t			 i, tlen = 0, start, namelen;
-	int			 r = -ENOMEM;
+	uint64_t	 h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	size_t		 i;
 
-	*out = NULL;
-	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->source = strdup(src)) == NULL ||
-	    (t->text = malloc(strlen(src) + 1)) == NULL)
-		goto fail;
-
-	for (p = src; *p != '\0'; ) {
-		if (*p != '%') {
-			start = tlen;
-			while (*p != '\0' && *p != '%')
-				t->text[tlen++] = *p++;
-			if ((r = add_seg(t, SEG_TEXT, start, tlen - start)) < 0)
-				goto fail;
-			continue;
-		}
-		if (p[1] == '%') {
-			t->text[tlen++] = '%';
-			if ((r = add_seg(t, SEG_TEXT, tlen - 1, 1)) < 0)
-				goto fail;
-			p += 2;
-			continue;
-		}
-		if (p[1] != '{') {
-			snprintf(err, errlen, "'%%' must be followed by "
-			    "'{name}' or '%%' (write %%%% for a percent sign)");
-			r = -EINVAL;
-			goto fail;
-		}
-		if ((end = strchr(p + 2, '}')) == NULL) {
-			snprintf(err, errlen, "unterminated variable '%.20s'", p);
-			r = -EINVAL;
-			goto fail;
-		}
-		namelen = (size_t)(end - (p + 2));
-		for (i = 0; i < sizeof(variables) / sizeof(variables[0]); i++)
-			if (strlen(variables[i].name) == namelen &&
-			    strncmp(variables[i].name, p + 2, namelen) == 0)
-				break;
-		if (i == sizeof(variables) / sizeof(variables[0])) {
-			snprintf(err, errlen, "unknown variable '%%{%.*s}'",
-			    (int)(namelen > 40 ? 40 : namelen), p + 2);
-			r = -EINVAL;
-			goto fail;
-		}
-		if ((r = add_seg(t, variables[i].kind, 0, 0)) < 0)
-			goto fail;
-		p = end + 1;
+	for (i = 0; i < n; i++) {
+		h ^= ci ? lower((unsigned char)p[i]) : (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
 	}
-	*out = t;
-	return 0;
-fail:
-	if (r == -ENOMEM)
-		snprintf(err, errlen, "out of memory");
-	rules_template_free(t);
-	return r;
+	return h;
 }
 
-int
-rules_template_render(const struct rules_template *t,
-    const struct rules_ctx *ctx, struct buf *out)
+static bool
+eq_bytes(const char *a, const char *b, size_t n, bool ci)
 {
-	const struct seg	*s;
-	char			 num[16];
-	size_t			 i;
-	int			 r = 0, n;
+	size_t	 i;
 
-	for (i = 0; i < t->nsegs && r == 0; i++) {
-		s = &t->segs[i];
-		switch (s->kind) {
-		case SEG_TEXT:
-			r = buf_append(out, t->text + s->off, s->len);
-			break;
-		case SEG_MESSAGE:
-			r = buf_append(out, ctx->message, ctx->message_len);
-			break;
-		case SEG_CLIENT_ADDRESS:
-			r = buf_append(out, ctx->client_address,
-			    strlen(ctx->client_address));
-			break;
-		case SEG_CLIENT_PORT:
-			n = snprintf(num, sizeof(num), "%u", ctx->client_port);
-			r = buf_append(out, num, (size_t)n);
-			break;
-		case SEG_LISTENER:
-			r = buf_append(out, ctx->listener, strlen(ctx->listener));
-			break;
-		}
-	}
-	return r;
+	if (!ci)
+		return memcmp(a, b, n) == 0;
+	for (i = 0; i < n; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return false;
+	return true;
 }
 
 const char *
-rules_template_source(const struct rules_template *t)
+rules_kind_name(enum rules_kind k)
 {
-	return t->source;
+	switch (k) {
+	case RULES_EXACT:	return "exact";
+	case RULES_PREFIX:	return "prefix";
+	case RULES_SUFFIX:	return "suffix";
+	case RULES_CONTAINS:	return "contains";
+	case RULES_GLOB:	return "glob";
+	case RULES_REGEX:	return "regex";
+	default:		return "any";
+	}
+}
+
+/*
+ * Matches one bracket expression at pat[*pi] == '[' against c. Returns 1
+ * or 0 and moves *pi past the ']', or -1 when it is not terminated.
+ */
+static int
+glob_class(const char *pat, size_t plen, size_t *pi, unsigned char c,
+    bool ci)
+{
+	size_t		 j = *pi + 1;
+	bool		 neg = false, hit = false, first = true;
+	unsigned char	 lo, hi;
+
+	if (j < plen && (pat[j] == '!' || pat[j] == '^')) {
+		neg = true;
+		j++;
+	}
+	for (; j < plen; first = false) {
+		if (pat[j] == ']' && !first) {
+			*pi = j + 1;
+			return hit != neg;
+		}
+		if (pat[j] == '\\' && j + 1 < plen)
+			j++;
+		lo = (unsigned char)pat[j++];
+		hi = lo;
+		if (j + 1 < plen && pat[j] == '-' && pat[j + 1] != ']') {
+			j++;
+			if (pat[j] == '\\' && j + 1 < plen)
+				j++;
+			hi = (unsigned char)pat[j++];
+		}
+		if (c >= lo && c <= hi)
+			hit = true;
+		else if (ci && lower(c) >= lower(lo) && lower(c) <= lower(hi))
+			hit = true;
+	}
+	return -1;
+}
+
+bool
+rules_glob(const char *pat, size_t plen, const char *s, size_t slen, bool ci)
+{
+	size_t		 pi = 0, si = 0, star_p = 0, star_s = 0, next;
+	bool		 star = false;
+	unsigned char	 c;
+	int		 r;
+
+	while (si < slen) {
+		if (pi < plen && pat[pi] == '*') {
+			star = true;
+			star_p = ++pi;
+			star_s = si;
+			continue;
+		}
+		if (pi < plen && pat[pi] == '?') {
+			pi++;
+			si++;
+			continue;
+		}
+		r = -1;
+		if (pi < plen && pat[pi] == '[') {
+			next = pi;
+			r = glob_class(pat, plen, &next, (unsigned char)s[si],
+			    ci);
+			if (r == 1) {
+				pi = next;
+				si++;
+				continue;
+			}
+		}
+		/* a literal byte; an unterminated '[' is one too */
+		if (pi < plen && r < 0) {
+			c = (unsigned char)pat[pi];
+			next = pi + 1;
+			if (c == '\\' && pi + 1 < plen) {
+				c = (unsigned char)pat[pi + 1];
+				next = pi + 2;
+			}
+			if (c == (unsigned char)s[si] || (ci &&
+			    lower(c) == lower((unsigned char)s[si]))) {
+				pi = next;
+				si++;
+				continue;
+			}
+		}
+		if (!star)
+			return false;
+		pi = star_p;
+		si = ++star_s;
+	}
+	while (pi < plen && pat[pi] == '*')
+		pi++;
+	return pi == plen;
+}
+
+static int
+check_glob(const char *p, char *err, size_t errlen)
+{
+	size_t	 plen = strlen(p), i, next;
+
+	for (i = 0; i < plen; i++) {
+		if (p[i] == '\\') {
+			if (++i == plen) {
+				snprintf(err, errlen, "glob ends with a lone "
+				    "'\\'");
+				return -EINVAL;
+			}
+		} else if (p[i] == '[') {
+			next = i;
+			if (glob_class(p, plen, &next, 0, false) < 0) {
+				snprintf(err, errlen, "glob has '[' without "
+				    "a closing ']'");
+				return -EINVAL;
+			}
+			i = next - 1;
+		}
+	}
+	return 0;
+}
+
+int
+rules_check_pattern(enum rules_kind kind, const char *pattern,
+    bool ignore_case, size_t *nsub, char *err, size_t errlen)
+{
+	regex_t	 re;
+	int	 r;
+
+	*nsub = 0;
+	if (kind == RULES_GLOB)
+		return check_glob(pattern, err, errlen);
+	if (kind != RULES_REGEX)
+		return 0;
+	r = regcomp(&re, pattern, REG_EXTENDED |
+	    (ignore_case ? REG_ICASE : 0));
+	if (r != 0) {
+		char msg[128];
+
+		regerror(r, &re, msg, sizeof(msg));
+		snprintf(err, errlen, "regex does not compile: %s", msg);
+		return -EINVAL;
+	}
+	*nsub = re.re_nsub;
+	regfree(&re);
+	return 0;
+}
+
+int
+rules_parse_net(const char *s, struct rules_net *net)
+{
+	char		 addr[INET6_ADDRSTRLEN];
+	const char	*slash, *errstr;
+	size_t		 alen;
+	long long	 prefix = -1;
+
+	memset(net, 0, sizeof(*net));
+	slash = strchr(s, '/');
+	alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	if (alen == 0 || alen >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, net->addr) == 1)
+		net->family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, net->addr) == 1)
+		net->family = AF_INET6;
+	else
+		return -EINVAL;
+	if (slash != NULL) {
+		prefix = strtonum(slash + 1, 0, net->family == AF_INET ?
+		    32 : 128, &errstr);
+		if (errstr != NULL)
+			return -EINVAL;
+	}
+	net->prefix = prefix < 0 ? (net->family == AF_INET ? 32 : 128) :
+	    (unsigned int)prefix;
+	return 0;
+}
+
+static bool
+net_contains(const struct rules_net *n, int family, const uint8_t *a)
+{
+	unsigned int	 full = n->prefix / 8, rest = n->prefix % 8;
+
+	if (family != n->family)
+		return false;
+	if (memcmp(n->addr, a, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((n->addr[full] ^ a[full]) & (0xff << (8 - rest))) == 0;
+}
+
+static bool
+allowed(const struct rules_rule *r, const char *listener,
+    const struct sockaddr *peer)
+{
+	const struct sockaddr_in6	*sin6;
+	const uint8_t			*a = NULL;
+	size_t				 i;
+	int				 family = 0;
+
+	if (r->nlisteners > 0) {
+		if (listener == NULL)
+			return false;
+		for (i = 0; i < r->nlisteners; i++)
+			if (strcmp(r->listeners[i], listener) == 0)
+				break;
+		if (i == r->nlisteners)
+			return false;
+	}
+	if (r->nnets == 0)
+		return true;
+	if (peer == NULL)
+		return false;
+	if (peer->sa_family == AF_INET) {
+		family = AF_INET;
+		a = (const uint8_t *)&((const struct sockaddr_in *)
+		    (const void *)peer)->sin_addr;
+	} else if (peer->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)peer;
+		family = AF_INET6;
+		a = sin6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			family = AF_INET;
+			a += 12;
+		}
+	} else
+		return false;
+	for (i = 0; i < r->nnets; i++)
+		if (net_contains(&r->nets[i], family, a))
+			return true;
+	return false;
+}
+
+static bool
+contains(const char *s, size_t slen, const char *p, size_t plen, bool ci)
+{
+	size_t	 i;
+
+	if (plen == 0)
+		return true;
+	if (!ci)
+		return memmem(s, slen, p, plen) != NULL;
+	for (i = 0; i + plen <= slen; i++)
+		if (eq_bytes(s + i, p, plen, true))
+			return true;
+	return false;
+}
+
+static bool
+match_one(const struct rules_rule *r, const char *msg, size_t len,
+    regmatch_t *caps)
+{
+	switch (r->kind) {
+	case RULES_ANY:
+		return true;
+	case RULES_EXACT:
+		return len == r->pattern_len &&
+		    eq_bytes(msg, r->pattern, len, r->ignore_case);
+	case RULES_PREFIX:
+		return len >= r->pattern_len &&
+		    eq_bytes(msg, r->pattern, r->pattern_len, r->ignore_case);
+	case RULES_SUFFIX:
+		return len >= r->pattern_len && eq_bytes(msg + len -
+		    r->pattern_len, r->pattern, r->pattern_len,
+		    r->ignore_case);
+	case RULES_CONTAINS:
+		return contains(msg, len, r->pattern, r->pattern_len,
+		    r->ignore_case);
+	case RULES_GLOB:
+		return rules_glob(r->pattern, r->pattern_len, msg, len,
+		    r->ignore_case);
+	case RULES_REGEX:
+		/* REG_STARTEND: the message is bytes, NULs included */
+		caps[0].rm_so = 0;
+		caps[0].rm_eo = (regoff_t)len;
+		return regexec(&r->re, msg, TEMPLATE_CAPTURES, caps,
+		    REG_STARTEND) == 0;
+	}
+	return false;
+}
+
+static void
+slot_put(struct slot *slots, size_t nslots, uint64_t h, size_t rule, bool ci)
+{
+	size_t	 i = (size_t)h & (nslots - 1);
+
+	while (slots[i].rule != 0)
+		i = (i + 1) & (nslots - 1);
+	slots[i].hash = h;
+	slots[i].rule = (uint32_t)rule + 1;
+	slots[i].ci = ci;
+}
+
+static int
+index_exact(struct rules *rs, const struct rules_rule *r)
+{
+	struct slot	*ns;
+	size_t		 i, n;
+
+	if ((rs->nexact + 1) * 2 > rs->nslots) {
+		n = rs->nslots ? rs->nslots * 2 : 16;
+		if ((ns = calloc(n, sizeof(*ns))) == NULL)
+			return -ENOMEM;
+		for (i = 0; i < rs->nslots; i++)
+			if (rs->slots[i].rule != 0)
+				slot_put(ns, n, rs->slots[i].hash,
+				    rs->slots[i].rule - 1, rs->slots[i].ci);
+		free(rs->slots);
+		rs->slots = ns;
+		rs->nslots = n;
+	}
+	slot_put(rs->slots, rs->nslots, hash_bytes(r->pattern, r->pattern_len,
+	    r->ignore_case), r->index, r->ignore_case);
+	rs->nexact++;
+	if (r->ignore_case)
+		rs->has_ci = true;
+	else
+		rs->has_cs = true;
+	return 0;
+}
+
+/* The lowest-numbered exact rule that matches and admits the client. */
+static size_t
+find_exact(const struct rules *rs, const char *msg, size_t len, bool ci,
+    const char *listener, const struct sockaddr *peer, size_t best)
+{
+	const struct rules_rule	*r;
+	uint64_t		 h = hash_bytes(msg, len, ci);
+	size_t			 i = (size_t)h & (rs->nslots - 1), idx;
+
+	for (; rs->slots[i].rule != 0; i = (i + 1) & (rs->nslots - 1)) {
+		if (rs->slots[i].hash != h || rs->slots[i].ci != ci)
+			continue;
+		idx = rs->slots[i].rule - 1;
+		r = rs->v[idx];
+		if (idx < best && r->pattern_len == len &&
+		    eq_bytes(msg, r->pattern, len, ci) &&
+		    allowed(r, listener, peer))
+			best = idx;
+	}
+	return best;
+}
+
+const struct rules_rule *
+rules_match(const struct rules *rs, const char *msg, size_t len,
+    const char *listener, const struct sockaddr *peer,
+    regmatch_t caps[TEMPLATE_CAPTURES])
+{
+	const struct rules_rule	*r;
+	size_t			 best = SIZE_MAX, i;
+
+	if (rs->has_cs)
+		best = find_exact(rs, msg, len, false, listener, peer, best);
+	if (rs->has_ci)
+		best = find_exact(rs, msg, len, true, listener, peer, best);
+	/* an earlier pattern rule still wins over the exact hit */
+	for (i = 0; i < rs->ninexact && rs->inexact[i] < best; i++) {
+		r = rs->v[rs->inexact[i]];
+		if (allowed(r, listener, peer) && match_one(r, msg, len, caps))
+			return r;
+	}
+	return best == SIZE_MAX ? NULL : rs->v[best];
+}
+
+struct rules *
+rules_new(void)
+{
+	return calloc(1, sizeof(struct rules));
+}
+
+static void
+rule_free(struct rules_rule *r)
+{
+	size_t	 i;
+
+	if (r == NULL)
+		return;
+	free(r->name);
+	free(r->pattern);
+	if (r->kind == RULES_REGEX)
+		regfree(&r->re);
+	for (i = 0; i < r->nlisteners; i++)
+		free(r->listeners[i]);
+	free(r->listeners);
+	free(r->nets);
+	for (i = 0; i < r->nreplies; i++)
+		template_free(r->replies[i]);
+	free(r->replies);
+	free(r);
+}
+
+int
+rules_add(struct rules *rs, const struct rules_def *d)
+{
+	struct rules_rule	*r, **nv;
+	size_t			*ni, i;
+	int			 cflags;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		goto nomem;
+	r->index = rs->n;
+	r->line = d->line;
+	r->kind = d->kind;
+	r->ignore_case = d->ignore_case;
+	r->close = d->close;
+	r->delay_ms = d->delay_ms;
+	/* the rule owns the templates from here on, whatever happens */
+	if (d->nreplies > 0) {
+		r->replies = calloc(d->nreplies, sizeof(*r->replies));
+		if (r->replies == NULL)
+			goto nomem;
+		memcpy(r->replies, d->replies, d->nreplies *
+		    sizeof(*r->replies));
+		r->nreplies = d->nreplies;
+	}
+	if (d->name != NULL && (r->name = strdup(d->name)) == NULL)
+		goto nomem;
+	if (d->pattern != NULL) {
+		if ((r->pattern = strdup(d->pattern)) == NULL)
+			goto nomem;
+		r->pattern_len = strlen(d->pattern);
+	}
+	if (d->kind == RULES_REGEX) {
+		cflags = REG_EXTENDED | (d->ignore_case ? REG_ICASE : 0);
+		for (i = 0; i < d->nreplies; i++)
+			if (template_max_capture(d->replies[i]) >= 0)
+				break;
+		if (i == d->nreplies)
+			cflags |= REG_NOSUB;
+		if (regcomp(&r->re, d->pattern, cflags) != 0) {
+			r->kind = RULES_ANY;	/* nothing to regfree */
+			rule_free(r);
+			return -EINVAL;
+		}
+	}
+	if (d->nlisteners > 0) {
+		r->listeners = calloc(d->nlisteners, sizeof(*r->listeners));
+		if (r->listeners == NULL)
+			goto nomem;
+		for (i = 0; i < d->nlisteners; i++, r->nlisteners++)
+			if ((r->listeners[i] = strdup(d->listeners[i])) == NULL)
+				goto nomem;
+	}
+	if (d->nnets > 0) {
+		if ((r->nets = calloc(d->nnets, sizeof(*r->nets))) == NULL)
+			goto nomem;
+		memcpy(r->nets, d->nets, d->nnets * sizeof(*r->nets));
+		r->nnets = d->nnets;
+	}
+	if (r->nreplies > 1)
+		r->cycle_slot = rs->cycle_slots;
+
+	if ((nv = reallocarray(rs->v, rs->n + 1, sizeof(*nv))) == NULL)
+		goto nomem;
+	rs->v = nv;
+	if (r->kind == RULES_EXACT) {
+		if (index_exact(rs, r) < 0)
+			goto nomem;
+	} else {
+		ni = reallocarray(rs->inexact, rs->ninexact + 1, sizeof(*ni));
+		if (ni == NULL)
+			goto nomem;
+		rs->inexact = ni;
+		rs->inexact[rs->ninexact++] = r->index;
+	}
+	rs->v[rs->n++] = r;
+	if (r->nreplies > 1)
+		rs->cycle_slots++;
+	return 0;
+nomem:
+	if (r == NULL || r->replies == NULL)
+		for (i = 0; i < d->nreplies; i++)
+			template_free(d->replies[i]);
+	rule_free(r);
+	return -ENOMEM;
+}
+
+size_t
+rules_count(const struct rules *rs)
+{
+	return rs->n;
+}
+
+const struct rules_rule *
+rules_get(const struct rules *rs, size_t i)
+{
+	return i < rs->n ? rs->v[i] : NULL;
+}
+
+size_t
+rules_cycle_slots(const struct rules *rs)
+{
+	return rs->cycle_slots;
 }
 
 void
-rules_template_free(struct rules_template *t)
+rules_free(struct rules *rs)
 {
-	if (t == NULL)
+	size_t	 i;
+
+	if (rs == NULL)
 		return;
-	free(t->source);
-	free(t->text);
-	free(t->segs);
-	free(t);
+	for (i = 0; i < rs->n; i++)
+		rule_free(rs->v[i]);
+	free(rs->v);
+	free(rs->inexact);
+	free(rs->slots);
+	free(rs);
 }

@@ -1,31 +1,103 @@
 #ifndef ECHOREPLYD_RULES_H
 #define ECHOREPLYD_RULES_H
 
+#include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
-#include "buf.h"
+#include "template.h"
 
-/* What a reply template can refer to, for one message. */
-struct rules_ctx {
-	const char	*message;
-	size_t		 message_len;
-	const char	*client_address;
-	unsigned int	 client_port;
-	const char	*listener;
+enum rules_kind {
+	RULES_ANY,		/* no pattern: every message */
+	RULES_EXACT,
+	RULES_PREFIX,
+	RULES_SUFFIX,
+	RULES_CONTAINS,
+	RULES_GLOB,
+	RULES_REGEX,
 };
 
-struct rules_template;
+struct rules_net {
+	int		 family;	/* AF_INET or AF_INET6 */
+	uint8_t		 addr[16];
+	unsigned int	 prefix;
+};
+
+/* One compiled rule. Everything here is owned by the rule set. */
+struct rules_rule {
+	char		 *name;		/* NULL when the rule has none */
+	size_t		  index;	/* position in the file, from 0 */
+	unsigned int	  line;		/* where it was defined, for -n and logs */
+	enum rules_kind	  kind;
+	bool		  ignore_case;
+	char		 *pattern;
+	size_t		  pattern_len;
+	regex_t		  re;		/* RULES_REGEX */
+	char		**listeners;	/* empty: any listener */
+	size_t		  nlisteners;
+	struct rules_net *nets;		/* empty: any client */
+	size_t		  nnets;
+	struct template	**replies;	/* empty: no reply */
+	size_t		  nreplies;
+	size_t		  cycle_slot;	/* nreplies > 1: per-connection counter */
+	bool		  close;
+	uint64_t	  delay_ms;
+};
+
+struct rules;
+
+/* Describes a rule for rules_add(); the rule set copies what it keeps. */
+struct rules_def {
+	const char	 *name;
+	unsigned int	  line;
+	enum rules_kind	  kind;
+	const char	 *pattern;
+	bool		  ignore_case;
+	const char *const *listeners;
+	size_t		  nlisteners;
+	const struct rules_net *nets;
+	size_t		  nnets;
+	struct template	**replies;	/* taken over by the rule set */
+	size_t		  nreplies;
+	bool		  close;
+	uint64_t	  delay_ms;
+};
+
+struct rules	*rules_new(void);
+void		 rules_free(struct rules *);
 
 /*
- * Compiles a reply template: literal bytes, "%%" for a percent sign and
- * "%{name}" variables. On error returns -EINVAL with a message in err.
+ * Checks a pattern of the given kind (regexes compile, globs are well
+ * formed). On error returns -EINVAL with a message in err; *nsub is the
+ * number of groups a regex has.
  */
-int	rules_template_compile(const char *src, struct rules_template **,
-	    char *err, size_t errlen);
-/* Appends the rendered reply to out. Returns 0 or -ENOMEM. */
-int	rules_template_render(const struct rules_template *,
-	    const struct rules_ctx *, struct buf *out);
-const char *rules_template_source(const struct rules_template *);
-void	rules_template_free(struct rules_template *);
+int	rules_check_pattern(enum rules_kind, const char *, bool ignore_case,
+	    size_t *nsub, char *err, size_t errlen);
+/* Parses "192.0.2.0/24", "2001:db8::/32" or a lone address. */
+int	rules_parse_net(const char *, struct rules_net *);
+/* Appends a rule. The pattern must have passed rules_check_pattern(). */
+int	rules_add(struct rules *, const struct rules_def *);
+size_t	rules_count(const struct rules *);
+const struct rules_rule *rules_get(const struct rules *, size_t);
+/* How many rules cycle through several replies. */
+size_t	rules_cycle_slots(const struct rules *);
+
+/*
+ * The first rule, in file order, that matches the message from this
+ * client (peer may be NULL: matches no network rule) on this listener,
+ * or NULL. For a regex rule, caps[0..TEMPLATE_CAPTURES) receive the
+ * match and its groups, with offsets into msg.
+ */
+const struct rules_rule *rules_match(const struct rules *, const char *msg,
+	    size_t len, const char *listener, const struct sockaddr *peer,
+	    regmatch_t caps[TEMPLATE_CAPTURES]);
+
+/* Byte-wise glob match: '*', '?', '[...]' with ranges and '!', '\' quotes. */
+bool	rules_glob(const char *pat, size_t plen, const char *s, size_t slen,
+	    bool ignore_case);
+
+const char *rules_kind_name(enum rules_kind);
 
 #endif

@@ -15,7 +15,8 @@
 #include "buf.h"
 #include "frame.h"
 #include "log.h"
-#include "rules.h"
+#include "reply.h"
+#include "template.h"
 #include "server.h"
 
 #define READ_SIZE		(64 * 1024)
@@ -31,6 +32,12 @@ struct conn {
 	int			 fd;
 	sd_event_source		*io;
 	sd_event_source		*linger;
+	sd_event_source		*delay;		/* a delayed reply is due */
+	char			*delayed;	/* its bytes */
+	size_t			 delayed_len;
+	bool			 delayed_close;
+	uint32_t		*cycle;		/* per cycling rule */
+	uint64_t		 cycle_gen;
 	uint32_t		 events;
 	/* a partial message, only while one is pending */
 	char			*in;
@@ -45,7 +52,13 @@ struct conn {
 	bool			 closing;	/* no more input; close once flushed */
 	bool			 lingering;	/* write side shut, discarding input */
 	bool			 draining;	/* shutdown: answer what is buffered */
+	bool			 paused;	/* waiting for a delayed reply */
 	uint16_t		 port;
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_in	in;
+		struct sockaddr_in6	in6;
+	}			 sa;		/* the client, for networks */
 	char			 addr[INET6_ADDRSTRLEN];
 	char			 peer[INET6_ADDRSTRLEN + 8];	/* for logs */
 };
@@ -68,6 +81,8 @@ struct server {
 	struct conn		*conns;
 	size_t			 nconns;
 	uint64_t		 messages, errors;
+	uint64_t		 conf_gen;
+	char			 hostname[256];
 	bool			 stopping;
 	bool			 fd_exhausted;
 	char			 rbuf[READ_SIZE];
@@ -76,6 +91,8 @@ struct server {
 };
 
 static int	conn_update(struct conn *);
+static void	format_peer(const struct sockaddr_storage *, char *, size_t,
+		    uint16_t *);
 
 static uint64_t
 now_usec(const struct server *srv)
@@ -109,9 +126,12 @@ conn_free(struct conn *c, const char *reason)
 
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->linger);
+	sd_event_source_disable_unref(c->delay);
 	close(c->fd);
 	free(c->in);
 	free(c->out);
+	free(c->delayed);
+	free(c->cycle);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -224,49 +244,136 @@ conn_flush(struct conn *c)
 }
 
 static void
+fill_costly(struct template_ctx *ctx, unsigned int needs, void *arg)
+{
+	struct conn		*c = arg;
+	static char		 addr[INET6_ADDRSTRLEN];
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	uint16_t		 port = 0;
+
+	if (needs & TEMPLATE_NEED_TIME)
+		sd_event_now(c->srv->event, CLOCK_REALTIME, &ctx->now_usec);
+	if (needs & TEMPLATE_NEED_SERVER) {
+		addr[0] = '\0';
+		if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == 0)
+			format_peer(&ss, addr, sizeof(addr), &port);
+		ctx->server_address = addr;
+		ctx->server_port = port;
+	}
+}
+
+static void
+conn_ctx(const struct conn *c, struct template_ctx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->client_address = c->addr;
+	ctx->client_port = c->port;
+	ctx->listener = c->l->name;
+	ctx->hostname = c->srv->hostname;
+	ctx->message_number = c->msgs;
+	ctx->connections = c->srv->nconns;
+}
+
+/* The per-connection counters of cycling rules, reset by a reload. */
+static uint32_t *
+conn_cycle(struct conn *c)
+{
+	struct server	*srv = c->srv;
+	size_t		 n = rules_cycle_slots(srv->conf->rules);
+
+	if (c->cycle != NULL && c->cycle_gen == srv->conf_gen)
+		return c->cycle;
+	free(c->cycle);
+	c->cycle = n > 0 ? calloc(n, sizeof(*c->cycle)) : NULL;
+	c->cycle_gen = srv->conf_gen;
+	return c->cycle;
+}
+
+static int	delay_done(sd_event_source *, uint64_t, void *);
+
+/*
+ * Answers one message into wbuf. Returns false when processing must stop
+ * here: the reply is delayed, or the connection is closing.
+ */
+static bool
 handle_message(struct conn *c, const struct frame_msg *m)
 {
 	struct server		*srv = c->srv;
 	const struct conf	*conf = srv->conf;
-	struct rules_ctx	 ctx;
+	struct template_ctx	 ctx;
+	struct reply		 res;
+	size_t			 mark = srv->wbuf.len;
+	char			 label[32];
 
 	c->msgs++;
 	srv->messages++;
-	if (conf->log_messages && log_enabled(LOG_INFO)) {
-		log_info("%s message %llu: \"%s\"", c->peer,
-		    (unsigned long long)c->msgs, log_escape(srv->esc, m->data,
-		    m->len, conf->log_message_bytes));
-	}
-	ctx.message = m->data;
-	ctx.message_len = m->len;
-	ctx.client_address = c->addr;
-	ctx.client_port = c->port;
-	ctx.listener = c->l->name;
-	if (rules_template_render(conf->default_reply, &ctx, &srv->wbuf) < 0 ||
-	    buf_append(&srv->wbuf, m->term, m->term_len) < 0) {
+	conn_ctx(c, &ctx);
+	if (reply_build(conf, m, &c->sa.sa, &ctx,
+	    fill_costly, c, rules_cycle_slots(conf->rules) ? conn_cycle(c) :
+	    NULL, &srv->wbuf, &res) < 0) {
+		srv->wbuf.len = mark;
 		c->closing = true;
 		c->reason = "out of memory";
-		return;
+		return false;
 	}
-	if (conf->close_after_reply) {
+	if (conf->log_messages && log_enabled(LOG_INFO))
+		log_info("%s message %llu: \"%s\"%s%s%s", c->peer,
+		    (unsigned long long)c->msgs, log_escape(srv->esc, m->data,
+		    m->len, conf->log_message_bytes),
+		    res.rule ? " (rule " : "",
+		    res.rule ? reply_rule_label(res.rule, label,
+		    sizeof(label)) : "", res.rule ? ")" : "");
+	if (res.delay_ms > 0) {
+		/* hold this reply back; later messages wait behind it */
+		size_t n = srv->wbuf.len - mark;
+
+		if (n > 0 && (c->delayed = malloc(n)) == NULL) {
+			srv->wbuf.len = mark;
+			c->closing = true;
+			c->reason = "out of memory";
+			return false;
+		}
+		if (n > 0)
+			memcpy(c->delayed, srv->wbuf.data + mark, n);
+		c->delayed_len = n;
+		c->delayed_close = res.close;
+		srv->wbuf.len = mark;
+		if (sd_event_add_time_relative(srv->event, &c->delay,
+		    CLOCK_MONOTONIC, res.delay_ms * 1000, 0, delay_done,
+		    c) < 0) {
+			c->closing = true;
+			c->reason = "cannot arm a timer";
+			return false;
+		}
+		c->paused = true;
+		return false;
+	}
+	if (res.close) {
 		c->closing = true;
 		c->reason = "closed after reply";
+		return false;
 	}
+	return true;
 }
 
 static void
 too_long(struct conn *c)
 {
-	struct server	*srv = c->srv;
-	char		 msg[128];
-	int		 n;
+	struct server		*srv = c->srv;
+	const struct conf	*conf = srv->conf;
+	struct template_ctx	 ctx;
 
 	srv->errors++;
 	log_warnx("%s message longer than %zu bytes; closing", c->peer,
-	    srv->conf->max_message_bytes);
-	n = snprintf(msg, sizeof(msg), "error: message longer than %zu bytes\n",
-	    srv->conf->max_message_bytes);
-	buf_append(&srv->wbuf, msg, (size_t)n);
+	    conf->max_message_bytes);
+	conn_ctx(c, &ctx);
+	ctx.max_message_bytes = conf->max_message_bytes;
+	if (template_needs(conf->too_long_reply))
+		fill_costly(&ctx, template_needs(conf->too_long_reply), c);
+	if (template_render(conf->too_long_reply, &ctx, &srv->wbuf) == 0 &&
+	    conf->framing == FRAME_LINE)
+		buf_append(&srv->wbuf, "\n", 1);
 	c->closing = true;
 	c->reason = "message too long";
 }
@@ -280,7 +387,7 @@ process(struct conn *c, const char *data, size_t len)
 	size_t			 off = 0;
 	ssize_t			 r;
 
-	while (off < len && !c->closing) {
+	while (off < len && !c->closing && !c->paused) {
 		r = frame_next(conf->framing, data + off, len - off,
 		    conf->max_message_bytes, c->eof, &m);
 		if (r == 0)
@@ -289,8 +396,9 @@ process(struct conn *c, const char *data, size_t len)
 			too_long(c);
 			return len;
 		}
-		handle_message(c, &m);
 		off += (size_t)r;
+		if (!handle_message(c, &m))
+			break;
 	}
 	return off;
 }
@@ -336,6 +444,28 @@ conn_keep(struct conn *c, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * Answers the messages in data (the shared read buffer or the
+ * connection's own), keeps what is left for later and sends the replies.
+ * Returns -1 when the connection was freed.
+ */
+static int
+conn_consume(struct conn *c, char *data, size_t len)
+{
+	size_t	 used;
+
+	used = process(c, data, len);
+	/* after a delay, the rest waits (even past EOF) for its turn */
+	if (c->closing || (c->eof && !c->paused))
+		conn_drop_input(c);
+	else if (conn_keep(c, data + used, len - used) < 0) {
+		c->srv->wbuf.len = 0;
+		conn_free(c, "out of memory");
+		return -1;
+	}
+	return conn_send(c);
+}
+
 /* Returns 1 when it read something, 0 when there was nothing to read, -1
  * when the connection was freed. */
 static int
@@ -344,7 +474,7 @@ conn_read(struct conn *c)
 	struct server		*srv = c->srv;
 	const struct conf	*conf = srv->conf;
 	char			*dst;
-	size_t			 room, len, used, want;
+	size_t			 room, len, want;
 	ssize_t			 n;
 
 	if (c->lingering) {
@@ -404,22 +534,49 @@ conn_read(struct conn *c)
 		dst = srv->rbuf;
 		len = (size_t)n;
 	}
-	used = process(c, dst, len);
-	if (c->closing || c->eof)
-		conn_drop_input(c);
-	else if (conn_keep(c, dst + used, len - used) < 0) {
-		srv->wbuf.len = 0;
-		conn_free(c, "out of memory");
-		return -1;
-	}
-	return conn_send(c) < 0 ? -1 : 1;
+	return conn_consume(c, dst, len) < 0 ? -1 : 1;
 }
 
 static bool
 conn_can_read(const struct conn *c)
 {
-	return !c->eof && !c->closing &&
+	return !c->eof && !c->closing && !c->paused &&
 	    conn_queued(c) < c->srv->conf->max_queued_bytes;
+}
+
+static int
+delay_done(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct conn	*c = arg;
+	struct buf	*w = &c->srv->wbuf;
+
+	(void)s;
+	(void)usec;
+	c->delay = sd_event_source_disable_unref(c->delay);
+	c->paused = false;
+	if (buf_append(w, c->delayed, c->delayed_len) < 0) {
+		conn_free(c, "out of memory");
+		return 0;
+	}
+	free(c->delayed);
+	c->delayed = NULL;
+	c->delayed_len = 0;
+	if (c->delayed_close) {
+		c->closing = true;
+		c->reason = "closed after reply";
+	}
+	/* then what arrived behind the delayed message */
+	if (c->in != NULL && !c->closing) {
+		if (conn_consume(c, c->in, c->inlen) < 0)
+			return 0;
+	} else {
+		if (c->closing || c->eof)
+			conn_drop_input(c);
+		if (conn_send(c) < 0)
+			return 0;
+	}
+	conn_update(c);
+	return 0;
 }
 
 /*
@@ -472,7 +629,7 @@ conn_update(struct conn *c)
 	size_t			 q = conn_queued(c);
 	uint32_t		 ev = 0;
 
-	if (q == 0 && c->eof) {
+	if (q == 0 && c->eof && !c->paused) {
 		conn_free(c, c->closing ? NULL : "client closed");
 		return -1;
 	}
@@ -497,7 +654,7 @@ conn_update(struct conn *c)
 		log_debug("%s not read while %zu reply bytes wait", c->peer, q);
 	/* a draining connection must come back to see EAGAIN even when no
 	 * more input arrives: writability brings it back */
-	if (q > 0 || (c->draining && !c->closing && !c->eof))
+	if (q > 0 || (c->draining && !c->closing && !c->eof && !c->paused))
 		ev |= EPOLLOUT;
 	conn_set_events(c, ev);
 	return 0;
@@ -532,14 +689,14 @@ send_greeting(struct conn *c)
 {
 	struct server		*srv = c->srv;
 	const struct conf	*conf = srv->conf;
-	struct rules_ctx	 ctx;
+	struct template_ctx	 ctx;
 
-	memset(&ctx, 0, sizeof(ctx));
+	conn_ctx(c, &ctx);
 	ctx.message = "";
-	ctx.client_address = c->addr;
-	ctx.client_port = c->port;
-	ctx.listener = c->l->name;
-	if (rules_template_render(conf->greeting, &ctx, &srv->wbuf) < 0 ||
+	ctx.max_message_bytes = conf->max_message_bytes;
+	if (template_needs(conf->greeting))
+		fill_costly(&ctx, template_needs(conf->greeting), c);
+	if (template_render(conf->greeting, &ctx, &srv->wbuf) < 0 ||
 	    (conf->framing == FRAME_LINE && buf_append(&srv->wbuf, "\n", 1) < 0)) {
 		srv->wbuf.len = 0;
 		conn_free(c, "out of memory");
@@ -590,6 +747,12 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 	c->fd = fd;
 	c->started = now_usec(srv);
 	format_peer(ss, c->addr, sizeof(c->addr), &c->port);
+	if (ss->ss_family == AF_INET)
+		memcpy(&c->sa.in, ss, sizeof(c->sa.in));
+	else if (ss->ss_family == AF_INET6)
+		memcpy(&c->sa.in6, ss, sizeof(c->sa.in6));
+	else
+		c->sa.sa.sa_family = ss->ss_family;
 	snprintf(c->peer, sizeof(c->peer), strchr(c->addr, ':') != NULL ?
 	    "[%s]:%u" : "%s:%u", c->addr, c->port);
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
@@ -713,6 +876,8 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 		return -ENOMEM;
 	srv->event = sd_event_ref(e);
 	srv->conf = conf;
+	if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) == -1)
+		strlcpy(srv->hostname, "localhost", sizeof(srv->hostname));
 	srv->ls = ls;
 	srv->nls = nls;
 	if ((srv->lsrc = calloc(nls, sizeof(*srv->lsrc))) == NULL) {
@@ -742,6 +907,7 @@ server_set_conf(struct server *srv, const struct conf *conf)
 	const struct conf	*old = srv->conf;
 
 	srv->conf = conf;
+	srv->conf_gen++;
 	return old;
 }
 

@@ -1,42 +1,63 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "rules.h"
+#include "template.h"
 #include "tap.h"
 
-static const struct rules_ctx ctx = {
-	"ping", 4, "192.0.2.7", 40000, "main"
+static const regmatch_t caps[TEMPLATE_CAPTURES] = {
+	{ 0, 4 }, { 1, 3 }, { -1, -1 }, { 0, 0 },
+	{ -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }
+};
+
+static const struct template_ctx ctx = {
+	.message = "ping",
+	.message_len = 4,
+	.client_address = "192.0.2.7",
+	.client_port = 40000,
+	.server_address = "198.51.100.1",
+	.server_port = 13008,
+	.listener = "main",
+	.hostname = "box",
+	.rule = "r1",
+	.now_usec = 1700000000123456ULL,	/* 2023-11-14T22:13:20Z */
+	.message_number = 7,
+	.connections = 12,
+	.max_message_bytes = 8192,
+	.caps = caps,
+	.ncaps = TEMPLATE_CAPTURES,
 };
 
 static void
 render_is(const char *src, const char *want)
 {
-	struct rules_template	*t;
+	struct template	*t;
 	struct buf		 out = { 0 };
 	char			 err[256] = "";
 	int			 r;
 
-	r = rules_template_compile(src, &t, err, sizeof(err));
+	r = template_compile(src, &t, err, sizeof(err));
 	ok(r == 0, "compile \"%s\" %s", src, err);
 	if (r < 0)
 		return;
-	ok(rules_template_render(t, &ctx, &out) == 0, "render \"%s\"", src);
+	ok(template_render(t, &ctx, &out) == 0, "render \"%s\"", src);
 	ok_bytes(out.data, out.len, want, "\"%s\" renders", src);
-	ok(strcmp(rules_template_source(t), src) == 0, "source kept");
+	ok(strcmp(template_source(t), src) == 0, "source kept");
 	buf_free(&out);
-	rules_template_free(t);
+	template_free(t);
 }
 
 static void
 error_is(const char *src, const char *want)
 {
-	struct rules_template	*t = NULL;
+	struct template	*t = NULL;
 	char			 err[256] = "";
 	int			 r;
 
-	r = rules_template_compile(src, &t, err, sizeof(err));
+	r = template_compile(src, &t, err, sizeof(err));
 	ok(r == -EINVAL && t == NULL, "\"%s\" is refused", src);
 	ok(strcmp(err, want) == 0, "error for \"%s\": %s", src, err);
 }
@@ -44,8 +65,8 @@ error_is(const char *src, const char *want)
 int
 main(void)
 {
-	struct rules_ctx	 bin = ctx;
-	struct rules_template	*t;
+	struct template_ctx	 bin = ctx;
+	struct template	*t;
 	struct buf		 out = { 0 };
 	char			 err[64];
 
@@ -58,7 +79,17 @@ main(void)
 	render_is("%{client_address}:%{client_port} on %{listener}",
 	    "192.0.2.7:40000 on main");
 
+	render_is("%{server_address}:%{server_port}", "198.51.100.1:13008");
+	render_is("%{hostname}/%{rule}/%{message_number}/%{connections}",
+	    "box/r1/7/12");
+	render_is("%{unix_time}", "1700000000");
+	render_is("%{time_utc}", "2023-11-14T22:13:20Z");
+	render_is("%{max_message_bytes}", "8192");
+	render_is("[%{0}][%{1}][%{2}][%{3}]", "[ping][in][][]");
+	render_is("%{9}", "");
+
 	error_is("%{nope}", "unknown variable '%{nope}'");
+	error_is("%{10}", "unknown variable '%{10}'");
 	error_is("%{message", "unterminated variable '%{message'");
 	error_is("50%", "'%' must be followed by '{name}' or '%' "
 	    "(write %% for a percent sign)");
@@ -69,14 +100,30 @@ main(void)
 	/* messages are bytes: NUL inside is copied, not a terminator */
 	bin.message = "a\0b";
 	bin.message_len = 3;
-	ok(rules_template_compile("[%{message}]", &t, err, sizeof(err)) == 0,
+	ok(template_compile("[%{message}]", &t, err, sizeof(err)) == 0,
 	    "compile binary echo");
-	ok(rules_template_render(t, &bin, &out) == 0 && out.len == 5 &&
+	ok(template_render(t, &bin, &out) == 0 && out.len == 5 &&
 	    memcmp(out.data, "[a\0b]", 5) == 0, "NUL byte rendered");
 	/* render appends */
-	ok(rules_template_render(t, &bin, &out) == 0 && out.len == 10,
+	ok(template_render(t, &bin, &out) == 0 && out.len == 10,
 	    "render appends to the buffer");
-	rules_template_free(t);
+	template_free(t);
 	buf_free(&out);
+
+	/* what a template needs, so the server computes only that */
+	ok(template_compile("%{message}", &t, err, sizeof(err)) == 0 &&
+	    template_needs(t) == 0 && template_max_capture(t) == -1,
+	    "echo needs nothing");
+	template_free(t);
+	ok(template_compile("%{time}%{server_port}%{3}%{1}", &t, err,
+	    sizeof(err)) == 0 && template_needs(t) == (TEMPLATE_NEED_TIME |
+	    TEMPLATE_NEED_SERVER) && template_max_capture(t) == 3,
+	    "time, server and captures are known");
+	template_free(t);
+
+	/* local time carries its offset */
+	setenv("TZ", "UTC+02:30", 1);
+	tzset();
+	render_is("%{time}", "2023-11-14T19:43:20-02:30");
 	return tap_done();
 }

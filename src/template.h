@@ -1,0 +1,56 @@
+#ifndef ECHOREPLYD_TEMPLATE_H
+#define ECHOREPLYD_TEMPLATE_H
+
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define TEMPLATE_CAPTURES	10	/* %{0} (the whole match) to %{9} */
+
+/* What a template may need that costs something to find out. */
+#define TEMPLATE_NEED_TIME	0x01	/* now_usec */
+#define TEMPLATE_NEED_SERVER	0x02	/* server_address and server_port */
+
+/* Everything a reply template can refer to, for one message. */
+struct template_ctx {
+	const char	*message;
+	size_t		 message_len;
+	const char	*client_address;
+	unsigned int	 client_port;
+	const char	*server_address;
+	unsigned int	 server_port;
+	const char	*listener;
+	const char	*hostname;
+	const char	*rule;
+	uint64_t	 now_usec;		/* CLOCK_REALTIME */
+	uint64_t	 message_number;	/* on this connection, from 1 */
+	uint64_t	 connections;		/* open now */
+	uint64_t	 max_message_bytes;
+	const regmatch_t *caps;			/* NULL: no captures */
+	size_t		 ncaps;
+};
+
+struct template;
+
+/*
+ * Compiles a template: literal bytes, "%%" for a percent sign and
+ * "%{name}" variables. On error returns -EINVAL with a message in err.
+ */
+int	template_compile(const char *src, struct template **, char *err,
+	    size_t errlen);
+/* Appends the rendered bytes to out. Returns 0 or -ENOMEM. */
+int	template_render(const struct template *, const struct template_ctx *,
+	    struct buf *out);
+/* TEMPLATE_NEED_* bits for what the template uses. */
+unsigned int template_needs(const struct template *);
+/* The highest capture %{N} used, or -1 when none is. */
+int	template_max_capture(const struct template *);
+const char *template_source(const struct template *);
+void	template_free(struct template *);
+
+/* The names of the variables, NULL-terminated, for help and docs. */
+extern const char *const template_variables[];
+
+#endif
