@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "rules.h"
 
 struct error {
 	int	 order;		/* the main file first, then by line */
@@ -40,6 +41,13 @@ int	cfg_valid_name(const char *);
 void	cfg_dump_string(FILE *, const char *);
 
 /* config-rules.c */
+#define CFG_NETS_MAX	256
+/* A string or a list of strings: how many (0 after an error). */
+size_t	cfg_get_strings(struct parser *, const config_setting_t *,
+	    const char *key, const char **out, size_t max);
+/* A network or a list of them. */
+size_t	cfg_get_nets(struct parser *, const config_setting_t *,
+	    const char *key, struct rules_net *out, size_t max);
 void	cfg_parse_rules(struct parser *, struct conf *, const config_setting_t *);
 void	cfg_dump_rules(const struct conf *, FILE *);
 

@@ -27,8 +27,8 @@ static const struct {
  * Reads a string or an array of strings; returns how many, 0 with an
  * error reported when something is wrong.
  */
-static size_t
-get_strings(struct parser *p, const config_setting_t *s, const char *key,
+size_t
+cfg_get_strings(struct parser *p, const config_setting_t *s, const char *key,
     const char **out, size_t max)
 {
 	const config_setting_t	*e;
@@ -58,6 +58,28 @@ get_strings(struct parser *p, const config_setting_t *s, const char *key,
 		}
 		out[i] = config_setting_get_string(e);
 	}
+	return n;
+}
+
+size_t
+cfg_get_nets(struct parser *p, const config_setting_t *s, const char *key,
+    struct rules_net *nets, size_t max)
+{
+	const char	*strs[CFG_NETS_MAX];
+	size_t		 n, i;
+
+	if (max > CFG_NETS_MAX)
+		max = CFG_NETS_MAX;
+	/* an empty list is fine here: no networks */
+	if ((config_setting_type(s) == CONFIG_TYPE_ARRAY ||
+	    config_setting_type(s) == CONFIG_TYPE_LIST) &&
+	    config_setting_length(s) == 0)
+		return 0;
+	n = cfg_get_strings(p, s, key, strs, max);
+	for (i = 0; i < n; i++)
+		if (rules_parse_net(strs[i], &nets[i]) < 0)
+			cfg_error(p, s, "'%s': \"%.100s\" is not an address "
+			    "or address/prefix", key, strs[i]);
 	return n;
 }
 
@@ -145,20 +167,13 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 		cfg_error(p, ms, "'%s': %s", config_setting_name(ms), err);
 
 	if ((e = config_setting_get_member(s, "listener")) != NULL) {
-		d.nlisteners = get_strings(p, e, "listener", strs,
+		d.nlisteners = cfg_get_strings(p, e, "listener", strs,
 		    RULE_NAMES_MAX);
 		d.listeners = strs;
 	}
 	if ((e = config_setting_get_member(s, "networks")) != NULL) {
-		const char *nstr[RULE_NAMES_MAX];
-
-		n = get_strings(p, e, "networks", nstr, RULE_NAMES_MAX);
-		for (i = 0; i < n; i++)
-			if (rules_parse_net(nstr[i], &nets[i]) < 0)
-				cfg_error(p, e, "'networks': \"%.100s\" is not "
-				    "an address or address/prefix", nstr[i]);
+		d.nnets = cfg_get_nets(p, e, "networks", nets, RULE_NAMES_MAX);
 		d.nets = nets;
-		d.nnets = n;
 	}
 
 	cfg_get_bool(p, s, "no_reply", &no_reply);
@@ -186,7 +201,7 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 	} else if (rs != NULL) {
 		const char *rstr[RULE_REPLIES_MAX];
 
-		n = get_strings(p, rs, "replies", rstr, RULE_REPLIES_MAX);
+		n = cfg_get_strings(p, rs, "replies", rstr, RULE_REPLIES_MAX);
 		for (i = 0; i < n; i++) {
 			where = config_setting_get_elem(rs, (unsigned int)i);
 			if (where == NULL)	/* a lone string */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <libconfig.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -348,6 +349,8 @@ conf_new(const char *path)
 	c->max_message_bytes = 8192;
 	c->max_queued_bytes = 1 * MIB;
 	c->shutdown_timeout_ms = 5000;
+	c->max_connections = 10000;
+	c->idle_timeout_ms = 300000;
 	c->log_messages = true;
 	c->log_message_bytes = 256;
 	if ((c->path = strdup(path)) == NULL ||
@@ -356,7 +359,9 @@ conf_new(const char *path)
 	    sizeof(err)) < 0 ||
 	    template_compile("error: message longer than "
 	    "%{max_message_bytes} bytes", &c->too_long_reply, err,
-	    sizeof(err)) < 0) {
+	    sizeof(err)) < 0 ||
+	    template_compile("error: too many connections", &c->refuse_reply,
+	    err, sizeof(err)) < 0) {
 		config_free(c);
 		return NULL;
 	}
@@ -388,13 +393,69 @@ set_template(struct parser *p, const config_setting_t *group, const char *key,
 }
 
 static void
+parse_limits(struct parser *p, struct conf *c, const config_setting_t *root)
+{
+	const config_setting_t	*s, *where = NULL;
+	struct rules_net	 nets[CFG_NETS_MAX];
+	const char		*str;
+	long long		 v;
+	size_t			 n;
+
+	v = (long long)c->max_connections;
+	cfg_get_int(p, root, "max_connections", 1, 1000000, &v);
+	c->max_connections = (size_t)v;
+	v = (long long)c->max_connections_per_source;
+	cfg_get_int(p, root, "max_connections_per_source", 0, 1000000, &v);
+	c->max_connections_per_source = (size_t)v;
+	set_template(p, root, "refuse_reply", &c->refuse_reply);
+	v = (long long)c->idle_timeout_ms;
+	cfg_get_int(p, root, "idle_timeout_ms", 0, 86400 * 1000, &v);
+	c->idle_timeout_ms = (uint64_t)v;
+	v = 0;
+	cfg_get_int(p, root, "source_message_rate", 0, 10000000, &v);
+	c->source_message_rate = (double)v;
+	v = v > 0 ? v : 1;
+	cfg_get_int(p, root, "source_message_burst", 1, 10000000, &v);
+	c->source_message_burst = (double)v;
+
+	if ((s = config_setting_get_member(root, "allow")) != NULL &&
+	    (n = cfg_get_nets(p, s, "allow", nets, CFG_NETS_MAX)) > 0) {
+		if ((c->allow = calloc(n, sizeof(*c->allow))) == NULL)
+			cfg_error(p, s, "out of memory");
+		else {
+			memcpy(c->allow, nets, n * sizeof(*nets));
+			c->nallow = n;
+		}
+	}
+	if ((s = config_setting_get_member(root, "deny")) != NULL &&
+	    (n = cfg_get_nets(p, s, "deny", nets, CFG_NETS_MAX)) > 0) {
+		if ((c->deny = calloc(n, sizeof(*c->deny))) == NULL)
+			cfg_error(p, s, "out of memory");
+		else {
+			memcpy(c->deny, nets, n * sizeof(*nets));
+			c->ndeny = n;
+		}
+	}
+	if ((str = cfg_get_string(p, root, "user", &where)) != NULL) {
+		if (getpwnam(str) == NULL)
+			cfg_error(p, where, "'user': no user \"%.100s\" on "
+			    "this system", str);
+		else if ((c->user = strdup(str)) == NULL)
+			cfg_error(p, where, "out of memory");
+	}
+}
+
+static void
 parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 {
 	static const char *const known[] = {
 		"listen", "framing", "close_after_reply", "greeting", "rules",
 		"default_reply", "too_long_reply",
 		"max_message_bytes", "max_queued_bytes", "shutdown_timeout_ms",
-		"log_messages", "log_message_bytes", NULL
+		"log_messages", "log_message_bytes", "max_connections",
+		"max_connections_per_source", "refuse_reply", "idle_timeout_ms",
+		"source_message_rate", "source_message_burst", "allow", "deny",
+		"user", NULL
 	};
 	const config_setting_t	*s, *where = NULL;
 	const char		*str;
@@ -440,6 +501,7 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 	v = (long long)c->log_message_bytes;
 	cfg_get_int(p, root, "log_message_bytes", 0, 65536, &v);
 	c->log_message_bytes = (size_t)v;
+	parse_limits(p, c, root);
 }
 
 struct conf *
@@ -542,6 +604,21 @@ cfg_dump_string(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+static void
+dump_nets(FILE *fp, const char *key, const struct rules_net *nets, size_t n)
+{
+	char	 addr[INET6_ADDRSTRLEN];
+	size_t	 i;
+
+	fprintf(fp, "%s = [", key);
+	for (i = 0; i < n; i++) {
+		inet_ntop(nets[i].family, nets[i].addr, addr, sizeof(addr));
+		fprintf(fp, "%s\"%s/%u\"", i ? ", " : " ", addr,
+		    nets[i].prefix);
+	}
+	fputs(n ? " ];\n" : "];\n", fp);
+}
+
 void
 config_dump(const struct conf *c, FILE *fp)
 {
@@ -578,6 +655,23 @@ config_dump(const struct conf *c, FILE *fp)
 	    (unsigned long long)c->shutdown_timeout_ms);
 	fprintf(fp, "log_messages = %s;\n", c->log_messages ? "true" : "false");
 	fprintf(fp, "log_message_bytes = %zu;\n", c->log_message_bytes);
+	fprintf(fp, "max_connections = %zu;\n", c->max_connections);
+	fprintf(fp, "max_connections_per_source = %zu;\n",
+	    c->max_connections_per_source);
+	fputs("refuse_reply = ", fp);
+	cfg_dump_string(fp, template_source(c->refuse_reply));
+	fprintf(fp, ";\nidle_timeout_ms = %llu;\n",
+	    (unsigned long long)c->idle_timeout_ms);
+	fprintf(fp, "source_message_rate = %.0f;\n", c->source_message_rate);
+	fprintf(fp, "source_message_burst = %.0f;\n",
+	    c->source_message_burst);
+	dump_nets(fp, "allow", c->allow, c->nallow);
+	dump_nets(fp, "deny", c->deny, c->ndeny);
+	if (c->user != NULL) {
+		fputs("user = ", fp);
+		cfg_dump_string(fp, c->user);
+		fputs(";\n", fp);
+	}
 }
 
 void
@@ -590,6 +684,10 @@ config_free(struct conf *c)
 	rules_free(c->rules);
 	template_free(c->default_reply);
 	template_free(c->too_long_reply);
+	template_free(c->refuse_reply);
+	free(c->allow);
+	free(c->deny);
+	free(c->user);
 	template_free(c->greeting);
 	free(c);
 }

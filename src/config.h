@@ -42,6 +42,18 @@ struct conf {
 	size_t			 max_message_bytes;
 	size_t			 max_queued_bytes;
 	uint64_t		 shutdown_timeout_ms;
+	/* limits */
+	size_t			 max_connections;
+	size_t			 max_connections_per_source;	/* 0: none */
+	struct template		*refuse_reply;
+	uint64_t		 idle_timeout_ms;		/* 0: none */
+	double			 source_message_rate;		/* 0: none */
+	double			 source_message_burst;
+	struct rules_net	*allow;		/* empty: everyone */
+	size_t			 nallow;
+	struct rules_net	*deny;
+	size_t			 ndeny;
+	char			*user;		/* NULL: stay who we are */
 	bool			 log_messages;
 	size_t			 log_message_bytes;
 };

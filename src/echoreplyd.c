@@ -1,7 +1,10 @@
 #include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +109,10 @@ reload(void)
 		if (!same_listeners(c, cur_conf))
 			log_warnx("reload: listener changes take effect only "
 			    "after a restart");
+		if ((c->user == NULL) != (cur_conf->user == NULL) ||
+		    (c->user != NULL && strcmp(c->user, cur_conf->user) != 0))
+			log_warnx("reload: a change of 'user' takes effect "
+			    "only after a restart");
 		config_free((struct conf *)server_set_conf(srv, c));
 		cur_conf = c;
 		log_info("reload: configuration %s loaded", conf_path);
@@ -243,6 +250,46 @@ dry_run(const struct conf *conf, char **msgs, size_t n, const char *client,
 	return 0;
 }
 
+/*
+ * A daemon started with 0, 1 or 2 closed would hand that number to its
+ * first socket, and log records would go to a client.
+ */
+static void
+sane_stdio(void)
+{
+	int	 fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) == -1)
+			exit(EX_OSERR);
+}
+
+/* As root, become the configured user once the sockets are open. */
+static void
+drop_privileges(const struct conf *conf)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0)
+		return;
+	if (conf->user == NULL) {
+		log_warnx("running as root: set 'user' in %s to drop "
+		    "privileges after the sockets are open", conf_path);
+		return;
+	}
+	if ((pw = getpwnam(conf->user)) == NULL)
+		fatalx("user %s: no such user", conf->user);
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("cannot become user %s", conf->user);
+	if (setuid(0) != -1)
+		fatalx("still able to become root after dropping privileges");
+	log_info("running as user %s (uid %u, gid %u)", conf->user,
+	    (unsigned int)pw->pw_uid, (unsigned int)pw->pw_gid);
+}
+
 static int
 on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 {
@@ -287,6 +334,7 @@ main(int argc, char *argv[])
 	size_t		 nls;
 	int		 ch, check = 0, debug = 0, verbose = 0, r;
 
+	sane_stdio();
 	while ((ch = getopt_long(argc, argv, "f:ndvVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
@@ -381,6 +429,7 @@ main(int argc, char *argv[])
 	cur_conf = conf;
 	for (size_t i = 0; i < nls; i++)
 		log_info("listening on %s (%s)", ls[i].desc, ls[i].name);
+	drop_privileges(conf);
 	notify_status("READY=1\n");
 	log_set_buffered(1);
 

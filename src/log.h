@@ -16,6 +16,8 @@
 void	log_init(int debug, int verbose);
 void	log_set_buffered(int);
 void	log_flush(void);
+/* Records wait in the buffer because the sink would block. */
+int	log_pending(void);
 int	log_enabled(int priority);
 
 void	log_warn(const char *, ...) LOG_ATTR_PRINTF(1, 2);

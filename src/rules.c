@@ -263,26 +263,15 @@ net_contains(const struct rules_net *n, int family, const uint8_t *a)
 	return ((n->addr[full] ^ a[full]) & (0xff << (8 - rest))) == 0;
 }
 
-static bool
-allowed(const struct rules_rule *r, const char *listener,
+bool
+rules_nets_match(const struct rules_net *nets, size_t n,
     const struct sockaddr *peer)
 {
 	const struct sockaddr_in6	*sin6;
-	const uint8_t			*a = NULL;
+	const uint8_t			*a;
 	size_t				 i;
-	int				 family = 0;
+	int				 family;
 
-	if (r->nlisteners > 0) {
-		if (listener == NULL)
-			return false;
-		for (i = 0; i < r->nlisteners; i++)
-			if (strcmp(r->listeners[i], listener) == 0)
-				break;
-		if (i == r->nlisteners)
-			return false;
-	}
-	if (r->nnets == 0)
-		return true;
 	if (peer == NULL)
 		return false;
 	if (peer->sa_family == AF_INET) {
@@ -299,10 +288,28 @@ allowed(const struct rules_rule *r, const char *listener,
 		}
 	} else
 		return false;
-	for (i = 0; i < r->nnets; i++)
-		if (net_contains(&r->nets[i], family, a))
+	for (i = 0; i < n; i++)
+		if (net_contains(&nets[i], family, a))
 			return true;
 	return false;
+}
+
+static bool
+allowed(const struct rules_rule *r, const char *listener,
+    const struct sockaddr *peer)
+{
+	size_t	 i;
+
+	if (r->nlisteners > 0) {
+		if (listener == NULL)
+			return false;
+		for (i = 0; i < r->nlisteners; i++)
+			if (strcmp(r->listeners[i], listener) == 0)
+				break;
+		if (i == r->nlisteners)
+			return false;
+	}
+	return r->nnets == 0 || rules_nets_match(r->nets, r->nnets, peer);
 }
 
 static bool

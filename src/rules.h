@@ -77,6 +77,9 @@ int	rules_check_pattern(enum rules_kind, const char *, bool ignore_case,
 	    size_t *nsub, char *err, size_t errlen);
 /* Parses "192.0.2.0/24", "2001:db8::/32" or a lone address. */
 int	rules_parse_net(const char *, struct rules_net *);
+/* Whether the peer's address is in one of the networks (never for Unix). */
+bool	rules_nets_match(const struct rules_net *, size_t,
+	    const struct sockaddr *peer);
 /* Appends a rule. The pattern must have passed rules_check_pattern(). */
 int	rules_add(struct rules *, const struct rules_def *);
 size_t	rules_count(const struct rules *);

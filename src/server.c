@@ -16,6 +16,7 @@
 #include "frame.h"
 #include "log.h"
 #include "reply.h"
+#include "sources.h"
 #include "template.h"
 #include "server.h"
 
@@ -47,6 +48,8 @@ struct conn {
 	size_t			 outoff, outlen, outcap;
 	uint64_t		 msgs, bytes_in, bytes_out;
 	uint64_t		 started;
+	uint64_t		 active;	/* last read or write, for idle */
+	struct source		*src;		/* NULL for Unix clients */
 	const char		*reason;
 	bool			 eof;		/* client sent FIN */
 	bool			 closing;	/* no more input; close once flushed */
@@ -78,8 +81,13 @@ struct server {
 	sd_event_source		*post;
 	sd_event_source		*accept_pause;
 	sd_event_source		*shutdown_timer;
-	struct conn		*conns;
+	struct conn		*conns;		/* least recently active first */
+	struct conn		*conns_tail;
 	size_t			 nconns;
+	sd_event_source		*idle_timer;
+	sd_event_source		*log_timer;
+	struct sources		*sources;
+	bool			 full;		/* refusing: max_connections */
 	uint64_t		 messages, errors;
 	uint64_t		 conf_gen;
 	char			 hostname[256];
@@ -91,6 +99,7 @@ struct server {
 };
 
 static int	conn_update(struct conn *);
+static void	idle_arm(struct server *);
 static void	format_peer(const struct sockaddr_storage *, char *, size_t,
 		    uint16_t *);
 
@@ -107,6 +116,47 @@ static size_t
 conn_queued(const struct conn *c)
 {
 	return c->outlen - c->outoff;
+}
+
+static void
+conn_unlink(struct conn *c)
+{
+	struct server	*srv = c->srv;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		srv->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+conn_append(struct conn *c)
+{
+	struct server	*srv = c->srv;
+
+	c->prev = srv->conns_tail;
+	c->next = NULL;
+	if (srv->conns_tail != NULL)
+		srv->conns_tail->next = c;
+	else
+		srv->conns = c;
+	srv->conns_tail = c;
+}
+
+/* Marks activity: the connection moves to the end of the idle order. */
+static void
+conn_touch(struct conn *c)
+{
+	c->active = now_usec(c->srv);
+	if (c->srv->conns_tail != c) {
+		conn_unlink(c);
+		conn_append(c);
+	}
 }
 
 static void
@@ -132,14 +182,19 @@ conn_free(struct conn *c, const char *reason)
 	free(c->out);
 	free(c->delayed);
 	free(c->cycle);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	conn_unlink(c);
+	if (c->src != NULL) {
+		c->src->conns--;
+		sources_put(srv->sources, c->src, now_usec(srv),
+		    srv->conf->source_message_rate,
+		    srv->conf->source_message_burst);
+	}
 	free(c);
 	srv->nconns--;
+	if (srv->full && srv->nconns < srv->conf->max_connections) {
+		srv->full = false;
+		log_info("accepting new connections again");
+	}
 	if (srv->stopping && srv->nconns == 0)
 		sd_event_exit(srv->event, 0);
 }
@@ -238,6 +293,8 @@ conn_flush(struct conn *c)
 	}
 	c->bytes_out += (uint64_t)n;
 	c->outoff += (size_t)n;
+	if (n > 0)
+		conn_touch(c);
 	if (conn_queued(c) == 0)
 		conn_drop_output(c);
 	return 0;
@@ -378,6 +435,30 @@ too_long(struct conn *c)
 	c->reason = "message too long";
 }
 
+/*
+ * The source's message rate is used up: pause until its next token.
+ * Returns true when paused.
+ */
+static bool
+throttle(struct conn *c)
+{
+	struct server		*srv = c->srv;
+	const struct conf	*conf = srv->conf;
+	uint64_t		 wait;
+
+	wait = source_take(c->src, now_usec(srv), conf->source_message_rate,
+	    conf->source_message_burst);
+	if (wait == 0)
+		return false;
+	if (sd_event_add_time_relative(srv->event, &c->delay,
+	    CLOCK_MONOTONIC, wait, 0, delay_done, c) < 0)
+		return false;	/* cannot wait: let it through */
+	log_debug("%s throttled for %llu us (source_message_rate)", c->peer,
+	    (unsigned long long)wait);
+	c->paused = true;
+	return true;
+}
+
 /* Answers every complete message in data; returns the bytes used. */
 static size_t
 process(struct conn *c, const char *data, size_t len)
@@ -396,6 +477,9 @@ process(struct conn *c, const char *data, size_t len)
 			too_long(c);
 			return len;
 		}
+		if (c->src != NULL && conf->source_message_rate > 0 &&
+		    throttle(c))
+			break;	/* this message waits for its token */
 		off += (size_t)r;
 		if (!handle_message(c, &m))
 			break;
@@ -525,6 +609,7 @@ conn_read(struct conn *c)
 	if (n == 0)
 		c->eof = true;
 	c->bytes_in += (uint64_t)n;
+	conn_touch(c);
 
 	if (c->in != NULL) {
 		c->inlen += (size_t)n;
@@ -564,6 +649,7 @@ delay_done(sd_event_source *s, uint64_t usec, void *arg)
 	if (c->delayed_close) {
 		c->closing = true;
 		c->reason = "closed after reply";
+		c->delayed_close = false;
 	}
 	/* then what arrived behind the delayed message */
 	if (c->in != NULL && !c->closing) {
@@ -730,13 +816,154 @@ format_peer(const struct sockaddr_storage *ss, char *addr, size_t len,
 	}
 }
 
+static int
+idle_expired(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct server		*srv = arg;
+	const struct conf	*conf = srv->conf;
+	uint64_t		 now = now_usec(srv), limit;
+	struct conn		*c;
+
+	(void)s;
+	(void)usec;
+	limit = conf->idle_timeout_ms * 1000;
+	while ((c = srv->conns) != NULL && limit > 0 &&
+	    c->active + limit <= now) {
+		if (c->paused || c->lingering) {
+			/* waiting on us, or on its own timer: not idle */
+			conn_touch(c);
+			continue;
+		}
+		conn_free(c, "idle timeout");
+	}
+	sources_sweep(srv->sources, now, conf->source_message_rate,
+	    conf->source_message_burst);
+	idle_arm(srv);
+	return 0;
+}
+
+/* Arms the idle timer for the least recently active connection. */
+static void
+idle_arm(struct server *srv)
+{
+	uint64_t	 limit = srv->conf->idle_timeout_ms * 1000, when;
+
+	if (srv->conns == NULL || limit == 0) {
+		if (srv->idle_timer != NULL)
+			sd_event_source_set_enabled(srv->idle_timer,
+			    SD_EVENT_OFF);
+		return;
+	}
+	when = srv->conns->active + limit;
+	if (srv->idle_timer == NULL) {
+		if (sd_event_add_time(srv->event, &srv->idle_timer,
+		    CLOCK_MONOTONIC, when, 100 * 1000, idle_expired, srv) < 0)
+			log_warnx("cannot arm the idle timer");
+		return;
+	}
+	if (sd_event_source_get_enabled(srv->idle_timer, NULL) > 0)
+		return;		/* armed: it re-arms itself when it fires */
+	sd_event_source_set_time(srv->idle_timer, when);
+	sd_event_source_set_enabled(srv->idle_timer, SD_EVENT_ONESHOT);
+}
+
+/* Sends the refusal (once, without waiting) and closes. */
+static void
+refuse(struct server *srv, const struct listener *l, int fd,
+    const char *addr, uint16_t port)
+{
+	const struct conf	*conf = srv->conf;
+	struct template_ctx	 ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.client_address = addr;
+	ctx.client_port = port;
+	ctx.listener = l->name;
+	ctx.hostname = srv->hostname;
+	ctx.connections = srv->nconns;
+	ctx.max_message_bytes = conf->max_message_bytes;
+	srv->wbuf.len = 0;
+	if (template_needs(conf->refuse_reply) & TEMPLATE_NEED_TIME)
+		sd_event_now(srv->event, CLOCK_REALTIME, &ctx.now_usec);
+	if (template_render(conf->refuse_reply, &ctx, &srv->wbuf) == 0 &&
+	    srv->wbuf.len > 0 && (conf->framing != FRAME_LINE ||
+	    buf_append(&srv->wbuf, "\n", 1) == 0))
+		(void)send(fd, srv->wbuf.data, srv->wbuf.len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	srv->wbuf.len = 0;
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	srv->errors++;
+}
+
+/*
+ * Access lists and connection limits, before anything is read. Returns
+ * false when the connection was refused (and closed).
+ */
+static bool
+admit(struct server *srv, const struct listener *l, int fd,
+    const struct sockaddr_storage *ss, struct source **srcp)
+{
+	const struct conf	*conf = srv->conf;
+	const struct sockaddr	*sa = (const struct sockaddr *)ss;
+	char			 addr[INET6_ADDRSTRLEN];
+	uint16_t		 port;
+	struct source		*src = NULL;
+
+	*srcp = NULL;
+	if ((conf->nallow > 0 || conf->ndeny > 0) &&
+	    (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) &&
+	    ((conf->nallow > 0 && !rules_nets_match(conf->allow, conf->nallow,
+	    sa)) || rules_nets_match(conf->deny, conf->ndeny, sa))) {
+		format_peer(ss, addr, sizeof(addr), &port);
+		log_info("%s port %u refused by the access list", addr, port);
+		close(fd);
+		srv->errors++;
+		return false;
+	}
+	if (srv->nconns >= conf->max_connections) {
+		format_peer(ss, addr, sizeof(addr), &port);
+		if (!srv->full)
+			log_warnx("refusing new connections: %zu open "
+			    "(max_connections)", srv->nconns);
+		srv->full = true;
+		log_debug("%s port %u refused: max_connections", addr, port);
+		refuse(srv, l, fd, addr, port);
+		return false;
+	}
+	if (conf->max_connections_per_source > 0 ||
+	    conf->source_message_rate > 0) {
+		if (sources_count(srv->sources) > srv->nconns * 2 + 1024)
+			sources_sweep(srv->sources, now_usec(srv),
+			    conf->source_message_rate,
+			    conf->source_message_burst);
+		src = sources_get(srv->sources, sa);
+	}
+	if (src != NULL && conf->max_connections_per_source > 0 &&
+	    src->conns >= conf->max_connections_per_source) {
+		format_peer(ss, addr, sizeof(addr), &port);
+		log_info("%s port %u refused: %u connections from it "
+		    "(max_connections_per_source)", addr, port, src->conns);
+		refuse(srv, l, fd, addr, port);
+		sources_put(srv->sources, src, now_usec(srv),
+		    conf->source_message_rate, conf->source_message_burst);
+		return false;
+	}
+	*srcp = src;
+	return true;
+}
+
 static void
 conn_new(struct server *srv, const struct listener *l, int fd,
     const struct sockaddr_storage *ss)
 {
+	struct source	*src;
+
 	struct conn	*c;
 	int		 on = 1;
 
+	if (!admit(srv, l, fd, ss, &src))
+		return;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warnx("%s: out of memory for a new connection", l->name);
 		close(fd);
@@ -745,6 +972,7 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 	c->srv = srv;
 	c->l = l;
 	c->fd = fd;
+	c->src = src;
 	c->started = now_usec(srv);
 	format_peer(ss, c->addr, sizeof(c->addr), &c->port);
 	if (ss->ss_family == AF_INET)
@@ -764,11 +992,12 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 		return;
 	}
 	c->events = EPOLLIN;
-	c->next = srv->conns;
-	if (srv->conns != NULL)
-		srv->conns->prev = c;
-	srv->conns = c;
+	c->active = c->started;
+	conn_append(c);
 	srv->nconns++;
+	if (c->src != NULL)
+		c->src->conns++;
+	idle_arm(srv);
 	log_info("%s connected to %s", c->peer, l->name);
 	if (srv->conf->greeting != NULL)
 		send_greeting(c);
@@ -856,11 +1085,35 @@ on_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 }
 
 static int
-on_post(sd_event_source *s, void *arg)
+log_retry(sd_event_source *s, uint64_t usec, void *arg)
 {
 	(void)s;
+	(void)usec;
 	(void)arg;
+	log_flush();	/* on_post runs after this and re-arms if need be */
+	return 0;
+}
+
+static int
+on_post(sd_event_source *s, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)s;
 	log_flush();
+	/* the sink would block: try again soon, even if all is quiet */
+	if (log_pending() && (srv->log_timer == NULL ||
+	    sd_event_source_get_enabled(srv->log_timer, NULL) == 0)) {
+		if (srv->log_timer == NULL)
+			sd_event_add_time_relative(srv->event, &srv->log_timer,
+			    CLOCK_MONOTONIC, 100 * 1000, 0, log_retry, srv);
+		else {
+			sd_event_source_set_time_relative(srv->log_timer,
+			    100 * 1000);
+			sd_event_source_set_enabled(srv->log_timer,
+			    SD_EVENT_ONESHOT);
+		}
+	}
 	return 0;
 }
 
@@ -894,6 +1147,10 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 	}
 	if ((r = sd_event_add_post(e, &srv->post, on_post, srv)) < 0)
 		goto fail;
+	if ((srv->sources = sources_new()) == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	*out = srv;
 	return 0;
 fail:
@@ -908,6 +1165,10 @@ server_set_conf(struct server *srv, const struct conf *conf)
 
 	srv->conf = conf;
 	srv->conf_gen++;
+	/* the idle limit may have changed */
+	if (srv->idle_timer != NULL)
+		sd_event_source_set_enabled(srv->idle_timer, SD_EVENT_OFF);
+	idle_arm(srv);
 	return old;
 }
 
@@ -991,6 +1252,9 @@ server_free(struct server *srv)
 	sd_event_source_disable_unref(srv->post);
 	sd_event_source_disable_unref(srv->accept_pause);
 	sd_event_source_disable_unref(srv->shutdown_timer);
+	sd_event_source_disable_unref(srv->idle_timer);
+	sd_event_source_disable_unref(srv->log_timer);
+	sources_free(srv->sources);
 	buf_free(&srv->wbuf);
 	sd_event_unref(srv->event);
 	free(srv);
