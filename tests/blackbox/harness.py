@@ -46,6 +46,9 @@ class Daemon:
         self.notify_path = os.path.join(self.dir, "notify")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
+        # reachable after the daemon switches user, as systemd's would be
+        os.chmod(self.dir, 0o755)
+        os.chmod(self.notify_path, 0o777)
         self.notifications = []
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.log_file = open(self.log_path, "wb")

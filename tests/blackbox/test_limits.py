@@ -1,0 +1,233 @@
+"""Limits and hostile clients: each protection seen from outside, with a
+well-behaved client served alongside."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+from harness import Daemon, check, equal, recv_until  # noqa: E402
+
+
+def read_to_eof(s, timeout=harness.WAIT):
+    return recv_until(s, None, timeout=timeout)
+
+
+def test_max_connections_refuses_with_reply_and_recovers():
+    d = Daemon('max_connections = 2;\nrefuse_reply = "busy (%{connections})";\n')
+    a = d.connect()
+    b = d.connect()
+    for s in (a, b):  # both admitted and served
+        s.sendall(b"x\n")
+        equal(recv_until(s, 1), b"x\n", "admitted client")
+    with d.connect() as c:
+        equal(read_to_eof(c), b"busy (2)\n", "refusal, then EOF")
+    d.wait_log("refusing new connections: 2 open (max_connections)")
+    a.close()
+    d.wait_log("disconnected")
+    # a place is free again: served, and the log says so
+    deadline = time.monotonic() + harness.WAIT
+    while True:
+        with d.connect() as c:
+            c.sendall(b"again\n")
+            got = recv_until(c, 1)
+        if got == b"again\n":
+            break
+        check(time.monotonic() < deadline, "never admitted again")
+    d.wait_log("accepting new connections again")
+    b.close()
+
+
+def test_max_connections_per_source():
+    d = Daemon('max_connections_per_source = 2;\n')
+    keep = [d.connect(), d.connect()]
+    for s in keep:
+        s.sendall(b"k\n")
+        equal(recv_until(s, 1), b"k\n", "first two served")
+    with d.connect() as c:
+        equal(read_to_eof(c), b"error: too many connections\n",
+              "third from the same address refused")
+    d.wait_log("(max_connections_per_source)")
+    for s in keep:
+        s.close()
+
+
+def test_idle_timeout_closes_silent_and_slowloris_clients():
+    d = Daemon('idle_timeout_ms = 300;\n')
+    silent = d.connect()
+    slow = d.connect()
+    slow.sendall(b"half a li")
+    t0 = time.monotonic()
+    equal(read_to_eof(silent), b"", "silent client closed")
+    equal(read_to_eof(slow), b"", "slow client closed")
+    check(time.monotonic() - t0 >= 0.25, "closed before the idle timeout")
+    d.wait_log("(idle timeout)")
+    # an active client is not closed while it keeps talking
+    with d.connect() as s:
+        for i in range(6):
+            s.sendall(b"tick %d\n" % i)
+            equal(recv_until(s, 1), b"tick %d\n" % i, "active client")
+            time.sleep(0.1)  # pacing the client, not waiting for the server
+    silent.close()
+    slow.close()
+
+
+def test_access_lists():
+    d = Daemon('allow = "127.0.0.0/8";\ndeny = "127.0.0.2";\n')
+    with d.connect() as s:
+        s.sendall(b"in\n")
+        equal(recv_until(s, 1), b"in\n", "allowed client")
+    s = socket.socket()
+    s.settimeout(harness.WAIT)
+    s.bind(("127.0.0.2", 0))
+    s.connect((d.address, d.port))
+    equal(read_to_eof(s), b"", "denied client closed without a byte")
+    s.close()
+    d.wait_log("127.0.0.2 port")
+    check("refused by the access list" in d.log(), d.log())
+
+
+def test_allow_list_excludes_others():
+    d = Daemon('allow = [ "10.0.0.0/8" ];\n')
+    with d.connect() as s:
+        equal(read_to_eof(s), b"", "client outside the allow list closed")
+    d.wait_log("refused by the access list")
+
+
+def test_source_message_rate_throttles_without_errors():
+    d = Daemon('source_message_rate = 20;\nsource_message_burst = 5;\n')
+    with d.connect() as s:
+        t0 = time.monotonic()
+        s.sendall(b"".join(b"m%d\n" % i for i in range(15)))
+        got = recv_until(s, 15)
+        elapsed = time.monotonic() - t0
+    equal(got, b"".join(b"m%d\n" % i for i in range(15)),
+          "every message answered, in order")
+    # 5 at once, then 10 more at 20/s: at least ~0.5 s
+    check(elapsed >= 0.4, "not throttled: %.3fs" % elapsed)
+    # another client address is not slowed by this one
+    with socket.create_connection((d.address, d.port), timeout=harness.WAIT,
+                                  source_address=("127.0.0.3", 0)) as o:
+        o.sendall(b"other\n")
+        equal(recv_until(o, 1), b"other\n", "other source")
+
+
+def test_flood_without_newline_keeps_memory_bounded():
+    d = Daemon('max_message_bytes = 1024;\n')
+    with d.connect() as s:
+        s.settimeout(harness.WAIT)
+        try:
+            for _ in range(256):   # up to 16 MiB, no newline
+                s.sendall(b"x" * 65536)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        data = read_to_eof(s)
+    check(data.startswith(b"error: message longer than 1024 bytes\n"),
+          "too-long reply: %r" % data[:80])
+    with open("/proc/%d/status" % d.proc.pid) as f:
+        rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
+    check(rss < 64 * 1024, "RSS %d KiB after the flood" % rss)
+    with d.connect() as s:
+        s.sendall(b"fine\n")
+        equal(recv_until(s, 1), b"fine\n", "still serving")
+
+
+def test_reset_mid_reply_and_half_close():
+    d = Daemon('default_reply = "%{message}%{message}%{message}%{message}";\n'
+               'max_message_bytes = 65536;\n')
+    s = d.connect()
+    s.sendall((b"y" * 60000 + b"\n") * 50)   # ~12 MB of replies owed
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00"
+                 b"\x00\x00\x00\x00")
+    s.close()   # RST while the daemon is writing
+    with d.connect() as h:
+        h.sendall(b"half\n")
+        h.shutdown(socket.SHUT_WR)
+        equal(read_to_eof(h), b"halfhalfhalfhalf\n",
+              "half-closed client gets its reply")
+    d.wait_log("(send: ")
+
+
+def test_escape_sequences_never_reach_the_log_raw():
+    d = Daemon()
+    with d.connect() as s:
+        s.sendall(b"\x1b]0;pwned\x07\x1b[2J\r\x00\xff end\n")
+        recv_until(s, 1)
+    d.wait_log(" end\"")
+    log = d.log()
+    for bad in ("\x1b", "\x07", "\x00"):
+        check(bad not in log, "raw control byte %r in the log" % bad)
+
+
+def test_log_sink_that_nobody_reads_does_not_stop_serving():
+    # stderr is a pipe we never read: the daemon must keep serving
+    port = harness.free_port()
+    d = Daemon(port=port, expect_ready=False)
+    d.proc.kill()
+    d.proc.wait()
+    r, w = os.pipe()
+    env = dict(os.environ, NOTIFY_SOCKET=d.notify_path)
+    proc = subprocess.Popen([harness.ECHOREPLYD, "-d", "-f", d.conf],
+                            stdin=subprocess.DEVNULL, stderr=w, env=env)
+    os.close(w)
+    d.proc = proc
+    try:
+        d.wait_notify("READY=1")
+        with d.connect() as s:
+            for i in range(300):  # ~300 KB of log records, pipe holds 64 KB
+                s.sendall(b"%d %s\n" % (i, b"z" * 1000))
+                equal(recv_until(s, 1), b"%d %s\n" % (i, b"z" * 1000),
+                      "reply %d" % i)
+        equal(d.stop(), 0, "exit status")
+    finally:
+        os.close(r)
+
+
+def test_closed_stderr_does_not_send_logs_to_clients():
+    port = harness.free_port()
+    d = Daemon(port=port, expect_ready=False)
+    d.proc.kill()
+    d.proc.wait()
+    env = dict(os.environ, NOTIFY_SOCKET=d.notify_path)
+    proc = subprocess.Popen(
+        ["sh", "-c", 'exec "$0" -d -f "$1" 2>&-', harness.ECHOREPLYD, d.conf],
+        stdin=subprocess.DEVNULL, env=env)
+    d.proc = proc
+    d.wait_notify("READY=1")
+    with d.connect() as s:
+        s.sendall(b"only this\n")
+        equal(recv_until(s, 1), b"only this\n", "no log bytes in the reply")
+        s.shutdown(socket.SHUT_WR)
+        equal(read_to_eof(s), b"", "nothing else")
+    equal(d.stop(), 0, "exit status")
+
+
+def test_switches_to_configured_user_as_root():
+    if os.geteuid() != 0:
+        return
+    d = Daemon('user = "nobody";\n')
+    with open("/proc/%d/status" % d.proc.pid) as f:
+        uid = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+    import pwd
+    nobody = str(pwd.getpwnam("nobody").pw_uid)
+    equal(uid, [nobody] * 4, "real, effective, saved, fs uid")
+    with d.connect() as s:
+        s.sendall(b"as nobody\n")
+        equal(recv_until(s, 1), b"as nobody\n", "serving after the switch")
+    d.wait_log("running as user nobody")
+
+
+def test_warns_when_root_without_user():
+    if os.geteuid() != 0:
+        return
+    d = Daemon()
+    d.wait_log("running as root: set 'user'")
+
+
+if __name__ == "__main__":
+    harness.run(globals())
