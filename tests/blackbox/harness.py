@@ -32,7 +32,10 @@ class Daemon:
     """One echoreplyd process with its own config, log and notify socket."""
 
     def __init__(self, conf_body="", port=None, address="127.0.0.1",
-                 listen=True, args=(), expect_ready=True):
+                 listen=True, args=(), expect_ready=True, stderr=None,
+                 prefix=()):
+        """stderr: where the daemon's stderr goes instead of the log
+        file; prefix: argv words to run it under (e.g. a shell)."""
         self.dir = tempfile.mkdtemp(prefix="echoreplyd-test-")
         self.address = address
         self.port = port or free_port(address)
@@ -55,9 +58,9 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
         env.pop("JOURNAL_STREAM", None)
         self.proc = subprocess.Popen(
-            [ECHOREPLYD, "-d", "-f", self.conf] + list(args),
+            list(prefix) + [ECHOREPLYD, "-d", "-f", self.conf] + list(args),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.log_file, env=env)
+            stderr=self.log_file if stderr is None else stderr, env=env)
         _daemons.append(self)
         if expect_ready:
             self.wait_notify("READY=1")

@@ -166,18 +166,11 @@ def test_escape_sequences_never_reach_the_log_raw():
 
 def test_log_sink_that_nobody_reads_does_not_stop_serving():
     # stderr is a pipe we never read: the daemon must keep serving
-    port = harness.free_port()
-    d = Daemon(port=port, expect_ready=False)
-    d.proc.kill()
-    d.proc.wait()
     r, w = os.pipe()
-    env = dict(os.environ, NOTIFY_SOCKET=d.notify_path)
-    proc = subprocess.Popen([harness.ECHOREPLYD, "-d", "-f", d.conf],
-                            stdin=subprocess.DEVNULL, stderr=w, env=env)
-    os.close(w)
-    d.proc = proc
     try:
-        d.wait_notify("READY=1")
+        d = Daemon(stderr=w)
+        os.close(w)
+        w = None
         with d.connect() as s:
             for i in range(300):  # ~300 KB of log records, pipe holds 64 KB
                 s.sendall(b"%d %s\n" % (i, b"z" * 1000))
@@ -186,19 +179,12 @@ def test_log_sink_that_nobody_reads_does_not_stop_serving():
         equal(d.stop(), 0, "exit status")
     finally:
         os.close(r)
+        if w is not None:
+            os.close(w)
 
 
 def test_closed_stderr_does_not_send_logs_to_clients():
-    port = harness.free_port()
-    d = Daemon(port=port, expect_ready=False)
-    d.proc.kill()
-    d.proc.wait()
-    env = dict(os.environ, NOTIFY_SOCKET=d.notify_path)
-    proc = subprocess.Popen(
-        ["sh", "-c", 'exec "$0" -d -f "$1" 2>&-', harness.ECHOREPLYD, d.conf],
-        stdin=subprocess.DEVNULL, env=env)
-    d.proc = proc
-    d.wait_notify("READY=1")
+    d = Daemon(prefix=["sh", "-c", 'exec "$0" "$@" 2>&-'])
     with d.connect() as s:
         s.sendall(b"only this\n")
         equal(recv_until(s, 1), b"only this\n", "no log bytes in the reply")
