@@ -47,7 +47,7 @@ struct conn {
 	bool			 draining;	/* shutdown: answer what is buffered */
 	uint16_t		 port;
 	char			 addr[INET6_ADDRSTRLEN];
-	char			 peer[INET6_ADDRSTRLEN + 8];	/* for logs */
+	char			 peer[CONF_NAME_MAX + 32];	/* for logs */
 };
 
 struct lsource {
@@ -68,6 +68,7 @@ struct server {
 	struct conn		*conns;
 	size_t			 nconns;
 	uint64_t		 messages, errors;
+	uint64_t		 accepted;	/* names Unix stream clients */
 	bool			 stopping;
 	bool			 fd_exhausted;
 	char			 rbuf[READ_SIZE];
@@ -86,6 +87,16 @@ now_usec(const struct server *srv)
 	return t;
 }
 
+/* What the journal is told about this client. */
+static void
+conn_fields(const struct conn *c, struct log_fields *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->client_address = c->addr;
+	f->client_port = c->port;
+	f->listener = c->l->name;
+}
+
 static size_t
 conn_queued(const struct conn *c)
 {
@@ -97,10 +108,12 @@ conn_free(struct conn *c, const char *reason)
 {
 	struct server	*srv = c->srv;
 	uint64_t	 dur = now_usec(srv) - c->started;
+	struct log_fields f;
 
 	if (reason == NULL)
 		reason = c->reason ? c->reason : "closed";
-	log_info("%s disconnected after %llu.%03llus: %llu messages, "
+	conn_fields(c, &f);
+	log_client(LOG_INFO, LOG_MSGID_DISCONNECT, &f, "%s disconnected after %llu.%03llus: %llu messages, "
 	    "%llu bytes in, %llu bytes out (%s)", c->peer,
 	    (unsigned long long)(dur / 1000000),
 	    (unsigned long long)(dur / 1000 % 1000),
@@ -233,9 +246,14 @@ handle_message(struct conn *c, const struct frame_msg *m)
 	c->msgs++;
 	srv->messages++;
 	if (conf->log_messages && log_enabled(LOG_INFO)) {
-		log_info("%s message %llu: \"%s\"", c->peer,
-		    (unsigned long long)c->msgs, log_escape(srv->esc, m->data,
-		    m->len, conf->log_message_bytes));
+		struct log_fields f;
+
+		conn_fields(c, &f);
+		f.message = log_escape(srv->esc, m->data, m->len,
+		    conf->log_message_bytes);
+		log_client(LOG_INFO, LOG_MSGID_MESSAGE, &f,
+		    "%s message %llu: \"%s\"", c->peer,
+		    (unsigned long long)c->msgs, f.message);
 	}
 	ctx.message = m->data;
 	ctx.message_len = m->len;
@@ -258,11 +276,14 @@ static void
 too_long(struct conn *c)
 {
 	struct server	*srv = c->srv;
+	struct log_fields f;
 	char		 msg[128];
 	int		 n;
 
 	srv->errors++;
-	log_warnx("%s message longer than %zu bytes; closing", c->peer,
+	conn_fields(c, &f);
+	log_client(LOG_WARNING, LOG_MSGID_TOO_LONG, &f,
+	    "%s message longer than %zu bytes; closing", c->peer,
 	    srv->conf->max_message_bytes);
 	n = snprintf(msg, sizeof(msg), "error: message longer than %zu bytes\n",
 	    srv->conf->max_message_bytes);
@@ -578,6 +599,7 @@ conn_new(struct server *srv, const struct listener *l, int fd,
     const struct sockaddr_storage *ss)
 {
 	struct conn	*c;
+	struct log_fields f;
 	int		 on = 1;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -590,8 +612,13 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 	c->fd = fd;
 	c->started = now_usec(srv);
 	format_peer(ss, c->addr, sizeof(c->addr), &c->port);
-	snprintf(c->peer, sizeof(c->peer), strchr(c->addr, ':') != NULL ?
-	    "[%s]:%u" : "%s:%u", c->addr, c->port);
+	srv->accepted++;
+	if (ss->ss_family == AF_UNIX)	/* no address: name it by count */
+		snprintf(c->peer, sizeof(c->peer), "unix:%s#%llu", l->name,
+		    (unsigned long long)srv->accepted);
+	else
+		snprintf(c->peer, sizeof(c->peer), strchr(c->addr, ':') !=
+		    NULL ? "[%s]:%u" : "%s:%u", c->addr, c->port);
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if (sd_event_add_io(srv->event, &c->io, fd, EPOLLIN, conn_io, c) < 0) {
@@ -606,7 +633,9 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	log_info("%s connected to %s", c->peer, l->name);
+	conn_fields(c, &f);
+	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s",
+	    c->peer, l->name);
 	if (srv->conf->greeting != NULL)
 		send_greeting(c);
 }
