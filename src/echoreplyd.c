@@ -305,12 +305,6 @@ main(int argc, char *argv[])
 	    sd_event_add_signal(e, NULL, SIGINT, on_signal, NULL) < 0 ||
 	    sd_event_add_signal(e, NULL, SIGHUP, on_signal, NULL) < 0)
 		fatalx("cannot watch signals");
-	/* WATCHDOG=1 from the loop when WATCHDOG_USEC/WATCHDOG_PID say so */
-	if ((r = sd_event_set_watchdog(e, 1)) < 0) {
-		errno = -r;
-		fatal("watchdog");
-	}
-
 	get_listeners(conf, &ls, &nls);
 	if ((r = server_new(e, conf, ls, nls, &srv)) < 0) {
 		errno = -r;
@@ -325,6 +319,12 @@ main(int argc, char *argv[])
 	    STATUS_USEC, 0, on_status_timer, NULL) < 0)
 		log_warnx("cannot schedule status updates");
 	notify_status("READY=1\n");
+	/* WATCHDOG=1 from the loop when WATCHDOG_USEC/WATCHDOG_PID say so;
+	 * only now, as sd-event sends the first one at once */
+	if ((r = sd_event_set_watchdog(e, 1)) < 0) {
+		errno = -r;
+		fatal("watchdog");
+	}
 	log_set_buffered(1);
 
 	r = sd_event_loop(e);

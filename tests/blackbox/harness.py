@@ -32,7 +32,10 @@ class Daemon:
     """One echoreplyd process with its own config, log and notify socket."""
 
     def __init__(self, conf_body="", port=None, address="127.0.0.1",
-                 listen=True, args=(), expect_ready=True):
+                 listen=True, args=(), expect_ready=True, prefix=(),
+                 env=None):
+        """prefix: a command that runs the daemon (systemd-socket-activate
+        ...); env: more environment variables."""
         self.dir = tempfile.mkdtemp(prefix="echoreplyd-test-")
         self.address = address
         self.port = port or free_port(address)
@@ -49,10 +52,10 @@ class Daemon:
         self.notifications = []
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.log_file = open(self.log_path, "wb")
-        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **(env or {}))
         env.pop("JOURNAL_STREAM", None)
         self.proc = subprocess.Popen(
-            [ECHOREPLYD, "-d", "-f", self.conf] + list(args),
+            list(prefix) + [ECHOREPLYD, "-d", "-f", self.conf] + list(args),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=self.log_file, env=env)
         _daemons.append(self)
