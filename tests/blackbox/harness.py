@@ -33,9 +33,10 @@ class Daemon:
 
     def __init__(self, conf_body="", port=None, address="127.0.0.1",
                  listen=True, args=(), expect_ready=True, prefix=(),
-                 env=None):
+                 env=None, debug=True):
         """prefix: a command that runs the daemon (systemd-socket-activate
-        ...); env: more environment variables."""
+        ...); env: more environment variables; debug: pass -d (plain
+        lines on stderr whatever the config says)."""
         self.dir = tempfile.mkdtemp(prefix="echoreplyd-test-")
         self.address = address
         self.port = port or free_port(address)
@@ -55,7 +56,8 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **(env or {}))
         env.pop("JOURNAL_STREAM", None)
         self.proc = subprocess.Popen(
-            list(prefix) + [ECHOREPLYD, "-d", "-f", self.conf] + list(args),
+            list(prefix) + [ECHOREPLYD] + (["-d"] if debug else []) +
+            ["-f", self.conf] + list(args),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=self.log_file, env=env)
         _daemons.append(self)
