@@ -121,14 +121,14 @@ on_status_timer(sd_event_source *s, uint64_t usec, void *arg)
 	return 0;
 }
 
-/* Start-up failure: tell the service manager and the log, then exit. */
-static void __attribute__((noreturn))
+/* Start-up failure: tells the service manager and the log; returns status. */
+static int
 start_failed(int status, int errnum, const char *why)
 {
 	log_warnx("%s", why);
 	log_flush();
 	sd_notifyf(0, "STATUS=%s\nERRNO=%d", why, errnum);
-	exit(status);
+	return status;
 }
 
 /* Until datagram serving exists, a UDP listener is refused up front. */
@@ -138,7 +138,8 @@ unservable(int type)
 	return type == SOCK_DGRAM ? "UDP is not served yet" : NULL;
 }
 
-static void
+/* Returns 0, or the exit status after saying why it cannot start. */
+static int
 get_listeners(const struct conf *conf, struct listener **ls, size_t *nls)
 {
 	char		 err[512];
@@ -147,8 +148,8 @@ get_listeners(const struct conf *conf, struct listener **ls, size_t *nls)
 	int		 r;
 
 	if ((r = listen_passed(ls, nls, err, sizeof(err))) < 0)
-		start_failed(r == -EPROTONOSUPPORT ? EX_CONFIG : EX_OSERR, -r,
-		    err);
+		return start_failed(r == -EPROTONOSUPPORT ? EX_CONFIG :
+		    EX_OSERR, -r, err);
 	if (r > 0) {
 		activated = true;
 		log_info("using %zu socket%s passed by the service manager; "
@@ -161,22 +162,24 @@ get_listeners(const struct conf *conf, struct listener **ls, size_t *nls)
 			    "the service manager is a %s socket on %s: %s",
 			    (*ls)[i].fd, (*ls)[i].name, listen_kind(&(*ls)[i]),
 			    (*ls)[i].desc, why);
-			start_failed(EX_CONFIG, EPROTONOSUPPORT, err);
+			listen_close(*ls, *nls);
+			return start_failed(EX_CONFIG, EPROTONOSUPPORT, err);
 		}
-		return;
+		return 0;
 	}
 	for (i = 0; i < conf->nlisteners; i++) {
 		if ((why = unservable(conf->listeners[i].type)) == NULL)
 			continue;
 		snprintf(err, sizeof(err), "listener %s in %s: %s",
 		    conf->listeners[i].name, conf_path, why);
-		start_failed(EX_CONFIG, EPROTONOSUPPORT, err);
+		return start_failed(EX_CONFIG, EPROTONOSUPPORT, err);
 	}
 	if ((r = listen_open(conf, ls, nls)) < 0) {
 		snprintf(err, sizeof(err), "cannot open listeners: %s",
 		    strerror(-r));
-		start_failed(EX_UNAVAILABLE, -r, err);
+		return start_failed(EX_UNAVAILABLE, -r, err);
 	}
+	return 0;
 }
 
 static void
@@ -305,7 +308,11 @@ main(int argc, char *argv[])
 	    sd_event_add_signal(e, NULL, SIGINT, on_signal, NULL) < 0 ||
 	    sd_event_add_signal(e, NULL, SIGHUP, on_signal, NULL) < 0)
 		fatalx("cannot watch signals");
-	get_listeners(conf, &ls, &nls);
+	if ((r = get_listeners(conf, &ls, &nls)) != 0) {
+		config_free(conf);
+		sd_event_unref(e);
+		return r;
+	}
 	if ((r = server_new(e, conf, ls, nls, &srv)) < 0) {
 		errno = -r;
 		fatal("server");

@@ -113,7 +113,8 @@ conn_free(struct conn *c, const char *reason)
 	if (reason == NULL)
 		reason = c->reason ? c->reason : "closed";
 	conn_fields(c, &f);
-	log_client(LOG_INFO, LOG_MSGID_DISCONNECT, &f, "%s disconnected after %llu.%03llus: %llu messages, "
+	log_client(LOG_INFO, LOG_MSGID_DISCONNECT, &f,
+	    "%s disconnected after %llu.%03llus: %llu messages, "
 	    "%llu bytes in, %llu bytes out (%s)", c->peer,
 	    (unsigned long long)(dur / 1000000),
 	    (unsigned long long)(dur / 1000 % 1000),
