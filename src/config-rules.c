@@ -137,7 +137,7 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 	if ((d.name = cfg_get_string(p, s, "name", &where)) != NULL) {
 		if (!cfg_valid_name(d.name))
 			cfg_error(p, where, "'name' must be 1 to %d letters, "
-			    "digits or '_.-:[]', not \"%.100s\"",
+			    "digits or '_.-:[]/', not \"%.100s\"",
 			    CONF_NAME_MAX - 1, d.name);
 		for (i = 0; names[i] != NULL; i++)
 			if (strcmp(names[i], d.name) == 0) {

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "config.h"
 #include "config-internal.h"
@@ -189,7 +191,7 @@ cfg_valid_name(const char *s)
 	if (n == 0 || n >= CONF_NAME_MAX)
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:[]") == n;
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:[]/") == n;
 }
 
 static void
@@ -199,8 +201,6 @@ set_address(struct conf_listener *l, const char *text, int port)
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l->sa;
 
 	memset(&l->sa, 0, sizeof(l->sa));
-	l->type = SOCK_STREAM;
-	l->ipv6_only = true;
 	l->port = (uint16_t)port;
 	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -219,14 +219,43 @@ set_address(struct conf_listener *l, const char *text, int port)
 }
 
 static void
+set_path(struct conf_listener *l, const char *path)
+{
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&l->sa;
+
+	memset(&l->sa, 0, sizeof(l->sa));
+	strlcpy(l->path, path, sizeof(l->path));
+	sun->sun_family = AF_UNIX;
+	strlcpy(sun->sun_path, path, sizeof(sun->sun_path));
+	l->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(path) + 1);
+}
+
+/* "127.0.0.1:13008", "[::1]:13008/udp", or the path of a Unix socket. */
+static void
 default_name(struct conf_listener *l)
 {
-	if (l->sa.ss_family == AF_INET6)
-		snprintf(l->name, sizeof(l->name), "[%s]:%u", l->address,
-		    l->port);
+	const char	*udp = l->type == SOCK_DGRAM ? "/udp" : "";
+
+	if (l->sa.ss_family == AF_UNIX)
+		strlcpy(l->name, l->path, sizeof(l->name));
+	else if (l->sa.ss_family == AF_INET6)
+		snprintf(l->name, sizeof(l->name), "[%s]:%u%s", l->address,
+		    l->port, udp);
 	else
-		snprintf(l->name, sizeof(l->name), "%s:%u", l->address,
-		    l->port);
+		snprintf(l->name, sizeof(l->name), "%s:%u%s", l->address,
+		    l->port, udp);
+}
+
+/* Complains about a key that has no meaning for this kind of listener. */
+static void
+not_for(struct parser *p, const config_setting_t *s, const char *key,
+    const char *what)
+{
+	const config_setting_t	*k;
+
+	if ((k = config_setting_get_member(s, key)) != NULL)
+		cfg_error(p, k, "'%s' is not for %s", key, what);
 }
 
 static void
@@ -234,13 +263,15 @@ parse_listener(struct parser *p, const config_setting_t *s,
     struct conf_listener *l)
 {
 	static const char *const known[] = {
-		"name", "address", "port", "backlog", NULL
+		"name", "protocol", "address", "port", "path", "backlog",
+		"ipv6_only", "reuse_port", NULL
 	};
 	const config_setting_t	*where = NULL;
-	const char		*address, *name;
+	const char		*address, *name, *proto, *path;
 	struct in6_addr		 a6;
 	struct in_addr		 a4;
 	long long		 port = CONF_DEFAULT_PORT, backlog = 128;
+	bool			 unix_stream = false;
 
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
 		cfg_error(p, s, "each listener must be a group "
@@ -249,31 +280,96 @@ parse_listener(struct parser *p, const config_setting_t *s,
 		return;
 	}
 	cfg_check_keys(p, s, known, " in listener");
-	cfg_get_int(p, s, "port", 1, 65535, &port);
-	cfg_get_int(p, s, "backlog", 1, 65535, &backlog);
-	l->backlog = (int)backlog;
 
-	address = cfg_get_string(p, s, "address", &where);
-	if (address == NULL)
-		address = CONF_DEFAULT_ADDRESS;
-	else if (inet_pton(AF_INET, address, &a4) != 1 &&
-	    inet_pton(AF_INET6, address, &a6) != 1) {
-		cfg_error(p, where, "'address' must be an IPv4 or IPv6 "
-		    "address, not \"%.100s\"", address);
-		address = CONF_DEFAULT_ADDRESS;
+	l->type = SOCK_STREAM;
+	if ((proto = cfg_get_string(p, s, "protocol", &where)) != NULL) {
+		if (strcmp(proto, "udp") == 0)
+			l->type = SOCK_DGRAM;
+		else if (strcmp(proto, "unix") == 0)
+			unix_stream = true;
+		else if (strcmp(proto, "tcp") != 0)
+			cfg_error(p, where, "'protocol' must be \"tcp\", "
+			    "\"udp\" or \"unix\", not \"%.100s\"", proto);
 	}
-	set_address(l, address, (int)port);
 
+	if (unix_stream) {
+		not_for(p, s, "address", "unix listeners");
+		not_for(p, s, "port", "unix listeners");
+		not_for(p, s, "ipv6_only", "unix listeners");
+		not_for(p, s, "reuse_port", "unix listeners");
+		where = NULL;
+		path = cfg_get_string(p, s, "path", &where);
+		if (path == NULL) {
+			if (where == NULL)
+				cfg_error(p, s, "a unix listener needs a "
+				    "'path'");
+		} else if (path[0] != '/' || strlen(path) >= CONF_PATH_MAX) {
+			cfg_error(p, where, "'path' must be an absolute path "
+			    "shorter than %d bytes, not \"%.100s\"",
+			    CONF_PATH_MAX, path);
+		} else
+			set_path(l, path);
+	} else {
+		not_for(p, s, "path", "tcp or udp listeners");
+		cfg_get_int(p, s, "port", 1, 65535, &port);
+		address = cfg_get_string(p, s, "address", &where);
+		if (address == NULL)
+			address = CONF_DEFAULT_ADDRESS;
+		else if (inet_pton(AF_INET, address, &a4) != 1 &&
+		    inet_pton(AF_INET6, address, &a6) != 1) {
+			cfg_error(p, where, "'address' must be an IPv4 or IPv6 "
+			    "address, not \"%.100s\"", address);
+			address = CONF_DEFAULT_ADDRESS;
+		}
+		set_address(l, address, (int)port);
+		l->ipv6_only = true;
+		if (l->sa.ss_family == AF_INET6)
+			cfg_get_bool(p, s, "ipv6_only", &l->ipv6_only);
+		else
+			not_for(p, s, "ipv6_only", "IPv4 addresses");
+		cfg_get_bool(p, s, "reuse_port", &l->reuse_port);
+	}
+
+	cfg_get_int(p, s, "backlog", 1, 65535, &backlog);
+	l->backlog = l->type == SOCK_STREAM ? (int)backlog : 0;
+	if (l->type == SOCK_DGRAM)
+		not_for(p, s, "backlog", "udp listeners");
+
+	where = NULL;
 	if ((name = cfg_get_string(p, s, "name", &where)) != NULL) {
 		if (!cfg_valid_name(name))
 			cfg_error(p, where, "'name' must be 1 to %d letters, "
-			    "digits or '_.-:[]', not \"%.100s\"",
+			    "digits or '_.-:[]/', not \"%.100s\"",
 			    CONF_NAME_MAX - 1, name);
 		else
 			strlcpy(l->name, name, sizeof(l->name));
+	} else if (where == NULL && (!unix_stream || l->salen > 0)) {
+		/* without a valid path there is no default name either */
+		if (unix_stream && strlen(l->path) >= CONF_NAME_MAX)
+			cfg_error(p, s, "a unix listener whose path is longer "
+			    "than %d bytes needs a 'name'", CONF_NAME_MAX - 1);
+		else
+			default_name(l);
 	}
-	if (l->name[0] == '\0')
-		default_name(l);
+}
+
+static int
+same_socket(const struct conf_listener *a, const struct conf_listener *b)
+{
+	return a->salen > 0 && a->type == b->type && a->salen == b->salen &&
+	    memcmp(&a->sa, &b->sa, a->salen) == 0;
+}
+
+static void
+report_twice(struct parser *p, const config_setting_t *s,
+    const struct conf_listener *l)
+{
+	if (l->sa.ss_family == AF_UNIX)
+		cfg_error(p, s, "path %s is listed twice", l->path);
+	else
+		cfg_error(p, s, "%s address %s port %u is listed twice",
+		    l->type == SOCK_DGRAM ? "udp" : "tcp", l->address,
+		    l->port);
 }
 
 static void
@@ -310,17 +406,14 @@ parse_listeners(struct parser *p, struct conf *c, const config_setting_t *s)
 
 		parse_listener(p, ls, &c->listeners[i]);
 		for (j = 0; j < i; j++) {
-			if (strcmp(c->listeners[i].name,
+			if (c->listeners[i].name[0] != '\0' &&
+			    strcmp(c->listeners[i].name,
 			    c->listeners[j].name) == 0)
 				cfg_error(p, ls, "listener name \"%s\" is "
 				    "used twice", c->listeners[i].name);
-			else if (c->listeners[i].salen ==
-			    c->listeners[j].salen &&
-			    memcmp(&c->listeners[i].sa, &c->listeners[j].sa,
-			    c->listeners[i].salen) == 0)
-				cfg_error(p, ls, "address %s port %u is "
-				    "listed twice", c->listeners[i].address,
-				    c->listeners[i].port);
+			else if (same_socket(&c->listeners[i],
+			    &c->listeners[j]))
+				report_twice(p, ls, &c->listeners[i]);
 		}
 	}
 }
@@ -331,7 +424,9 @@ set_default_listener(struct conf *c)
 	if ((c->listeners = calloc(1, sizeof(*c->listeners))) == NULL)
 		return -ENOMEM;
 	c->nlisteners = 1;
+	c->listeners[0].type = SOCK_STREAM;
 	c->listeners[0].backlog = 128;
+	c->listeners[0].ipv6_only = true;
 	set_address(&c->listeners[0], CONF_DEFAULT_ADDRESS, CONF_DEFAULT_PORT);
 	default_name(&c->listeners[0]);
 	return 0;
@@ -455,7 +550,7 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 		"log_messages", "log_message_bytes", "max_connections",
 		"max_connections_per_source", "refuse_reply", "idle_timeout_ms",
 		"source_message_rate", "source_message_burst", "allow", "deny",
-		"user", NULL
+		"user", "log_target", NULL
 	};
 	const config_setting_t	*s, *where = NULL;
 	const char		*str;
@@ -502,6 +597,18 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 	cfg_get_int(p, root, "log_message_bytes", 0, 65536, &v);
 	c->log_message_bytes = (size_t)v;
 	parse_limits(p, c, root);
+
+	if ((str = cfg_get_string(p, root, "log_target", &where)) != NULL) {
+		if (strcmp(str, "auto") == 0)
+			c->log_target = CONF_LOG_AUTO;
+		else if (strcmp(str, "journal") == 0)
+			c->log_target = CONF_LOG_JOURNAL;
+		else if (strcmp(str, "stderr") == 0)
+			c->log_target = CONF_LOG_STDERR;
+		else
+			cfg_error(p, where, "'log_target' must be \"auto\", "
+			    "\"journal\" or \"stderr\", not \"%.100s\"", str);
+	}
 }
 
 struct conf *
@@ -630,10 +737,24 @@ config_dump(const struct conf *c, FILE *fp)
 
 		fputs("  { name = ", fp);
 		cfg_dump_string(fp, l->name);
-		fputs("; address = ", fp);
-		cfg_dump_string(fp, l->address);
-		fprintf(fp, "; port = %u; backlog = %d; }%s\n", l->port,
-		    l->backlog, i + 1 < c->nlisteners ? "," : "");
+		if (l->sa.ss_family == AF_UNIX) {
+			fputs("; protocol = \"unix\"; path = ", fp);
+			cfg_dump_string(fp, l->path);
+		} else {
+			fprintf(fp, "; protocol = \"%s\"; address = ",
+			    l->type == SOCK_DGRAM ? "udp" : "tcp");
+			cfg_dump_string(fp, l->address);
+			fprintf(fp, "; port = %u", l->port);
+		}
+		if (l->type == SOCK_STREAM)
+			fprintf(fp, "; backlog = %d", l->backlog);
+		if (l->sa.ss_family == AF_INET6)
+			fprintf(fp, "; ipv6_only = %s",
+			    l->ipv6_only ? "true" : "false");
+		if (l->sa.ss_family != AF_UNIX)
+			fprintf(fp, "; reuse_port = %s",
+			    l->reuse_port ? "true" : "false");
+		fprintf(fp, "; }%s\n", i + 1 < c->nlisteners ? "," : "");
 	}
 	fputs(");\n", fp);
 	fprintf(fp, "framing = \"%s\";\n",
@@ -655,6 +776,9 @@ config_dump(const struct conf *c, FILE *fp)
 	    (unsigned long long)c->shutdown_timeout_ms);
 	fprintf(fp, "log_messages = %s;\n", c->log_messages ? "true" : "false");
 	fprintf(fp, "log_message_bytes = %zu;\n", c->log_message_bytes);
+	fprintf(fp, "log_target = \"%s\";\n",
+	    c->log_target == CONF_LOG_JOURNAL ? "journal" :
+	    c->log_target == CONF_LOG_STDERR ? "stderr" : "auto");
 	fprintf(fp, "max_connections = %zu;\n", c->max_connections);
 	fprintf(fp, "max_connections_per_source = %zu;\n",
 	    c->max_connections_per_source);

@@ -14,16 +14,23 @@
 #define CONF_DEFAULT_ADDRESS	"127.0.0.1"
 #define CONF_DEFAULT_PORT	13008
 #define CONF_NAME_MAX		64
+#define CONF_PATH_MAX		108	/* sun_path, with its NUL */
+
+enum conf_log_target {
+	CONF_LOG_AUTO,		/* the journal when stderr is connected to it */
+	CONF_LOG_JOURNAL,
+	CONF_LOG_STDERR
+};
 
 struct conf_listener {
 	char			 name[CONF_NAME_MAX];
 	int			 type;		/* SOCK_STREAM or SOCK_DGRAM */
 	char			 address[INET6_ADDRSTRLEN];	/* IP only */
 	uint16_t		 port;				/* IP only */
-	char			 path[108];	/* AF_UNIX only */
-	int			 backlog;
-	bool			 ipv6_only;
-	bool			 reuse_port;
+	char			 path[CONF_PATH_MAX];	/* AF_UNIX only */
+	int			 backlog;	/* stream only */
+	bool			 ipv6_only;	/* IPv6 only */
+	bool			 reuse_port;	/* IP only */
 	struct sockaddr_storage	 sa;		/* family says which kind */
 	socklen_t		 salen;
 };
@@ -56,6 +63,7 @@ struct conf {
 	char			*user;		/* NULL: stay who we are */
 	bool			 log_messages;
 	size_t			 log_message_bytes;
+	enum conf_log_target	 log_target;
 };
 
 /* Receives one error line, "file:line: message". */

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,15 @@
 #define ECHOREPLYD_CONF	"/etc/echoreplyd.conf"
 #endif
 
+#define STATUS_USEC	(2 * 1000 * 1000)
+
 static const char	*conf_path = ECHOREPLYD_CONF;
 static const struct conf *cur_conf;
 static struct server	*srv;
+static sd_event_source	*status_timer;
+static char		 last_status[256];
+static bool		 activated;	/* listeners came from systemd */
+static int		 debug, verbose;
 
 static void __attribute__((noreturn))
 usage(int status)
@@ -76,20 +83,114 @@ same_listeners(const struct conf *a, const struct conf *b)
 		const struct conf_listener *x = &a->listeners[i];
 		const struct conf_listener *y = &b->listeners[i];
 
-		if (x->salen != y->salen || memcmp(&x->sa, &y->sa, x->salen) ||
-		    x->backlog != y->backlog || strcmp(x->name, y->name))
+		if (x->type != y->type || x->salen != y->salen ||
+		    memcmp(&x->sa, &y->sa, x->salen) ||
+		    x->backlog != y->backlog || strcmp(x->name, y->name) ||
+		    x->ipv6_only != y->ipv6_only ||
+		    x->reuse_port != y->reuse_port)
 			return 0;
 	}
 	return 1;
 }
 
+static enum log_target
+log_target(const struct conf *c)
+{
+	switch (c->log_target) {
+	case CONF_LOG_JOURNAL:
+		return LOG_TARGET_JOURNAL;
+	case CONF_LOG_STDERR:
+		return LOG_TARGET_STDERR;
+	default:
+		return LOG_TARGET_AUTO;
+	}
+}
+
 static void
 notify_status(const char *state)
 {
-	char	 status[256];
+	server_status(srv, last_status, sizeof(last_status));
+	sd_notifyf(0, "%sSTATUS=%s", state, last_status);
+}
 
+/* Keeps systemctl status current, sending only what changed. */
+static int
+on_status_timer(sd_event_source *s, uint64_t usec, void *arg)
+{
+	char	 status[sizeof(last_status)];
+
+	(void)usec;
+	(void)arg;
 	server_status(srv, status, sizeof(status));
-	sd_notifyf(0, "%sSTATUS=%s", state, status);
+	if (strcmp(status, last_status) != 0) {
+		strlcpy(last_status, status, sizeof(last_status));
+		sd_notifyf(0, "STATUS=%s", status);
+	}
+	if (sd_event_source_set_time_relative(s, STATUS_USEC) < 0 ||
+	    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) < 0)
+		log_warnx("cannot schedule the next status update");
+	return 0;
+}
+
+/* Start-up failure: tells the service manager and the log; returns status. */
+static int
+start_failed(int status, int errnum, const char *why)
+{
+	log_warnx("%s", why);
+	log_flush();
+	sd_notifyf(0, "STATUS=%s\nERRNO=%d", why, errnum);
+	return status;
+}
+
+/* Until datagram serving exists, a UDP listener is refused up front. */
+static const char *
+unservable(int type)
+{
+	return type == SOCK_DGRAM ? "UDP is not served yet" : NULL;
+}
+
+/* Returns 0, or the exit status after saying why it cannot start. */
+static int
+get_listeners(const struct conf *conf, struct listener **ls, size_t *nls)
+{
+	char		 err[512];
+	const char	*why;
+	size_t		 i;
+	int		 r;
+
+	if ((r = listen_passed(ls, nls, err, sizeof(err))) < 0)
+		return start_failed(r == -EPROTONOSUPPORT ? EX_CONFIG :
+		    EX_OSERR, -r, err);
+	if (r > 0) {
+		activated = true;
+		log_info("using %zu socket%s passed by the service manager; "
+		    "the 'listen' settings of %s are not used", *nls,
+		    *nls == 1 ? "" : "s", conf_path);
+		for (i = 0; i < *nls; i++) {
+			if ((why = unservable((*ls)[i].type)) == NULL)
+				continue;
+			snprintf(err, sizeof(err), "socket %d (%s) passed by "
+			    "the service manager is a %s socket on %s: %s",
+			    (*ls)[i].fd, (*ls)[i].name, listen_kind(&(*ls)[i]),
+			    (*ls)[i].desc, why);
+			listen_close(*ls, *nls);
+			return start_failed(EX_CONFIG, EPROTONOSUPPORT, err);
+		}
+		return 0;
+	}
+	for (i = 0; i < conf->nlisteners; i++) {
+		if ((why = unservable(conf->listeners[i].type)) == NULL)
+			continue;
+		snprintf(err, sizeof(err), "listener %s in %s: %s",
+		    conf->listeners[i].name, conf_path, why);
+		return start_failed(EX_CONFIG, EPROTONOSUPPORT, err);
+	}
+	if ((r = listen_open(conf, ls, nls)) < 0) {
+		snprintf(err, sizeof(err), "cannot open listeners: %s",
+		    strerror(-r));
+		return start_failed(EX_UNAVAILABLE, -r, err);
+	}
+	return 0;
 }
 
 static void
@@ -106,13 +207,15 @@ reload(void)
 		log_warnx("reload: %s has errors; keeping the running "
 		    "configuration", conf_path);
 	} else {
-		if (!same_listeners(c, cur_conf))
+		/* with passed sockets the listen settings are not used */
+		if (!activated && !same_listeners(c, cur_conf))
 			log_warnx("reload: listener changes take effect only "
 			    "after a restart");
 		if ((c->user == NULL) != (cur_conf->user == NULL) ||
 		    (c->user != NULL && strcmp(c->user, cur_conf->user) != 0))
 			log_warnx("reload: a change of 'user' takes effect "
 			    "only after a restart");
+		log_init(debug, verbose, log_target(c));
 		config_free((struct conf *)server_set_conf(srv, c));
 		cur_conf = c;
 		log_info("reload: configuration %s loaded", conf_path);
@@ -302,6 +405,7 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 	default:
 		log_info("%s received; shutting down",
 		    si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+		status_timer = sd_event_source_disable_unref(status_timer);
 		sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
 		server_shutdown(srv);
 		break;
@@ -332,7 +436,7 @@ main(int argc, char *argv[])
 	sd_event	*e = NULL;
 	sigset_t	 mask;
 	size_t		 nls;
-	int		 ch, check = 0, debug = 0, verbose = 0, r;
+	int		 ch, check = 0, r;
 
 	sane_stdio();
 	while ((ch = getopt_long(argc, argv, "f:ndvVh", longopts, NULL)) != -1) {
@@ -397,7 +501,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 
-	log_init(debug, verbose);
+	log_init(debug, verbose, log_target(conf));
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		fatal("signal");
 	sigemptyset(&mask);
@@ -414,13 +518,10 @@ main(int argc, char *argv[])
 	    sd_event_add_signal(e, NULL, SIGINT, on_signal, NULL) < 0 ||
 	    sd_event_add_signal(e, NULL, SIGHUP, on_signal, NULL) < 0)
 		fatalx("cannot watch signals");
-	sd_event_set_watchdog(e, 1);
-
-	if ((r = listen_open(conf, &ls, &nls)) < 0) {
-		sd_notifyf(0, "STATUS=cannot open listeners: %s\nERRNO=%d",
-		    strerror(-r), -r);
-		log_flush();
-		return EX_UNAVAILABLE;
+	if ((r = get_listeners(conf, &ls, &nls)) != 0) {
+		config_free(conf);
+		sd_event_unref(e);
+		return r;
 	}
 	if ((r = server_new(e, conf, ls, nls, &srv)) < 0) {
 		errno = -r;
@@ -428,9 +529,20 @@ main(int argc, char *argv[])
 	}
 	cur_conf = conf;
 	for (size_t i = 0; i < nls; i++)
-		log_info("listening on %s (%s)", ls[i].desc, ls[i].name);
+		log_info("listening on %s (%s, %s)", ls[i].desc, ls[i].name,
+		    listen_kind(&ls[i]));
+	if (getenv("NOTIFY_SOCKET") != NULL &&
+	    sd_event_add_time_relative(e, &status_timer, CLOCK_MONOTONIC,
+	    STATUS_USEC, 0, on_status_timer, NULL) < 0)
+		log_warnx("cannot schedule status updates");
 	drop_privileges(conf);
 	notify_status("READY=1\n");
+	/* WATCHDOG=1 from the loop when WATCHDOG_USEC/WATCHDOG_PID say so;
+	 * only now, as sd-event sends the first one at once */
+	if ((r = sd_event_set_watchdog(e, 1)) < 0) {
+		errno = -r;
+		fatal("watchdog");
+	}
 	log_set_buffered(1);
 
 	r = sd_event_loop(e);
@@ -440,6 +552,7 @@ main(int argc, char *argv[])
 		log_warn("event loop");
 	}
 	log_info("exiting");
+	sd_event_source_disable_unref(status_timer);
 	server_free(srv);
 	config_free((struct conf *)cur_conf);
 	sd_event_unref(e);

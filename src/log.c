@@ -10,14 +10,21 @@
 #include <sys/socket.h>
 #include <vis.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-daemon.h>
+/* CODE_FILE= and friends would name log.c, not the caller */
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
 
 #include "log.h"
 
 #define LOG_BUF_SIZE	(64 * 1024)
 #define LOG_LINE_MAX	8192
+#define LOG_IDENT	"echoreplyd"
 
 static struct {
-	int		 prefix;	/* "<N>" priority prefixes for the journal */
+	int		 journal;	/* native journal protocol */
+	int		 prefix;	/* "<N>" priority prefixes on stderr */
 	int		 level;		/* highest priority value that is logged */
 	int		 buffered;
 	int		 fd;		/* where records go, never blocking */
@@ -25,7 +32,7 @@ static struct {
 	unsigned long	 lost;		/* records dropped since the last report */
 	size_t		 len;
 	char		 buf[LOG_BUF_SIZE];
-} logger = { 0, LOG_INFO, 0, STDERR_FILENO, 0, 0, 0, { 0 } };
+} logger = { 0, 0, LOG_INFO, 0, STDERR_FILENO, 0, 0, 0, { 0 } };
 
 static int
 stderr_is_journal(void)
@@ -54,6 +61,8 @@ open_sink(void)
 	struct stat	 st;
 	int		 fd;
 
+	if (logger.fd != STDERR_FILENO || logger.sock)
+		return;		/* done already */
 	if (fstat(STDERR_FILENO, &st) == -1)
 		return;
 	if (S_ISSOCK(st.st_mode)) {
@@ -69,9 +78,12 @@ open_sink(void)
 }
 
 void
-log_init(int debug, int verbose)
+log_init(int debug, int verbose, enum log_target target)
 {
-	logger.prefix = !debug && stderr_is_journal();
+	log_flush();
+	logger.journal = !debug && (target == LOG_TARGET_JOURNAL ||
+	    (target == LOG_TARGET_AUTO && stderr_is_journal()));
+	logger.prefix = !debug;
 	logger.level = verbose > 0 ? LOG_DEBUG : LOG_INFO;
 	open_sink();
 }
@@ -117,6 +129,12 @@ sink_write(const char *p, size_t n)
 	return write(logger.fd, p, n);
 }
 
+int
+log_to_journal(void)
+{
+	return logger.journal;
+}
+
 void
 log_flush(void)
 {
@@ -151,31 +169,20 @@ log_flush(void)
 	}
 }
 
-static void __attribute__((format(printf, 2, 0)))
-vlog(int priority, const char *fmt, va_list ap, const char *errstr)
+static void
+to_stderr(int priority, const char *text)
 {
-	char	 line[LOG_LINE_MAX];
-	int	 n, m;
+	char	 line[LOG_LINE_MAX + 8];
+	int	 n;
 
-	if (!log_enabled(priority))
-		return;
-	n = 0;
 	if (logger.prefix)
-		n = snprintf(line, sizeof(line), "<%d>", priority);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	if (m < 0)
+		n = snprintf(line, sizeof(line), "<%d>%s\n", priority, text);
+	else
+		n = snprintf(line, sizeof(line), "%s\n", text);
+	if (n < 0)
 		return;
-	n += m;
-	if ((size_t)n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
-	if (errstr != NULL) {
-		m = snprintf(line + n, sizeof(line) - (size_t)n, ": %s", errstr);
-		if (m > 0)
-			n += m;
-		if ((size_t)n >= sizeof(line) - 1)
-			n = sizeof(line) - 2;
-	}
-	line[n++] = '\n';
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
 	if (logger.len + (size_t)n > sizeof(logger.buf))
 		log_flush();
 	if (logger.len + (size_t)n > sizeof(logger.buf)) {
@@ -188,13 +195,115 @@ vlog(int priority, const char *fmt, va_list ap, const char *errstr)
 		log_flush();
 }
 
+/* Appends "NAME=value" to iov; the strings must outlive the call. */
+#define ADD_FIELD(iov, n, str) do {					\
+	(iov)[(n)].iov_base = (void *)(str);				\
+	(iov)[(n)].iov_len = strlen(str);				\
+	(n)++;								\
+} while (0)
+
+static int
+to_journal(int priority, const char *msgid, const struct log_fields *f,
+    const char *text, int errnum)
+{
+	struct iovec	 iov[12];
+	char		 msg[LOG_LINE_MAX + 16], prio[16], mid[48], err[24];
+	char		 port[24], *addr = NULL, *lis = NULL, *rule = NULL;
+	char		*cmsg = NULL;
+	int		 n = 0, r;
+
+	snprintf(msg, sizeof(msg), "MESSAGE=%s", text);
+	ADD_FIELD(iov, n, msg);
+	snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
+	ADD_FIELD(iov, n, prio);
+	ADD_FIELD(iov, n, "SYSLOG_IDENTIFIER=" LOG_IDENT);
+	if (msgid != NULL) {
+		snprintf(mid, sizeof(mid), "MESSAGE_ID=%s", msgid);
+		ADD_FIELD(iov, n, mid);
+	}
+	if (errnum > 0) {
+		snprintf(err, sizeof(err), "ERRNO=%d", errnum);
+		ADD_FIELD(iov, n, err);
+	}
+	if (f != NULL) {
+		if (f->client_address != NULL &&
+		    asprintf(&addr, "CLIENT_ADDRESS=%s", f->client_address) > 0)
+			ADD_FIELD(iov, n, addr);
+		if (f->client_port != 0) {
+			snprintf(port, sizeof(port), "CLIENT_PORT=%u",
+			    f->client_port);
+			ADD_FIELD(iov, n, port);
+		}
+		if (f->listener != NULL &&
+		    asprintf(&lis, "LISTENER=%s", f->listener) > 0)
+			ADD_FIELD(iov, n, lis);
+		if (f->rule != NULL && asprintf(&rule, "RULE=%s", f->rule) > 0)
+			ADD_FIELD(iov, n, rule);
+		if (f->message != NULL &&
+		    asprintf(&cmsg, "CLIENT_MESSAGE=%s", f->message) > 0)
+			ADD_FIELD(iov, n, cmsg);
+	}
+	r = sd_journal_sendv(iov, n);
+	free(addr);
+	free(lis);
+	free(rule);
+	free(cmsg);
+	return r;
+}
+
+static void
+emit(int priority, const char *msgid, const struct log_fields *f,
+    const char *text, int errnum)
+{
+	if (logger.journal &&
+	    to_journal(priority, msgid, f, text, errnum) >= 0)
+		return;
+	to_stderr(priority, text);
+}
+
+/* Formats a record's text, with ": strerror" when errnum is not 0. */
+static void __attribute__((format(printf, 3, 0)))
+format_text(char *text, size_t len, const char *fmt, va_list ap, int errnum)
+{
+	size_t	 n;
+
+	if (vsnprintf(text, len, fmt, ap) < 0)
+		text[0] = '\0';
+	n = strlen(text);
+	if (errnum != 0 && n < len)
+		snprintf(text + n, len - n, ": %s", strerror(errnum));
+}
+
+static void __attribute__((format(printf, 4, 0)))
+vlog(int priority, const char *msgid, const struct log_fields *f,
+    const char *fmt, va_list ap, int errnum)
+{
+	char	 text[LOG_LINE_MAX];
+
+	if (!log_enabled(priority))
+		return;
+	format_text(text, sizeof(text), fmt, ap, errnum);
+	emit(priority, msgid, f, text, errnum);
+}
+
+void
+log_client(int priority, const char *msgid, const struct log_fields *f,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(priority, msgid, f, fmt, ap, 0);
+	va_end(ap);
+}
+
 void
 log_msg(int priority, const char *fmt, ...)
 {
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(priority, fmt, ap, NULL);
+	vlog(priority, NULL, NULL, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -205,7 +314,7 @@ log_warn(const char *fmt, ...)
 	int	 saved = errno;
 
 	va_start(ap, fmt);
-	vlog(LOG_WARNING, fmt, ap, strerror(saved));
+	vlog(LOG_WARNING, NULL, NULL, fmt, ap, saved);
 	va_end(ap);
 	errno = saved;
 }
@@ -216,7 +325,7 @@ log_warnx(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_WARNING, fmt, ap, NULL);
+	vlog(LOG_WARNING, NULL, NULL, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -226,7 +335,7 @@ log_info(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_INFO, fmt, ap, NULL);
+	vlog(LOG_INFO, NULL, NULL, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -236,33 +345,42 @@ log_debug(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_DEBUG, fmt, ap, NULL);
+	vlog(LOG_DEBUG, NULL, NULL, fmt, ap, 0);
 	va_end(ap);
+}
+
+static void __attribute__((noreturn))
+fatal_exit(const char *text, int errnum)
+{
+	emit(LOG_CRIT, NULL, NULL, text, errnum);
+	log_flush();
+	sd_notifyf(0, "STATUS=%s\nERRNO=%d", text, errnum ? errnum : EINVAL);
+	exit(1);
 }
 
 void
 fatal(const char *fmt, ...)
 {
+	char	 text[LOG_LINE_MAX];
 	va_list	 ap;
 	int	 saved = errno;
 
 	va_start(ap, fmt);
-	vlog(LOG_CRIT, fmt, ap, strerror(saved));
+	format_text(text, sizeof(text), fmt, ap, saved);
 	va_end(ap);
-	log_flush();
-	exit(1);
+	fatal_exit(text, saved);
 }
 
 void
 fatalx(const char *fmt, ...)
 {
+	char	 text[LOG_LINE_MAX];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_CRIT, fmt, ap, NULL);
+	format_text(text, sizeof(text), fmt, ap, 0);
 	va_end(ap);
-	log_flush();
-	exit(1);
+	fatal_exit(text, 0);
 }
 
 char *

@@ -6,24 +6,51 @@
 
 #define LOG_ATTR_PRINTF(a, b)	__attribute__((format(printf, a, b)))
 
+enum log_target {
+	LOG_TARGET_AUTO,	/* the journal when stderr is connected to it */
+	LOG_TARGET_JOURNAL,	/* native journal protocol, with fields */
+	LOG_TARGET_STDERR	/* lines with "<N>" priority prefixes */
+};
+
 /*
- * Logging goes to stderr: plain lines with -d or outside systemd, lines
- * with a "<N>" priority prefix when stderr is connected to the journal.
- * Records are buffered; log_flush() writes them out (the server calls it
- * once per loop iteration). Before log_set_buffered(1) every record is
- * written at once.
+ * Where records go: with debug, plain lines on stderr whatever the
+ * target; else the target, AUTO choosing the journal when JOURNAL_STREAM
+ * names our stderr. Records to stderr are buffered; log_flush() writes
+ * them out (the server calls it once per loop iteration). Before
+ * log_set_buffered(1) every record is written at once. Records to the
+ * journal are sent at once; if that fails they go to stderr.
+ * log_init() may be called again, on reload.
  */
-void	log_init(int debug, int verbose);
+void	log_init(int debug, int verbose, enum log_target);
 void	log_set_buffered(int);
 void	log_flush(void);
 /* Records wait in the buffer because the sink would block. */
 int	log_pending(void);
 int	log_enabled(int priority);
+int	log_to_journal(void);
 
+/* What a client record is about; the journal gets it as fields. */
+struct log_fields {
+	const char	*client_address;	/* CLIENT_ADDRESS= */
+	unsigned int	 client_port;		/* CLIENT_PORT=; 0: none */
+	const char	*listener;		/* LISTENER= */
+	const char	*rule;			/* RULE=; NULL: none */
+	const char	*message;		/* CLIENT_MESSAGE=, escaped */
+};
+
+/* MESSAGE_ID= of each kind of client record; see echoreplyd(8). */
+#define LOG_MSGID_CONNECT	"d686d1296c434ed88e1d17355dd5b3be"
+#define LOG_MSGID_MESSAGE	"0c8a54bcd36a44dbaf136f0315e05306"
+#define LOG_MSGID_TOO_LONG	"21a93533bb6c4ec094592975f81b1b2a"
+#define LOG_MSGID_DISCONNECT	"e93efcf4e5b14c7cad9ae559eaedf5ce"
+
+void	log_client(int priority, const char *msgid, const struct log_fields *,
+	    const char *, ...) LOG_ATTR_PRINTF(4, 5);
 void	log_warn(const char *, ...) LOG_ATTR_PRINTF(1, 2);
 void	log_warnx(const char *, ...) LOG_ATTR_PRINTF(1, 2);
 void	log_info(const char *, ...) LOG_ATTR_PRINTF(1, 2);
 void	log_debug(const char *, ...) LOG_ATTR_PRINTF(1, 2);
+/* fatal and fatalx also tell the service manager why (STATUS=, ERRNO=). */
 void	fatal(const char *, ...) LOG_ATTR_PRINTF(1, 2) __attribute__((noreturn));
 void	fatalx(const char *, ...) LOG_ATTR_PRINTF(1, 2) __attribute__((noreturn));
 void	log_msg(int priority, const char *, ...) LOG_ATTR_PRINTF(2, 3);

@@ -63,7 +63,7 @@ struct conn {
 		struct sockaddr_in6	in6;
 	}			 sa;		/* the client, for networks */
 	char			 addr[INET6_ADDRSTRLEN];
-	char			 peer[INET6_ADDRSTRLEN + 8];	/* for logs */
+	char			 peer[CONF_NAME_MAX + 32];	/* for logs */
 };
 
 struct lsource {
@@ -91,6 +91,7 @@ struct server {
 	uint64_t		 messages, errors;
 	uint64_t		 conf_gen;
 	char			 hostname[256];
+	uint64_t		 accepted;	/* names Unix stream clients */
 	bool			 stopping;
 	bool			 fd_exhausted;
 	char			 rbuf[READ_SIZE];
@@ -110,6 +111,16 @@ now_usec(const struct server *srv)
 
 	sd_event_now(srv->event, CLOCK_MONOTONIC, &t);
 	return t;
+}
+
+/* What the journal is told about this client. */
+static void
+conn_fields(const struct conn *c, struct log_fields *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->client_address = c->addr;
+	f->client_port = c->port;
+	f->listener = c->l->name;
 }
 
 static size_t
@@ -164,10 +175,13 @@ conn_free(struct conn *c, const char *reason)
 {
 	struct server	*srv = c->srv;
 	uint64_t	 dur = now_usec(srv) - c->started;
+	struct log_fields f;
 
 	if (reason == NULL)
 		reason = c->reason ? c->reason : "closed";
-	log_info("%s disconnected after %llu.%03llus: %llu messages, "
+	conn_fields(c, &f);
+	log_client(LOG_INFO, LOG_MSGID_DISCONNECT, &f,
+	    "%s disconnected after %llu.%03llus: %llu messages, "
 	    "%llu bytes in, %llu bytes out (%s)", c->peer,
 	    (unsigned long long)(dur / 1000000),
 	    (unsigned long long)(dur / 1000 % 1000),
@@ -374,13 +388,20 @@ handle_message(struct conn *c, const struct frame_msg *m)
 		c->reason = "out of memory";
 		return false;
 	}
-	if (conf->log_messages && log_enabled(LOG_INFO))
-		log_info("%s message %llu: \"%s\"%s%s%s", c->peer,
-		    (unsigned long long)c->msgs, log_escape(srv->esc, m->data,
-		    m->len, conf->log_message_bytes),
-		    res.rule ? " (rule " : "",
-		    res.rule ? reply_rule_label(res.rule, label,
-		    sizeof(label)) : "", res.rule ? ")" : "");
+	if (conf->log_messages && log_enabled(LOG_INFO)) {
+		struct log_fields f;
+
+		conn_fields(c, &f);
+		f.message = log_escape(srv->esc, m->data, m->len,
+		    conf->log_message_bytes);
+		f.rule = res.rule ? reply_rule_label(res.rule, label,
+		    sizeof(label)) : NULL;
+		log_client(LOG_INFO, LOG_MSGID_MESSAGE, &f,
+		    "%s message %llu: \"%s\"%s%s%s", c->peer,
+		    (unsigned long long)c->msgs, f.message,
+		    f.rule ? " (rule " : "", f.rule ? f.rule : "",
+		    f.rule ? ")" : "");
+	}
 	if (res.delay_ms > 0) {
 		/* hold this reply back; later messages wait behind it */
 		size_t n = srv->wbuf.len - mark;
@@ -420,9 +441,12 @@ too_long(struct conn *c)
 	struct server		*srv = c->srv;
 	const struct conf	*conf = srv->conf;
 	struct template_ctx	 ctx;
+	struct log_fields	 f;
 
 	srv->errors++;
-	log_warnx("%s message longer than %zu bytes; closing", c->peer,
+	conn_fields(c, &f);
+	log_client(LOG_WARNING, LOG_MSGID_TOO_LONG, &f,
+	    "%s message longer than %zu bytes; closing", c->peer,
 	    conf->max_message_bytes);
 	conn_ctx(c, &ctx);
 	ctx.max_message_bytes = conf->max_message_bytes;
@@ -960,6 +984,7 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 	struct source	*src;
 
 	struct conn	*c;
+	struct log_fields f;
 	int		 on = 1;
 
 	if (!admit(srv, l, fd, ss, &src))
@@ -981,8 +1006,13 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 		memcpy(&c->sa.in6, ss, sizeof(c->sa.in6));
 	else
 		c->sa.sa.sa_family = ss->ss_family;
-	snprintf(c->peer, sizeof(c->peer), strchr(c->addr, ':') != NULL ?
-	    "[%s]:%u" : "%s:%u", c->addr, c->port);
+	srv->accepted++;
+	if (ss->ss_family == AF_UNIX)	/* no address: name it by count */
+		snprintf(c->peer, sizeof(c->peer), "unix:%s#%llu", l->name,
+		    (unsigned long long)srv->accepted);
+	else
+		snprintf(c->peer, sizeof(c->peer), strchr(c->addr, ':') !=
+		    NULL ? "[%s]:%u" : "%s:%u", c->addr, c->port);
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if (sd_event_add_io(srv->event, &c->io, fd, EPOLLIN, conn_io, c) < 0) {
@@ -998,7 +1028,9 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 	if (c->src != NULL)
 		c->src->conns++;
 	idle_arm(srv);
-	log_info("%s connected to %s", c->peer, l->name);
+	conn_fields(c, &f);
+	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s",
+	    c->peer, l->name);
 	if (srv->conf->greeting != NULL)
 		send_greeting(c);
 }

@@ -33,9 +33,11 @@ class Daemon:
 
     def __init__(self, conf_body="", port=None, address="127.0.0.1",
                  listen=True, args=(), expect_ready=True, stderr=None,
-                 prefix=()):
-        """stderr: where the daemon's stderr goes instead of the log
-        file; prefix: argv words to run it under (e.g. a shell)."""
+                 prefix=(), env=None, debug=True):
+        """stderr: where the daemon's stderr goes instead of the log file;
+        prefix: a command that runs the daemon (a shell,
+        systemd-socket-activate ...); env: more environment variables;
+        debug: pass -d (plain lines on stderr whatever the config says)."""
         self.dir = tempfile.mkdtemp(prefix="echoreplyd-test-")
         self.address = address
         self.port = port or free_port(address)
@@ -55,10 +57,11 @@ class Daemon:
         self.notifications = []
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.log_file = open(self.log_path, "wb")
-        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **(env or {}))
         env.pop("JOURNAL_STREAM", None)
         self.proc = subprocess.Popen(
-            list(prefix) + [ECHOREPLYD, "-d", "-f", self.conf] + list(args),
+            list(prefix) + [ECHOREPLYD] + (["-d"] if debug else []) +
+            ["-f", self.conf] + list(args),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=self.log_file if stderr is None else stderr, env=env)
         _daemons.append(self)

@@ -126,8 +126,8 @@ def round_trip(t, src, name):
 def test_verbose_dump_round_trip_shipped():
     with TempDir() as t:
         out = round_trip(t, SHIPPED, "shipped")
-        check('{ name = "main"; address = "127.0.0.1"; port = 13008; '
-              'backlog = 128; }' in out, "shipped listener:\n" + out)
+        check('{ name = "main"; protocol = "tcp"; address = "127.0.0.1"; '
+              'port = 13008; backlog = 128; reuse_port = false; }' in out, "shipped listener:\n" + out)
         check('default_reply = "%{message}";\n' in out,
               "shipped default reply:\n" + out)
 
@@ -150,10 +150,11 @@ def test_verbose_dump_round_trip_tricky():
                      'log_messages = false;\n'
                      'log_message_bytes = 0;\n')
         out = round_trip(t, src, "tricky")
-        check('{ name = "a.b-c_1"; address = "::1"; port = 1; backlog = 1; }'
+        check('{ name = "a.b-c_1"; protocol = "tcp"; address = "::1"; '
+              'port = 1; backlog = 1; ipv6_only = true; reuse_port = false; }'
               in out, "IPv6 listener not normalised:\n" + out)
-        check('{ name = "any"; address = "0.0.0.0"; '
-              'port = 65535; backlog = 128; }' in out,
+        check('{ name = "any"; protocol = "tcp"; address = "0.0.0.0"; '
+              'port = 65535; backlog = 128; reuse_port = false; }' in out,
               "default backlog missing:\n" + out)
         check('default_reply = "q\\"uote\\\\ tab\\t cr\\r lf\\n ff\\f '
               'ctl\\x01\\x1f 100%% %{message}";\n' in out,
@@ -169,6 +170,17 @@ def test_verbose_dump_round_trip_unnamed_listeners():
                      '  { address = "::1"; port = 13009; } );\n')
         out = round_trip(t, src, "unnamed")
         check(out.startswith('listen = (\n'), "dump:\n" + out)
+
+
+def test_verbose_dump_round_trip_every_kind():
+    # tcp, udp and unix listeners with their own keys, and log_target
+    with TempDir() as t:
+        src = os.path.join(harness.TOP_SRCDIR, "tests", "config",
+                           "good-kinds.conf")
+        out = round_trip(t, src, "kinds")
+        check('protocol = "unix"; path = "/tmp/e.sock"; backlog = 128;'
+              in out, "unix listener:\n" + out)
+        check('log_target = "journal";\n' in out, "log_target:\n" + out)
 
 
 def test_verbose_dump_empty_config_defaults():

@@ -1,0 +1,180 @@
+"""Journal fields: a real systemd-journald runs in a private mount
+namespace, with temporary directories bound over /run/systemd and
+/run/log, so the daemon's native-protocol records land in a journal of our
+own, read back with `journalctl -D ... -o json`. Skips (77) where mount
+namespaces, journald or journalctl are not available."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+from harness import Daemon, check, equal, recv_until  # noqa: E402
+
+INSIDE = "ECHOREPLYD_TEST_NAMESPACE"
+JOURNALD = [p for p in ("/lib/systemd/systemd-journald",
+                        "/usr/lib/systemd/systemd-journald")
+            if os.access(p, os.X_OK)]
+MSGID = {
+    "connect": "d686d1296c434ed88e1d17355dd5b3be",
+    "message": "0c8a54bcd36a44dbaf136f0315e05306",
+    "too_long": "21a93533bb6c4ec094592975f81b1b2a",
+    "disconnect": "e93efcf4e5b14c7cad9ae559eaedf5ce",
+}
+
+
+class Journald:
+    """systemd-journald on the /run/systemd and /run/log of this mount
+    namespace, which the test bound to fresh temporary directories."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="echoreplyd-journal-")
+        for sub, target in (("systemd", "/run/systemd"), ("log", "/run/log")):
+            os.mkdir(os.path.join(self.dir, sub))
+            subprocess.run(["mount", "--bind", os.path.join(self.dir, sub),
+                            target], check=True, timeout=harness.WAIT)
+        self.out = open(os.path.join(self.dir, "journald.out"), "wb")
+        self.proc = subprocess.Popen(JOURNALD[:1], stdin=subprocess.DEVNULL,
+                                     stdout=self.out, stderr=self.out)
+        deadline = time.monotonic() + harness.WAIT
+        while not os.path.exists("/run/systemd/journal/socket"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.out.flush()
+                with open(self.out.name, "rb") as f:
+                    raise AssertionError("journald did not start: %r" %
+                                         f.read())
+            time.sleep(0.02)
+
+    def stop(self):
+        """Stops journald (it syncs its files on the way out)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(harness.WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def records(self, *matches):
+        r = subprocess.run(["journalctl", "-D", "/run/log/journal",
+                            "--no-pager", "-o", "json"] + list(matches),
+                           capture_output=True, timeout=harness.WAIT)
+        return [json.loads(line) for line in r.stdout.splitlines()
+                if line.strip()]
+
+    def cleanup(self):
+        self.stop()
+        self.out.close()
+        for target in ("/run/systemd", "/run/log"):
+            subprocess.run(["umount", target], timeout=harness.WAIT)
+        shutil.rmtree(self.dir)
+
+
+def by_id(records, kind):
+    return [r for r in records if r.get("MESSAGE_ID") == MSGID[kind]]
+
+
+journald = None     # started once, inside the namespace
+
+
+def test_client_records_carry_fields():
+    j = journald
+    port = harness.free_port()
+    d = Daemon('listen = { name = "jtest"; address = "127.0.0.1"; '
+               'port = %d; };\n'
+               'log_target = "journal";\nmax_message_bytes = 16;\n'
+               % port, port=port, listen=False, debug=False)
+    with d.connect() as s:
+        cport = s.getsockname()[1]
+        s.sendall(b"hello\tw\xc3\xb6rld\n")
+        equal(recv_until(s, 1), b"hello\tw\xc3\xb6rld\n", "reply")
+    with d.connect() as s2:
+        cport2 = s2.getsockname()[1]
+        s2.sendall(b"x" * 40 + b"\n")
+        recv_until(s2, None)
+    equal(d.stop(), 0, "exit status")
+    check(d.log() == "", "stderr used although the journal was "
+          "configured:\n" + d.log())
+    j.stop()
+    mine = [r for r in j.records("_PID=%d" % d.proc.pid)]
+    check(mine, "no records of the daemon in the journal")
+
+    peer = "127.0.0.1:%d" % cport
+    for kind in ("connect", "message", "disconnect"):
+        recs = [r for r in by_id(mine, kind)
+                if r.get("CLIENT_PORT") == str(cport)]
+        equal(len(recs), 1, "%s records of %s" % (kind, peer))
+        r = recs[0]
+        equal(r.get("CLIENT_ADDRESS"), "127.0.0.1", kind + " address")
+        equal(r.get("LISTENER"), "jtest", kind + " listener")
+        equal(r.get("SYSLOG_IDENTIFIER"), "echoreplyd", kind + " ident")
+        equal(r.get("PRIORITY"), "6", kind + " priority")
+        check(r["MESSAGE"].startswith(peer + " "), kind + " MESSAGE=" +
+              r["MESSAGE"])
+    msg = by_id(mine, "message")[0]
+    equal(msg.get("CLIENT_MESSAGE"), "hello\\tw\\303\\266rld",
+          "escaped message")
+    equal(msg["MESSAGE"], '%s message 1: "hello\\tw\\303\\266rld"' %
+          peer, "MESSAGE=")
+    check("RULE" not in msg, "RULE= without a rule")
+
+    long_ = by_id(mine, "too_long")
+    equal(len(long_), 1, "too-long records")
+    equal(long_[0].get("CLIENT_PORT"), str(cport2), "too-long port")
+    equal(long_[0].get("PRIORITY"), "4", "too-long priority")
+
+    # what `journalctl -u echoreplyd CLIENT_ADDRESS=...` relies on
+    matched = j.records("CLIENT_ADDRESS=127.0.0.1",
+                        "CLIENT_PORT=%d" % cport)
+    equal(sorted(r["MESSAGE_ID"] for r in matched),
+          sorted(MSGID[k] for k in ("connect", "message",
+                                    "disconnect")),
+          "records matched by client address and port")
+    # start-up records are there too, without client fields
+    check(any(r["MESSAGE"].startswith("listening on 127.0.0.1:")
+              for r in mine), "no start-up record")
+
+
+def namespace_command():
+    """unshare arguments that give a private mount namespace, or None."""
+    if shutil.which("unshare") is None:
+        return None
+    for cmd in (["unshare", "-m", "--propagation", "private"],
+                ["unshare", "-r", "-m", "--propagation", "private"]):
+        r = subprocess.run(cmd + ["true"], capture_output=True,
+                           timeout=harness.WAIT)
+        if r.returncode == 0:
+            return cmd
+    return None
+
+
+if __name__ == "__main__":
+    if os.environ.get(INSIDE):
+        try:
+            journald = Journald()
+        except Exception as e:
+            # e.g. in a user namespace that journald cannot work in
+            print("1..0 # SKIP cannot run journald here: %s" % e)
+            sys.exit(77)
+        try:
+            harness.run(globals())
+        finally:
+            journald.cleanup()
+    if not JOURNALD or shutil.which("journalctl") is None:
+        print("1..0 # SKIP systemd-journald or journalctl not installed")
+        sys.exit(77)
+    cmd = namespace_command()
+    if cmd is None:
+        print("1..0 # SKIP no private mount namespace allowed here")
+        sys.exit(77)
+    env = dict(os.environ, **{INSIDE: "1"})
+    r = subprocess.run(cmd + [sys.executable, os.path.abspath(__file__)],
+                       env=env, timeout=harness.FILE_LIMIT)
+    sys.exit(r.returncode)
