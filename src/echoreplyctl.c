@@ -353,7 +353,7 @@ lost_connection(int err)
 {
 	if (owed())
 		ctl_die(EX_PROTOCOL, "connection closed before the %s%s%s",
-		    c.pn == 0 ? "greeting" : "reply", err ? ": " : "",
+		    c.greet_owed ? "greeting" : "reply", err ? ": " : "",
 		    err ? strerror(err) : "");
 	ctl_die(EX_PROTOCOL, "connection closed by the server%s%s",
 	    err ? ": " : "", err ? strerror(err) : "");
@@ -514,7 +514,7 @@ run(void)
 				if (c.peer_closed)
 					lost_connection(0);
 				ctl_die(EX_TEMPFAIL, "timed out waiting for "
-				    "the %s from %s", c.pn == 0 ?
+				    "the %s from %s", c.greet_owed ?
 				    "greeting" : "reply", c.peer.name);
 			}
 			wait = (int)((c.deadline - now + 999999) / 1000000);
