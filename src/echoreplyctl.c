@@ -192,8 +192,8 @@ next_message(void)
 	}
 	if (!c.from_stdin)
 		return false;
-	start = c.inb.data + c.inb_off;
 	avail = c.inb.len - c.inb_off;
+	start = avail > 0 ? c.inb.data + c.inb_off : NULL;
 	if (avail > 0 && (nl = memchr(start, '\n', avail)) != NULL) {
 		c.curlen = (size_t)(nl - start);
 		c.curtake = c.curlen + 1;
