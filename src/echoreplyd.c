@@ -43,7 +43,7 @@ usage(int status)
 
 	fprintf(fp,
 "usage: echoreplyd [-dhnvV] [-f file]\n"
-"       echoreplyd [-f file] [--client address[:port]] [--listener name]\n"
+"       echoreplyd [-f file] [--client address] [--listener name]\n"
 "                  --reply message ...\n"
 "  -f, --config FILE  configuration file (default %s)\n"
 "  -n, --check        check the configuration and exit; with -v print it\n"
@@ -52,7 +52,7 @@ usage(int status)
 "  -V, --version      print the version and exit\n"
 "      --reply MSG    print the rule and the exact reply MSG would get, and\n"
 "                     exit; repeat for several messages on one connection\n"
-"      --client ADDR  with --reply: the client's address[:port]\n"
+"      --client ADDR  with --reply: the client's address, or address:port\n"
 "      --listener NAME  with --reply: the listener (default: the first)\n"
 "  -h, --help         print this help and exit\n", ECHOREPLYD_CONF);
 	exit(status);
