@@ -317,8 +317,8 @@ handle_message(struct conn *c, const struct frame_msg *m)
 		c->delayed_close = res.close;
 		srv->wbuf.len = mark;
 		if (sd_event_add_time_relative(srv->event, &c->delay,
-		    CLOCK_MONOTONIC, res.delay_ms * 1000, 0, delay_done,
-		    c) < 0) {
+		    CLOCK_MONOTONIC, res.delay_ms * 1000, TIMER_ACCURACY_USEC,
+		    delay_done, c) < 0) {
 			c->closing = true;
 			c->reason = "cannot arm a timer";
 			return false;
@@ -374,7 +374,7 @@ throttle(struct conn *c)
 	if (wait == 0)
 		return false;
 	if (sd_event_add_time_relative(srv->event, &c->delay,
-	    CLOCK_MONOTONIC, wait, 0, delay_done, c) < 0)
+	    CLOCK_MONOTONIC, wait, TIMER_ACCURACY_USEC, delay_done, c) < 0)
 		return false;	/* cannot wait: let it through */
 	log_debug("%s throttled for %llu us (source_message_rate)", c->peer,
 	    (unsigned long long)wait);

@@ -142,20 +142,11 @@ start_failed(int status, int errnum, const char *why)
 	return status;
 }
 
-/* Until datagram serving exists, a UDP listener is refused up front. */
-static const char *
-unservable(int type)
-{
-	return type == SOCK_DGRAM ? "UDP is not served yet" : NULL;
-}
-
 /* Returns 0, or the exit status after saying why it cannot start. */
 static int
 get_listeners(const struct conf *conf, struct listener **ls, size_t *nls)
 {
 	char		 err[512];
-	const char	*why;
-	size_t		 i;
 	int		 r;
 
 	if ((r = listen_passed(ls, nls, err, sizeof(err))) < 0)
@@ -166,24 +157,7 @@ get_listeners(const struct conf *conf, struct listener **ls, size_t *nls)
 		log_info("using %zu socket%s passed by the service manager; "
 		    "the 'listen' settings of %s are not used", *nls,
 		    *nls == 1 ? "" : "s", conf_path);
-		for (i = 0; i < *nls; i++) {
-			if ((why = unservable((*ls)[i].type)) == NULL)
-				continue;
-			snprintf(err, sizeof(err), "socket %d (%s) passed by "
-			    "the service manager is a %s socket on %s: %s",
-			    (*ls)[i].fd, (*ls)[i].name, listen_kind(&(*ls)[i]),
-			    (*ls)[i].desc, why);
-			listen_close(*ls, *nls);
-			return start_failed(EX_CONFIG, EPROTONOSUPPORT, err);
-		}
 		return 0;
-	}
-	for (i = 0; i < conf->nlisteners; i++) {
-		if ((why = unservable(conf->listeners[i].type)) == NULL)
-			continue;
-		snprintf(err, sizeof(err), "listener %s in %s: %s",
-		    conf->listeners[i].name, conf_path, why);
-		return start_failed(EX_CONFIG, EPROTONOSUPPORT, err);
 	}
 	if ((r = listen_open(conf, ls, nls)) < 0) {
 		snprintf(err, sizeof(err), "cannot open listeners: %s",

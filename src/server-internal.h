@@ -21,6 +21,8 @@
 #define ACCEPT_PAUSE_USEC	(100 * 1000)
 #define LINGER_USEC		(5 * 1000 * 1000)
 #define DRAIN_BURST		16
+/* delays and rate limits are promised in ms: sd-event defaults to 250 ms */
+#define TIMER_ACCURACY_USEC	1000
 
 struct conn {
 	struct conn		*prev, *next;
@@ -66,6 +68,21 @@ struct lsource {
 	struct server		*srv;
 	const struct listener	*l;
 	sd_event_source		*src;
+	uint32_t		*cycle;		/* UDP: cycling replies */
+	uint64_t		 cycle_gen;
+	uint64_t		 datagrams;
+};
+
+/* A UDP reply held back by a rule's delay_ms. */
+struct dgram_delayed {
+	struct dgram_delayed	*next;
+	struct server		*srv;
+	sd_event_source		*timer;
+	int			 fd;
+	struct sockaddr_storage	 peer;
+	socklen_t		 peerlen;
+	size_t			 len;
+	char			 data[];
 };
 
 struct server {
@@ -77,6 +94,8 @@ struct server {
 	sd_event_source		*post;
 	sd_event_source		*accept_pause;
 	sd_event_source		*shutdown_timer;
+	struct dgram_delayed	*delayed;	/* UDP replies waiting */
+	size_t			 ndelayed;
 	struct conn		*conns;		/* least recently active first */
 	struct conn		*conns_tail;
 	size_t			 nconns;
@@ -116,5 +135,10 @@ int		conn_io(sd_event_source *, int, uint32_t, void *);
 void		conn_send_greeting(struct conn *);
 void		conn_ctx(const struct conn *, struct template_ctx *);
 void		conn_fill_costly(struct template_ctx *, unsigned int, void *);
+
+/* dgram.c: UDP, one datagram one message */
+int		dgram_io(sd_event_source *, int, uint32_t, void *);
+/* Sends every delayed reply now (shutdown) or drops them (free). */
+void		dgram_flush_delayed(struct server *, bool send_them);
 
 #endif

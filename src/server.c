@@ -393,7 +393,8 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 		srv->lsrc[i].srv = srv;
 		srv->lsrc[i].l = &ls[i];
 		r = sd_event_add_io(e, &srv->lsrc[i].src, ls[i].fd, EPOLLIN,
-		    on_accept, &srv->lsrc[i]);
+		    ls[i].type == SOCK_DGRAM ? dgram_io : on_accept,
+		    &srv->lsrc[i]);
 		if (r < 0)
 			goto fail;
 	}
@@ -452,6 +453,8 @@ server_shutdown(struct server *srv)
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
+	/* UDP replies owed go out now, while their sockets are open */
+	dgram_flush_delayed(srv, true);
 	/* connections still name their listener: close only the sockets */
 	for (i = 0; i < srv->nls; i++) {
 		srv->lsrc[i].src =
@@ -496,9 +499,12 @@ server_free(struct server *srv)
 		return;
 	while (srv->conns != NULL)
 		conn_free(srv->conns, "server exiting");
+	dgram_flush_delayed(srv, false);
 	if (srv->lsrc != NULL)
-		for (i = 0; i < srv->nls; i++)
+		for (i = 0; i < srv->nls; i++) {
 			sd_event_source_disable_unref(srv->lsrc[i].src);
+			free(srv->lsrc[i].cycle);
+		}
 	free(srv->lsrc);
 	listen_close(srv->ls, srv->nls);
 	sd_event_source_disable_unref(srv->post);

@@ -1,13 +1,15 @@
 """Listeners opened from the config: Unix stream sockets (created, a stale
 file replaced, one in use refused, removed at exit), several at once,
-IPv6 with ipv6_only off, SO_REUSEPORT shared by two instances, and a UDP
-listener refused with exit 78 until datagrams are served."""
+IPv6 with ipv6_only off, SO_REUSEPORT shared by two instances, and UDP
+listeners served: rules, cycling, delays, the line end kept out and put back."""
 
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -92,13 +94,62 @@ def test_reuse_port_two_instances():
     equal(b.stop(), 0, "second instance")
 
 
-def test_udp_listener_refused_for_now():
+def udp_ask(port, data, timeout=harness.WAIT):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.settimeout(timeout)
+        u.sendto(data, ("127.0.0.1", port))
+        return u.recv(65536)
+
+
+def test_udp_listener_served():
     port = harness.free_port()
-    d = Daemon('listen = { protocol = "udp"; port = %d; };\n' % port,
-               listen=False, expect_ready=False)
-    equal(d.proc.wait(harness.WAIT), 78, "exit status")
-    check("listener 127.0.0.1:%d/udp in %s: UDP is not served yet\n" %
-          (port, d.conf) in d.log(), d.log())
+    d = Daemon('listen = ( { address = "127.0.0.1"; port = %d; },\n'
+               '  { name = "dg"; protocol = "udp"; port = %d; } );\n'
+               'max_message_bytes = 16;\n'
+               'rules = ( { exact = "PING"; reply = "+PONG"; },\n'
+               '  { exact = "flip"; replies = [ "heads", "tails" ]; },\n'
+               '  { exact = "quiet"; no_reply = true; } );\n'
+               % (port, port), port=port, listen=False)
+    equal(udp_ask(port, b"PING\n"), b"+PONG\n", "rule over UDP")
+    equal(udp_ask(port, b"echo\r\n"), b"echo\r\n", "CRLF comes back")
+    equal(udp_ask(port, b"bare"), b"bare", "no line end, none added")
+    equal(udp_ask(port, b"flip\n"), b"heads\n", "first of the cycle")
+    equal(udp_ask(port, b"flip\n"), b"tails\n", "second of the cycle")
+    equal(udp_ask(port, b"x" * 17 + b"\n"),
+          b"error: message longer than 16 bytes", "too long")
+    equal(udp_ask(port, b"y" * 16 + b"\r\n"), b"y" * 16 + b"\r\n",
+          "16 bytes and CRLF fit")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.settimeout(harness.WAIT)
+        u.sendto(b"quiet\n", ("127.0.0.1", port))
+        u.sendto(b"after\n", ("127.0.0.1", port))
+        equal(u.recv(65536), b"after\n", "no reply to a silent rule")
+    # the TCP listener on the same port number still works
+    with d.connect() as s:
+        s.sendall(b"tcp\n")
+        equal(recv_until(s, 1), b"tcp\n", "TCP beside UDP")
+    d.wait_log('datagram to dg: "PING" (rule #1)')
+    # echoreplyctl -u finds the UDP listener in the config
+    r = subprocess.run([harness.ECHOREPLYCTL, "-f", d.conf, "-u", "PING",
+                        "other"], capture_output=True, timeout=harness.WAIT)
+    equal((r.returncode, r.stdout), (0, b"+PONG\nother\n"),
+          "echoreplyctl -u (stderr %r)" % r.stderr)
+
+
+def test_udp_delay_does_not_block_others():
+    port = harness.free_port()
+    d = Daemon('listen = { protocol = "udp"; port = %d; };\n'
+               'rules = ( { exact = "slow"; reply = "late"; '
+               'delay_ms = 300; } );\n' % port, port=port, listen=False)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as slow:
+        slow.settimeout(harness.WAIT)
+        t0 = time.monotonic()
+        slow.sendto(b"slow\n", ("127.0.0.1", port))
+        equal(udp_ask(port, b"fast\n"), b"fast\n", "other client first")
+        check(time.monotonic() - t0 < 0.3, "the fast reply waited")
+        equal(slow.recv(65536), b"late\n", "the delayed reply")
+        check(time.monotonic() - t0 >= 0.29, "delay not kept")
+    equal(d.stop(), 0, "exit status")
 
 
 if __name__ == "__main__":
