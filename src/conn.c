@@ -430,21 +430,20 @@ conn_keep(struct conn *c, const char *p, size_t n)
 		conn_drop_input(c);
 		return 0;
 	}
-	if (c->in != NULL && p != c->in) {
-		memmove(c->in, p, n);
-		c->inlen = n;
-		return 0;
-	}
 	if (c->in != NULL) {
+		if (p != c->in)
+			memmove(c->in, p, n);
 		c->inlen = n;
+		c->in[n] = '\0';
 		return 0;
 	}
 	cap = frame_pending_max(conf->framing, conf->max_message_bytes);
 	if (cap < n)
 		cap = n;
-	if ((np = malloc(cap)) == NULL)
+	if ((np = malloc(cap + 1)) == NULL)
 		return -ENOMEM;
 	memcpy(np, p, n);
+	np[n] = '\0';
 	c->in = np;
 	c->inlen = n;
 	c->incap = cap;
@@ -485,7 +484,7 @@ conn_read(struct conn *c)
 	ssize_t			 n;
 
 	if (c->lingering) {
-		n = recv(c->fd, srv->rbuf, sizeof(srv->rbuf), 0);
+		n = recv(c->fd, srv->rbuf, READ_SIZE, 0);
 		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
 			conn_free(c, NULL);
 			return -1;
@@ -495,7 +494,7 @@ conn_read(struct conn *c)
 
 	want = frame_pending_max(conf->framing, conf->max_message_bytes);
 	if (c->in != NULL && c->incap < want) {
-		char *np = realloc(c->in, want);
+		char *np = realloc(c->in, want + 1);
 
 		if (np == NULL) {
 			conn_free(c, "out of memory");
@@ -509,7 +508,7 @@ conn_read(struct conn *c)
 		room = c->incap - c->inlen;
 	} else {
 		dst = srv->rbuf;
-		room = sizeof(srv->rbuf);
+		room = READ_SIZE;
 		if (conf->framing == FRAME_RAW && room > conf->max_message_bytes)
 			room = conf->max_message_bytes;
 	}
@@ -536,11 +535,13 @@ conn_read(struct conn *c)
 
 	if (c->in != NULL) {
 		c->inlen += (size_t)n;
+		c->in[c->inlen] = '\0';
 		dst = c->in;
 		len = c->inlen;
 	} else {
 		dst = srv->rbuf;
 		len = (size_t)n;
+		srv->rbuf[len] = '\0';
 	}
 	return conn_consume(c, dst, len) < 0 ? -1 : 1;
 }

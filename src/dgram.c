@@ -294,8 +294,8 @@ dgram_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	(void)revents;
 	/* room for the largest message and its line end */
 	room = srv->conf->max_message_bytes + 2;
-	if (room > sizeof(srv->rbuf))
-		room = sizeof(srv->rbuf);
+	if (room > READ_SIZE)
+		room = READ_SIZE;
 	for (i = 0; i < DGRAM_BURST; i++) {
 		sslen = sizeof(ss);
 		n = recvfrom(fd, srv->rbuf, room, MSG_TRUNC,
@@ -310,6 +310,7 @@ dgram_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
 			    strerror(errno));
 			continue;
 		}
+		srv->rbuf[(size_t)n < room ? (size_t)n : room] = '\0';
 		answer(ls, fd, srv->rbuf, (size_t)n < room ? (size_t)n : room,
 		    too_long(srv->rbuf, (size_t)n, room,
 		    srv->conf->max_message_bytes), &ss, sslen);

@@ -31,6 +31,12 @@ lower(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
+static inline unsigned char
+upper(unsigned char c)
+{
+	return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
+}
+
 static uint64_t
 hash_bytes(const char *p, size_t n, bool ci)
 {
@@ -104,7 +110,8 @@ glob_class(const char *pat, size_t plen, size_t *pi, unsigned char c,
 		}
 		if (c >= lo && c <= hi)
 			hit = true;
-		else if (ci && lower(c) >= lower(lo) && lower(c) <= lower(hi))
+		else if (ci && ((lower(c) >= lo && lower(c) <= hi) ||
+		    (upper(c) >= lo && upper(c) <= hi)))
 			hit = true;
 	}
 	return -1;
@@ -191,6 +198,97 @@ check_glob(const char *p, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * glibc's regcomp() doubles its work for each repetition stacked on
+ * another ("a++++"), so a short pattern could take minutes and gigabytes
+ * to load: refuse those, long patterns and large counts.
+ */
+static int
+check_regex_cost(const char *p, char *err, size_t errlen)
+{
+	int		 depth[RULES_REGEX_GROUPS_MAX + 1];
+	size_t		 i, n = strlen(p), top = 0;
+	int		 atom = 0;	/* repetition depth of the last atom */
+	bool		 prev_rep = false, rep;
+	unsigned long	 v;
+	char		*end;
+
+	if (n > RULES_REGEX_MAX) {
+		snprintf(err, errlen, "regex longer than %d bytes",
+		    RULES_REGEX_MAX);
+		return -EINVAL;
+	}
+	depth[0] = 0;
+	for (i = 0; i < n; i++) {
+		rep = false;
+		if (p[i] == '\\') {
+			i++;
+			atom = 0;
+		} else if (p[i] == '[') {
+			/* a bracket expression: "]" first is a member */
+			i++;
+			if (i < n && p[i] == '^')
+				i++;
+			if (i < n && p[i] == ']')
+				i++;
+			while (i < n && p[i] != ']')
+				i++;
+			atom = 0;
+		} else if (p[i] == '(') {
+			if (top == RULES_REGEX_GROUPS_MAX) {
+				snprintf(err, errlen, "regex nests groups "
+				    "more than %d deep", RULES_REGEX_GROUPS_MAX);
+				return -EINVAL;
+			}
+			depth[++top] = 0;
+			atom = 0;
+		} else if (p[i] == ')' && top > 0) {
+			/* the group is an atom as deep as what it holds */
+			atom = depth[top--];
+		} else if (p[i] == '{') {
+			for (i++; i < n && p[i] != '}'; i++) {
+				if (p[i] < '0' || p[i] > '9')
+					continue;
+				v = strtoul(p + i, &end, 10);
+				if (v > RULES_REGEX_COUNT_MAX) {
+					snprintf(err, errlen, "regex repeat "
+					    "count over %d",
+					    RULES_REGEX_COUNT_MAX);
+					return -EINVAL;
+				}
+				i = (size_t)(end - p) - 1;
+			}
+			rep = true;
+		} else if (p[i] == '*' || p[i] == '+' || p[i] == '?')
+			rep = true;
+		else
+			atom = 0;
+		if (!rep) {
+			prev_rep = false;
+			continue;
+		}
+		if (prev_rep) {
+			snprintf(err, errlen, "regex has a repetition on a "
+			    "repetition (near \"%.20s\"); these are refused, "
+			    "as they can take exponential time to compile",
+			    i < n ? p + i : "");
+			return -EINVAL;
+		}
+		prev_rep = true;
+		/* repeated groups inside repeated groups: the same cost */
+		if (++atom > RULES_REGEX_NEST_MAX) {
+			snprintf(err, errlen, "regex repeats groups that "
+			    "repeat, more than %d deep; this is refused, as "
+			    "it can take exponential time to compile",
+			    RULES_REGEX_NEST_MAX);
+			return -EINVAL;
+		}
+		if (atom > depth[top])
+			depth[top] = atom;
+	}
+	return 0;
+}
+
 int
 rules_check_pattern(enum rules_kind kind, const char *pattern,
     bool ignore_case, size_t *nsub, char *err, size_t errlen)
@@ -203,6 +301,8 @@ rules_check_pattern(enum rules_kind kind, const char *pattern,
 		return check_glob(pattern, err, errlen);
 	if (kind != RULES_REGEX)
 		return 0;
+	if (check_regex_cost(pattern, err, errlen) < 0)
+		return -EINVAL;
 	r = regcomp(&re, pattern, REG_EXTENDED |
 	    (ignore_case ? REG_ICASE : 0));
 	if (r != 0) {
@@ -239,6 +339,10 @@ rules_parse_net(const char *s, struct rules_net *net)
 	else
 		return -EINVAL;
 	if (slash != NULL) {
+		/* digits only: no sign, no blanks */
+		if (slash[1] == '\0' || strlen(slash + 1) > 3 ||
+		    strspn(slash + 1, "0123456789") != strlen(slash + 1))
+			return -EINVAL;
 		prefix = strtonum(slash + 1, 0, net->family == AF_INET ?
 		    32 : 128, &errstr);
 		if (errstr != NULL)

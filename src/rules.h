@@ -9,6 +9,11 @@
 
 #include "template.h"
 
+#define RULES_REGEX_MAX		4096	/* bytes of a regex */
+#define RULES_REGEX_COUNT_MAX	255	/* the most a {m,n} may say */
+#define RULES_REGEX_GROUPS_MAX	32	/* groups in groups */
+#define RULES_REGEX_NEST_MAX	4	/* repetitions of repeated groups */
+
 enum rules_kind {
 	RULES_ANY,		/* no pattern: every message */
 	RULES_EXACT,

@@ -40,7 +40,7 @@ struct conn {
 	uint32_t		 events;
 	/* a partial message, only while one is pending */
 	char			*in;
-	size_t			 inlen, incap;
+	size_t			 inlen, incap;	/* in[inlen] is a NUL */
 	/* unsent output, only while some is pending */
 	char			*out;
 	size_t			 outoff, outlen, outcap;
@@ -109,7 +109,9 @@ struct server {
 	uint64_t		 accepted;	/* names Unix stream clients */
 	bool			 stopping;
 	bool			 fd_exhausted;
-	char			 rbuf[READ_SIZE];
+	/* READ_SIZE bytes and a NUL: sanitizers' regexec() ignores
+	 * REG_STARTEND and reads up to a NUL */
+	char			 rbuf[READ_SIZE + 1];
 	char			 esc[LOG_ESCAPE_SIZE(65536)];
 	struct buf		 wbuf;
 };

@@ -14,7 +14,11 @@ import traceback
 ECHOREPLYD = os.environ.get("ECHOREPLYD", "src/echoreplyd")
 ECHOREPLYCTL = os.environ.get("ECHOREPLYCTL", "src/echoreplyctl")
 TOP_SRCDIR = os.environ.get("TOP_SRCDIR", ".")
-WAIT = 10.0          # seconds any single wait may take
+# VALGRIND=1: run every daemon under valgrind memcheck; a test then also
+# fails when the daemon, stopped with SIGTERM at the end, reports errors
+# or leaks.
+VALGRIND = os.environ.get("VALGRIND") == "1"
+WAIT = 30.0 if VALGRIND else 10.0   # seconds any single wait may take
 FILE_LIMIT = 120     # seconds a whole test file may take
 
 _daemons = []
@@ -59,8 +63,13 @@ class Daemon:
         self.log_file = open(self.log_path, "wb")
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **(env or {}))
         env.pop("JOURNAL_STREAM", None)
+        self.valgrind_log = os.path.join(self.dir, "valgrind.log")
+        vg = ["valgrind", "-q", "--vgdb=no", "--error-exitcode=99",
+              "--leak-check=full",
+              "--errors-for-leak-kinds=definite", "--log-file=" +
+              self.valgrind_log] if VALGRIND else []
         self.proc = subprocess.Popen(
-            list(prefix) + [ECHOREPLYD] + (["-d"] if debug else []) +
+            list(prefix) + vg + [ECHOREPLYD] + (["-d"] if debug else []) +
             ["-f", self.conf] + list(args),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=self.log_file if stderr is None else stderr, env=env)
@@ -143,17 +152,30 @@ class Daemon:
             time.sleep(0.02)
 
     def cleanup(self):
+        """Stops the daemon and removes its files. Under VALGRIND, returns
+        valgrind's complaints (empty when none)."""
         if self.dir is None:
-            return
+            return ""
+        complaints = ""
+        if VALGRIND and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                complaints = "did not exit on SIGTERM\n"
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if VALGRIND and os.path.exists(self.valgrind_log):
+            with open(self.valgrind_log) as f:
+                complaints += f.read()
         self.notify.close()
         self.log_file.close()
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
         os.rmdir(self.dir)
         self.dir = None
+        return complaints
 
 
 def recv_until(s, count=None, terminator=b"\n", timeout=WAIT):
@@ -218,7 +240,13 @@ def run(namespace):
             for line in traceback.format_exc().splitlines():
                 print("# " + line)
         finally:
+            complaints = ""
             while _daemons:
-                _daemons.pop().cleanup()
+                complaints += _daemons.pop().cleanup()
+            if complaints:
+                failed += 1
+                print("not ok %d %s # valgrind" % (i, name))
+                for line in complaints.splitlines():
+                    print("# " + line)
         sys.stdout.flush()
     sys.exit(1 if failed else 0)

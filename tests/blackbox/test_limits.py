@@ -185,6 +185,8 @@ def test_log_sink_that_nobody_reads_does_not_stop_serving():
 
 
 def test_closed_stderr_does_not_send_logs_to_clients():
+    if harness.VALGRIND:
+        return  # valgrind's own descriptors take the place of stderr
     d = Daemon(prefix=["sh", "-c", 'exec "$0" "$@" 2>&-'])
     with d.connect() as s:
         s.sendall(b"only this\n")
