@@ -40,7 +40,7 @@
 #define NSEC		1000000000ULL
 #define RBUF_SIZE	(64 * 1024)
 #define MAX_DEPTH	1024
-#define MAX_SOURCES	(250 * 250)
+#define MAX_SOURCES	253		/* 127.0.0.2 .. 127.0.0.254 */
 #define DRAIN_NSEC	(2 * NSEC)	/* replies still due after the window */
 #define OPEN_NSEC	(120 * NSEC)	/* idle: time allowed to open them all */
 #define CHECK_NSEC	(30 * NSEC)	/* idle: time allowed for the last check */
@@ -256,12 +256,11 @@ conn_start(struct conn *c, uint64_t now)
 		i = g.next_source++ % g.nsources;
 		memset(&src, 0, sizeof(src));
 		src.sin_family = AF_INET;
-		src.sin_addr.s_addr = htonl(0x7f010000U | (i / 250) << 8 |
-		    (i % 250 + 1));
+		src.sin_addr.s_addr = htonl(0x7f000002U + i);
 		if (setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on,
 		    sizeof(on)) == -1 ||
 		    bind(c->fd, (struct sockaddr *)&src, sizeof(src)) == -1) {
-			warn("bind 127.1.%u.%u", i / 250, i % 250 + 1);
+			warn("bind 127.0.0.%u", i + 2);
 			conn_fail(c);
 			return false;
 		}
@@ -725,7 +724,7 @@ usage(void)
 "  -P  messages in flight per connection (1)\n"
 "  -r  end messages with CRLF instead of LF (replies too)\n"
 "  -s  message (echoreplyd-bench)\n"
-"  -S  spread connections over this many source addresses 127.1.x.y\n"
+"  -S  spread connections over this many source addresses from 127.0.0.2\n"
 "  -t  probe: give up after this long in s (10)\n"
 "  -W  report the CPU use of this process (the server) too\n"
 "  -w  warm-up before measuring in s (0.2)\n");
