@@ -196,22 +196,23 @@ conn_flush(struct conn *c)
 {
 	ssize_t	 n;
 
-	if (conn_queued(c) == 0)
-		return 0;
-	n = send(c->fd, c->out + c->outoff, conn_queued(c),
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return 0;
-		conn_error(c, "send", errno);
-		return -1;
-	}
-	c->bytes_out += (uint64_t)n;
-	c->outoff += (size_t)n;
-	if (n > 0)
+	/* edge-triggered: write until the kernel says it is full */
+	while (conn_queued(c) > 0) {
+		n = send(c->fd, c->out + c->outoff, conn_queued(c),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			conn_error(c, "send", errno);
+			return -1;
+		}
+		c->bytes_out += (uint64_t)n;
+		c->outoff += (size_t)n;
 		conn_touch(c);
-	if (conn_queued(c) == 0)
-		conn_drop_output(c);
+	}
+	conn_drop_output(c);
 	return 0;
 }
 
@@ -489,6 +490,12 @@ conn_read(struct conn *c)
 			conn_free(c, NULL);
 			return -1;
 		}
+		if (n == READ_SIZE)
+			c->rearm = true;	/* there may be more */
+		else if (c->rdhup) {
+			conn_free(c, NULL);
+			return -1;
+		}
 		return 0;
 	}
 
@@ -530,6 +537,10 @@ conn_read(struct conn *c)
 	}
 	if (n == 0)
 		c->eof = true;
+	else if ((size_t)n == room)
+		c->rearm = true;	/* edge-triggered: there may be more */
+	else if (c->rdhup)
+		c->eof = true;		/* all that was sent before the FIN */
 	c->bytes_in += (uint64_t)n;
 	conn_touch(c);
 
@@ -608,15 +619,24 @@ conn_drain(struct conn *c)
 			c->reason = "server shutting down";
 		}
 	}
+	if (i == DRAIN_BURST && conn_can_read(c))
+		c->rearm = true;	/* come back for the rest */
 	return 0;
 }
 
+/*
+ * Connections are edge-triggered, so that sd-event does not poll every
+ * ready socket again for each one it dispatches. Setting the mask again
+ * (rearm) makes epoll report a socket that is still ready.
+ */
 static void
 conn_set_events(struct conn *c, uint32_t events)
 {
-	if (events == c->events)
+	if (events == c->events && !c->rearm)
 		return;
-	if (sd_event_source_set_io_events(c->io, events) < 0)
+	c->rearm = false;
+	if (sd_event_source_set_io_events(c->io, events | EPOLLET |
+	    (events & EPOLLIN ? EPOLLRDHUP : 0)) < 0)
 		log_warnx("%s cannot change event mask", c->peer);
 	c->events = events;
 }
@@ -677,12 +697,15 @@ conn_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
 
 	(void)s;
 	(void)fd;
+	/* with edges, the FIN may come with the last data: no later event */
+	if (revents & EPOLLRDHUP)
+		c->rdhup = true;
 	if ((revents & EPOLLOUT) && conn_flush(c) < 0)
 		return 0;
 	if (c->draining && !c->lingering) {
 		if (conn_drain(c) < 0)
 			return 0;
-	} else if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+	} else if (revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		if (!(c->events & EPOLLIN) && conn_queued(c) > 0) {
 			/* not reading now: let the write report the error */
 			if (conn_flush(c) < 0)

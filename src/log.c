@@ -386,11 +386,22 @@ fatalx(const char *fmt, ...)
 char *
 log_escape(char *dst, const void *src, size_t len, size_t max)
 {
-	size_t	 n = len < max ? len : max;
-	int	 r;
+	const unsigned char	*p = src;
+	size_t			 n = len < max ? len : max, i;
+	int			 r;
 
-	r = strnvisx(dst, LOG_ESCAPE_SIZE(max), src, n,
-	    VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL | VIS_DQ);
+	/* most messages are printable ASCII, which vis(3) leaves alone;
+	 * its wide-character path is the costliest part of logging */
+	for (i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\' || p[i] == '"')
+			break;
+	if (i == n) {
+		memcpy(dst, src, n);
+		r = (int)n;
+		dst[n] = '\0';
+	} else
+		r = strnvisx(dst, LOG_ESCAPE_SIZE(max), src, n,
+		    VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL | VIS_DQ);
 	if (r < 0) {
 		dst[0] = '\0';
 		r = 0;

@@ -54,6 +54,8 @@ struct conn {
 	bool			 lingering;	/* write side shut, discarding input */
 	bool			 draining;	/* shutdown: answer what is buffered */
 	bool			 paused;	/* waiting for a delayed reply */
+	bool			 rearm;		/* input may wait: poll again */
+	bool			 rdhup;		/* the client has sent its FIN */
 	uint16_t		 port;
 	union {
 		struct sockaddr		sa;

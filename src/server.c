@@ -235,7 +235,8 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 		    NULL ? "[%s]:%u" : "%s:%u", c->addr, c->port);
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if (sd_event_add_io(srv->event, &c->io, fd, EPOLLIN, conn_io, c) < 0) {
+	if (sd_event_add_io(srv->event, &c->io, fd, EPOLLIN | EPOLLRDHUP |
+	    EPOLLET, conn_io, c) < 0) {
 		log_warnx("%s: cannot watch a new connection", l->name);
 		close(fd);
 		free(c);
