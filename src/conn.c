@@ -292,15 +292,10 @@ handle_message(struct conn *c, const struct frame_msg *m)
 		struct log_fields f;
 
 		conn_fields(c, &f);
-		f.message = log_escape(srv->esc, m->data, m->len,
-		    conf->log_message_bytes);
 		f.rule = res.rule ? reply_rule_label(res.rule, label,
 		    sizeof(label)) : NULL;
-		log_client(LOG_INFO, LOG_MSGID_MESSAGE, &f,
-		    "%s message %llu: \"%s\"%s%s%s", c->peer,
-		    (unsigned long long)c->msgs, f.message,
-		    f.rule ? " (rule " : "", f.rule ? f.rule : "",
-		    f.rule ? ")" : "");
+		log_message(&f, c->peer, "message", c->msgs, NULL, m->data,
+		    m->len, conf->log_message_bytes);
 	}
 	if (res.delay_ms > 0) {
 		/* hold this reply back; later messages wait behind it */

@@ -245,14 +245,10 @@ answer(struct lsource *ls, int fd, char *data, size_t n, bool truncated,
 		return;
 	}
 	if (conf->log_messages && log_enabled(LOG_INFO)) {
-		f.message = log_escape(srv->esc, m.data, m.len,
-		    conf->log_message_bytes);
 		f.rule = res.rule ? reply_rule_label(res.rule, label,
 		    sizeof(label)) : NULL;
-		log_client(LOG_INFO, LOG_MSGID_MESSAGE, &f,
-		    "%s datagram to %s: \"%s\"%s%s%s", peer, ls->l->name,
-		    f.message, f.rule ? " (rule " : "", f.rule ? f.rule : "",
-		    f.rule ? ")" : "");
+		log_message(&f, peer, "datagram", 0, ls->l->name, m.data,
+		    m.len, conf->log_message_bytes);
 	}
 	if (res.silent || srv->wbuf.len == 0)
 		;

@@ -274,6 +274,45 @@ format_text(char *text, size_t len, const char *fmt, va_list ap, int errnum)
 		snprintf(text + n, len - n, ": %s", strerror(errnum));
 }
 
+/*
+ * The stderr back ends: formats the record straight into the buffer, one
+ * pass, as this runs for every message a client sends.
+ */
+static void __attribute__((format(printf, 2, 0)))
+to_buffer(int priority, const char *fmt, va_list ap, int errnum)
+{
+	char	*p;
+	size_t	 room = LOG_LINE_MAX, n = 0;
+	int	 m;
+
+	if (sizeof(logger.buf) - logger.len < LOG_LINE_MAX + 1)
+		log_flush();
+	if (sizeof(logger.buf) - logger.len < LOG_LINE_MAX + 1) {
+		logger.lost++;	/* the sink is stalled and the buffer full */
+		return;
+	}
+	p = logger.buf + logger.len;
+	if (logger.prefix)
+		n = (size_t)snprintf(p, room, "<%d>", priority);
+	m = vsnprintf(p + n, room - n, fmt, ap);
+	if (m < 0)
+		return;
+	n += (size_t)m;
+	if (n > room - 2)
+		n = room - 2;	/* cut: the line still ends */
+	if (errnum != 0) {
+		m = snprintf(p + n, room - n, ": %s", strerror(errnum));
+		if (m > 0)
+			n += (size_t)m;
+		if (n > room - 2)
+			n = room - 2;
+	}
+	p[n++] = '\n';
+	logger.len += n;
+	if (!logger.buffered)
+		log_flush();
+}
+
 static void __attribute__((format(printf, 4, 0)))
 vlog(int priority, const char *msgid, const struct log_fields *f,
     const char *fmt, va_list ap, int errnum)
@@ -282,8 +321,100 @@ vlog(int priority, const char *msgid, const struct log_fields *f,
 
 	if (!log_enabled(priority))
 		return;
+	if (!logger.journal) {
+		to_buffer(priority, fmt, ap, errnum);
+		return;
+	}
 	format_text(text, sizeof(text), fmt, ap, errnum);
 	emit(priority, msgid, f, text, errnum);
+}
+
+static void
+put(char **p, const char *s, size_t n)
+{
+	memcpy(*p, s, n);
+	*p += n;
+}
+
+static void
+put_str(char **p, const char *s)
+{
+	put(p, s, strlen(s));
+}
+
+static void
+put_u64(char **p, uint64_t v)
+{
+	char	 d[24];
+	size_t	 i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	put(p, d + i, sizeof(d) - i);
+}
+
+void
+log_message(const struct log_fields *f, const char *peer, const char *kind,
+    uint64_t n, const char *to, const void *msg, size_t len, size_t max)
+{
+	static char		 esc[LOG_ESCAPE_SIZE(LOG_MESSAGE_MAX)];
+	struct log_fields	 g = *f;
+	char			*p, *start;
+	size_t			 need, cut = max < LOG_MESSAGE_MAX ? max :
+				    LOG_MESSAGE_MAX;
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	if (logger.journal) {
+		g.message = log_escape(esc, msg, len, cut);
+		log_client(LOG_INFO, LOG_MSGID_MESSAGE, &g,
+		    "%s %s%s%.0llu%s%s: \"%s\"%s%s%s", peer, kind, n ? " " : "",
+		    (unsigned long long)n, to ? " to " : "", to ? to : "",
+		    g.message, g.rule ? " (rule " : "", g.rule ? g.rule : "",
+		    g.rule ? ")" : "");
+		return;
+	}
+	/* straight into the buffer, no printf: this runs for every message */
+	need = 8 + strlen(peer) + strlen(kind) + 24 + (to ? strlen(to) + 4 :
+	    0) + LOG_ESCAPE_SIZE(cut) + 4 + (g.rule ? strlen(g.rule) + 8 : 0) +
+	    2;
+	if (need > sizeof(logger.buf))
+		return;
+	if (sizeof(logger.buf) - logger.len < need)
+		log_flush();
+	if (sizeof(logger.buf) - logger.len < need) {
+		logger.lost++;
+		return;
+	}
+	p = start = logger.buf + logger.len;
+	if (logger.prefix)
+		put(&p, "<6>", 3);
+	put_str(&p, peer);
+	put(&p, " ", 1);
+	put_str(&p, kind);
+	if (n > 0) {
+		put(&p, " ", 1);
+		put_u64(&p, n);
+	}
+	if (to != NULL) {
+		put(&p, " to ", 4);
+		put_str(&p, to);
+	}
+	put(&p, ": \"", 3);
+	log_escape(p, msg, len, cut);
+	p += strlen(p);
+	put(&p, "\"", 1);
+	if (g.rule != NULL) {
+		put(&p, " (rule ", 7);
+		put_str(&p, g.rule);
+		put(&p, ")", 1);
+	}
+	put(&p, "\n", 1);
+	logger.len += (size_t)(p - start);
+	if (!logger.buffered)
+		log_flush();
 }
 
 void

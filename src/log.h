@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define LOG_ATTR_PRINTF(a, b)	__attribute__((format(printf, a, b)))
 
@@ -44,6 +45,16 @@ struct log_fields {
 #define LOG_MSGID_TOO_LONG	"21a93533bb6c4ec094592975f81b1b2a"
 #define LOG_MSGID_DISCONNECT	"e93efcf4e5b14c7cad9ae559eaedf5ce"
 
+/*
+ * The record of one client message, "PEER KIND[ N][ to TO]: "ESCAPED"
+ * [(rule R)]", with f->rule; the message is escaped here, cut at max
+ * (at most LOG_MESSAGE_MAX) bytes. No printf on the stderr back ends: it
+ * runs for every message.
+ */
+#define LOG_MESSAGE_MAX		65536
+void	log_message(const struct log_fields *, const char *peer,
+	    const char *kind, uint64_t n, const char *to, const void *msg,
+	    size_t len, size_t max);
 void	log_client(int priority, const char *msgid, const struct log_fields *,
 	    const char *, ...) LOG_ATTR_PRINTF(4, 5);
 void	log_warn(const char *, ...) LOG_ATTR_PRINTF(1, 2);

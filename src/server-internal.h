@@ -114,7 +114,6 @@ struct server {
 	/* READ_SIZE bytes and a NUL: sanitizers' regexec() ignores
 	 * REG_STARTEND and reads up to a NUL */
 	char			 rbuf[READ_SIZE + 1];
-	char			 esc[LOG_ESCAPE_SIZE(65536)];
 	struct buf		 wbuf;
 };
 
