@@ -77,6 +77,7 @@ conn_free(struct conn *c, const char *reason)
 	struct server	*srv = c->srv;
 	uint64_t	 dur = server_now(srv) - c->started;
 	struct log_fields f;
+	int		 i;
 
 	if (reason == NULL)
 		reason = c->reason ? c->reason : "closed";
@@ -89,7 +90,11 @@ conn_free(struct conn *c, const char *reason)
 	    (unsigned long long)c->msgs, (unsigned long long)c->bytes_in,
 	    (unsigned long long)c->bytes_out, reason);
 
-	sd_event_source_disable_unref(c->io);
+	/* forget it in the batch being handled, and in the epoll set */
+	for (i = srv->batch_i + 1; i < srv->batch_n; i++)
+		if (srv->batch[i].data.ptr == c)
+			srv->batch[i].data.ptr = NULL;
+	epoll_ctl(srv->cepoll, EPOLL_CTL_DEL, c->fd, NULL);
 	sd_event_source_disable_unref(c->linger);
 	sd_event_source_disable_unref(c->delay);
 	close(c->fd);
@@ -627,12 +632,15 @@ conn_drain(struct conn *c)
 static void
 conn_set_events(struct conn *c, uint32_t events)
 {
+	struct epoll_event	 ev;
+
 	if (events == c->events && !c->rearm)
 		return;
 	c->rearm = false;
-	if (sd_event_source_set_io_events(c->io, events | EPOLLET |
-	    (events & EPOLLIN ? EPOLLRDHUP : 0)) < 0)
-		log_warnx("%s cannot change event mask", c->peer);
+	ev.events = events | EPOLLET | (events & EPOLLIN ? EPOLLRDHUP : 0);
+	ev.data.ptr = c;
+	if (epoll_ctl(c->srv->cepoll, EPOLL_CTL_MOD, c->fd, &ev) == -1)
+		log_warn("%s cannot change event mask", c->peer);
 	c->events = events;
 }
 
@@ -686,30 +694,38 @@ conn_update(struct conn *c)
 }
 
 int
-conn_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
+conn_watch(struct conn *c)
 {
-	struct conn	*c = arg;
+	struct epoll_event	 ev;
 
-	(void)s;
-	(void)fd;
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = c;
+	c->events = EPOLLIN;
+	return epoll_ctl(c->srv->cepoll, EPOLL_CTL_ADD, c->fd, &ev) == -1 ?
+	    -errno : 0;
+}
+
+void
+conn_event(struct conn *c, uint32_t revents)
+{
 	/* with edges, the FIN may come with the last data: no later event */
 	if (revents & EPOLLRDHUP)
 		c->rdhup = true;
 	if ((revents & EPOLLOUT) && conn_flush(c) < 0)
-		return 0;
+		return;
 	if (c->draining && !c->lingering) {
 		if (conn_drain(c) < 0)
-			return 0;
+			return;
 	} else if (revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		if (!(c->events & EPOLLIN) && conn_queued(c) > 0) {
 			/* not reading now: let the write report the error */
 			if (conn_flush(c) < 0)
-				return 0;
+				return;
 		} else if (conn_read(c) < 0)
-			return 0;
+			return;
 	}
 	conn_update(c);
-	return 0;
+	return;
 }
 
 void

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <systemd/sd-event.h>
 
@@ -21,6 +22,7 @@
 #define ACCEPT_PAUSE_USEC	(100 * 1000)
 #define LINGER_USEC		(5 * 1000 * 1000)
 #define DRAIN_BURST		16
+#define CONN_BATCH		256	/* connection events per dispatch */
 /* delays and rate limits are promised in ms: sd-event defaults to 250 ms */
 #define TIMER_ACCURACY_USEC	1000
 
@@ -29,7 +31,6 @@ struct conn {
 	struct server		*srv;
 	const struct listener	*l;
 	int			 fd;
-	sd_event_source		*io;
 	sd_event_source		*linger;
 	sd_event_source		*delay;		/* a delayed reply is due */
 	char			*delayed;	/* its bytes */
@@ -98,6 +99,14 @@ struct server {
 	sd_event_source		*shutdown_timer;
 	struct dgram_delayed	*delayed;	/* UDP replies waiting */
 	size_t			 ndelayed;
+	/*
+	 * Connections live in an epoll set of their own, one sd-event source
+	 * for all: sd-event would poll once per connection it dispatches.
+	 */
+	int			 cepoll;
+	sd_event_source		*csrc;
+	struct epoll_event	 batch[CONN_BATCH];
+	int			 batch_i, batch_n;
 	struct conn		*conns;		/* least recently active first */
 	struct conn		*conns_tail;
 	size_t			 nconns;
@@ -134,7 +143,10 @@ void		conn_free(struct conn *, const char *reason);
 int		conn_update(struct conn *);
 /* At shutdown: answers what is buffered, then closes. -1 when freed. */
 int		conn_drain(struct conn *);
-int		conn_io(sd_event_source *, int, uint32_t, void *);
+/* Handles what epoll reported for the connection. */
+void		conn_event(struct conn *, uint32_t revents);
+/* Registers a new connection's socket for input. */
+int		conn_watch(struct conn *);
 void		conn_send_greeting(struct conn *);
 void		conn_ctx(const struct conn *, struct template_ctx *);
 void		conn_fill_costly(struct template_ctx *, unsigned int, void *);

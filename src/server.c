@@ -235,14 +235,12 @@ conn_new(struct server *srv, const struct listener *l, int fd,
 		    NULL ? "[%s]:%u" : "%s:%u", c->addr, c->port);
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if (sd_event_add_io(srv->event, &c->io, fd, EPOLLIN | EPOLLRDHUP |
-	    EPOLLET, conn_io, c) < 0) {
-		log_warnx("%s: cannot watch a new connection", l->name);
+	if (conn_watch(c) < 0) {
+		log_warn("%s: cannot watch a new connection", l->name);
 		close(fd);
 		free(c);
 		return;
 	}
-	c->events = EPOLLIN;
 	c->active = c->started;
 	conn_append(c);
 	srv->nconns++;
@@ -370,6 +368,31 @@ on_post(sd_event_source *s, void *arg)
 	return 0;
 }
 
+/* Handles up to CONN_BATCH connection events in one dispatch. */
+static int
+conns_ready(sd_event_source *s, int fd, uint32_t revents, void *arg)
+{
+	struct server	*srv = arg;
+	struct conn	*c;
+	int		 n;
+
+	(void)s;
+	(void)revents;
+	n = epoll_wait(fd, srv->batch, CONN_BATCH, 0);
+	if (n == -1) {
+		if (errno != EINTR)
+			log_warn("epoll_wait");
+		return 0;
+	}
+	srv->batch_n = n;
+	for (srv->batch_i = 0; srv->batch_i < n; srv->batch_i++)
+		/* NULL: freed by an earlier event of this batch */
+		if ((c = srv->batch[srv->batch_i].data.ptr) != NULL)
+			conn_event(c, srv->batch[srv->batch_i].events);
+	srv->batch_n = 0;
+	return 0;
+}
+
 int
 server_new(sd_event *e, const struct conf *conf, struct listener *ls,
     size_t nls, struct server **out)
@@ -382,6 +405,7 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 		return -ENOMEM;
 	srv->event = sd_event_ref(e);
 	srv->conf = conf;
+	srv->cepoll = -1;
 	if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) == -1)
 		strlcpy(srv->hostname, "localhost", sizeof(srv->hostname));
 	srv->ls = ls;
@@ -399,6 +423,13 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 		if (r < 0)
 			goto fail;
 	}
+	if ((srv->cepoll = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		r = -errno;
+		goto fail;
+	}
+	if ((r = sd_event_add_io(e, &srv->csrc, srv->cepoll, EPOLLIN,
+	    conns_ready, srv)) < 0)
+		goto fail;
 	if ((r = sd_event_add_post(e, &srv->post, on_post, srv)) < 0)
 		goto fail;
 	if ((srv->sources = sources_new()) == NULL) {
@@ -509,6 +540,9 @@ server_free(struct server *srv)
 	free(srv->lsrc);
 	listen_close(srv->ls, srv->nls);
 	sd_event_source_disable_unref(srv->post);
+	sd_event_source_disable_unref(srv->csrc);
+	if (srv->cepoll != -1)
+		close(srv->cepoll);
 	sd_event_source_disable_unref(srv->accept_pause);
 	sd_event_source_disable_unref(srv->shutdown_timer);
 	sd_event_source_disable_unref(srv->idle_timer);
