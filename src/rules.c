@@ -47,6 +47,13 @@ hash_bytes(const char *p, size_t n, bool ci)
 		h ^= ci ? lower((unsigned char)p[i]) : (unsigned char)p[i];
 		h *= 0x100000001b3ULL;
 	}
+	/* FNV's low bits cluster for keys that differ at the end ("key-1",
+	 * "key-2"): mix before the table takes them (murmur3's finaliser) */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h;
 }
 

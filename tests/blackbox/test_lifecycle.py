@@ -91,7 +91,7 @@ def test_reload_invalid_config_keeps_old():
         d.reload()
         s.sendall(b"d\n")
         equal(recv_until(s, 1), b"v3:d\n", "reply after the next reload")
-    check("configuration %s loaded" % d.conf in d.log(), "no load record")
+    d.wait_log("configuration %s loaded" % d.conf)
 
 
 def test_reload_notifies_monotonic_usec():
@@ -214,6 +214,66 @@ def test_sigint_exits_0():
     check("SIGINT received; shutting down\n" in d.log(), d.log())
     check("STOPPING=1" in notified_after_exit(d),
           "no STOPPING=1 in %r" % d.notifications)
+
+
+def test_shutdown_timeout_logs_what_could_not_be_sent():
+    # a client that never reads: its replies cannot all go out in time
+    d = Daemon("shutdown_timeout_ms = 300;\nmax_queued_bytes = 65536;\n"
+               'default_reply = "%{message}%{message}%{message}%{message}";\n'
+               "log_messages = false;\n")
+    s = d.connect()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(0.5)
+    try:
+        try:
+            while True:   # until the daemon stops reading us
+                s.sendall(b"q" * 1000 + b"\n")
+        except socket.timeout:
+            pass
+        d.signal(signal.SIGTERM)
+        equal(wait_exit(d), 0, "exit status")
+        d.wait_log("reply bytes not sent: shutdown timeout")
+    finally:
+        s.close()
+
+
+def test_hundred_reloads_under_load():
+    import threading
+    d = Daemon('default_reply = "A:%{message}";\n')
+    stop = threading.Event()
+    problems = []
+    counts = []
+
+    def client(k):
+        try:
+            with d.connect() as s:
+                n = 0
+                while not stop.is_set():
+                    msg = b"c%d-%d" % (k, n)
+                    s.sendall(msg + b"\n")
+                    got = recv_until(s, 1)
+                    if got not in (b"A:" + msg + b"\n", b"B:" + msg + b"\n"):
+                        problems.append(got)
+                    n += 1
+                counts.append(n)
+        except Exception as e:
+            problems.append(repr(e))
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True)
+               for k in range(8)]
+    for t in threads:
+        t.start()
+    for i in range(100):
+        d.write_conf('listen = { address = "%s"; port = %d; };\n'
+                     'default_reply = "%s:%%{message}";\n'
+                     % (d.address, d.port, "B" if i % 2 == 0 else "A"))
+        d.reload()
+    stop.set()
+    for t in threads:
+        t.join(harness.WAIT)
+    equal(problems, [], "failed requests or dropped connections")
+    equal(len(counts), 8, "every client still connected at the end")
+    equal(d.stop(), 0, "exit status")
 
 
 if __name__ == "__main__":

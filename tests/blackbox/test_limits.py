@@ -196,6 +196,49 @@ def test_closed_stderr_does_not_send_logs_to_clients():
     equal(d.stop(), 0, "exit status")
 
 
+def test_full_disk_log_does_not_stop_serving():
+    with open("/dev/full", "wb") as full:   # every write: ENOSPC
+        d = Daemon(stderr=full)
+        with d.connect() as s:
+            for i in range(200):
+                s.sendall(b"%d\n" % i)
+                equal(recv_until(s, 1), b"%d\n" % i, "reply %d" % i)
+        equal(d.stop(), 0, "exit status")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_pauses_then_resumes():
+    if harness.VALGRIND:
+        return  # valgrind takes descriptors of its own from the 32
+    # 32 descriptors: a few for the daemon itself, the rest for clients
+    d = Daemon(prefix=["prlimit", "--nofile=32:32"])
+    held = []
+    for _ in range(40):   # more than it can accept; the rest wait in backlog
+        held.append(socket.create_connection((d.address, d.port),
+                                             timeout=harness.WAIT))
+    d.wait_log("accept; pausing new connections: Too many open files")
+    before = cpu_seconds(d.proc.pid)
+    time.sleep(1.0)   # measuring that it idles, not waiting for it
+    spent = cpu_seconds(d.proc.pid) - before
+    check(spent < 0.5, "busy while out of descriptors: %.2fs CPU" % spent)
+    check(d.log().count("pausing new connections") == 1,
+          "logged more than once per episode:\n" + d.log())
+    for s in held[:20]:
+        s.close()
+    # the clients that waited in the backlog are served now
+    last = held[-1]
+    last.sendall(b"late\n")
+    equal(recv_until(last, 1), b"late\n", "a client that waited")
+    d.wait_log("accepting new connections again")
+    for s in held[20:]:
+        s.close()
+
+
 def test_switches_to_configured_user_as_root():
     if os.geteuid() != 0:
         return
