@@ -3,6 +3,7 @@ free loopback port, wait for READY=1 on our own NOTIFY_SOCKET, talk to it,
 and stop it by PID. Every wait has a deadline; nothing sleeps and hopes."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -176,6 +177,23 @@ class Daemon:
         os.rmdir(self.dir)
         self.dir = None
         return complaints
+
+
+class TempDir:
+    """A scratch directory, removed afterwards; file() writes a file in it."""
+
+    def __enter__(self):
+        self.path = tempfile.mkdtemp(prefix="echoreplyd-test-")
+        return self
+
+    def file(self, name, text):
+        path = os.path.join(self.path, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path)
 
 
 def recv_until(s, count=None, terminator=b"\n", timeout=WAIT):

@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 from harness import check, equal  # noqa: E402
+from harness import TempDir  # noqa: E402
 
 EX_USAGE = 64
 EX_CONFIG = 78
@@ -22,21 +23,6 @@ def daemon(*args, timeout=harness.WAIT):
     return subprocess.run([harness.ECHOREPLYD] + list(args),
                           stdin=subprocess.DEVNULL, capture_output=True,
                           timeout=timeout)
-
-
-class TempDir:
-    def __enter__(self):
-        self.path = tempfile.mkdtemp(prefix="echoreplyd-check-")
-        return self
-
-    def file(self, name, text):
-        path = os.path.join(self.path, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.path)
 
 
 def test_shipped_config_ok():

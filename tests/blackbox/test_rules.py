@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 from harness import Daemon, check, equal, recv_until  # noqa: E402
+from harness import TempDir  # noqa: E402
 
 EX_USAGE = 64
 EX_CONFIG = 78
@@ -343,21 +344,6 @@ def test_too_long_reply_template_then_close():
 
 
 # -- dry run and check mode ------------------------------------------------
-
-class TempDir:
-    def __enter__(self):
-        self.path = tempfile.mkdtemp(prefix="echoreplyd-rules-")
-        return self
-
-    def file(self, name, text):
-        path = os.path.join(self.path, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.path)
-
 
 def daemon(*args):
     return subprocess.run([harness.ECHOREPLYD] + list(args),
