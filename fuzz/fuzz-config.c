@@ -3,7 +3,9 @@
  * file must give a valid configuration or error lines, never a crash or
  * a leak; a valid one must dump to text that loads again.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
