@@ -16,6 +16,8 @@
 #include "config-internal.h"
 
 #define MIB			(1024 * 1024)
+#define NAME_CHARS		"abcdefghijklmnopqrstuvwxyz" \
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:[]/"
 
 static void
 add_error(struct parser *p, int order, const char *text)
@@ -190,8 +192,7 @@ cfg_valid_name(const char *s)
 
 	if (n == 0 || n >= CONF_NAME_MAX)
 		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:[]/") == n;
+	return strspn(s, NAME_CHARS) == n;
 }
 
 static void
@@ -231,6 +232,23 @@ set_path(struct conf_listener *l, const char *path)
 	    strlen(path) + 1);
 }
 
+/*
+ * A path is a fine name when it is short and plain; otherwise its end, with
+ * anything a name may not hold turned into '_', so that the name stays
+ * valid input for 'echoreplyd -n -v' (found by fuzz-config).
+ */
+static void
+name_from_path(char *name, size_t len, const char *path)
+{
+	size_t	 n = strlen(path), i;
+
+	if (n >= len)
+		path += n - (len - 1);
+	for (i = 0; path[i] != '\0' && i < len - 1; i++)
+		name[i] = strchr(NAME_CHARS, path[i]) != NULL ? path[i] : '_';
+	name[i] = '\0';
+}
+
 /* "127.0.0.1:13008", "[::1]:13008/udp", or the path of a Unix socket. */
 static void
 default_name(struct conf_listener *l)
@@ -238,7 +256,7 @@ default_name(struct conf_listener *l)
 	const char	*udp = l->type == SOCK_DGRAM ? "/udp" : "";
 
 	if (l->sa.ss_family == AF_UNIX)
-		strlcpy(l->name, l->path, sizeof(l->name));
+		name_from_path(l->name, sizeof(l->name), l->path);
 	else if (l->sa.ss_family == AF_INET6)
 		snprintf(l->name, sizeof(l->name), "[%s]:%u%s", l->address,
 		    l->port, udp);
