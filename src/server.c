@@ -21,12 +21,6 @@
 #include "server.h"
 #include "server-internal.h"
 
-#define READ_SIZE		(64 * 1024)
-#define ACCEPT_BURST		64
-#define ACCEPT_PAUSE_USEC	(100 * 1000)
-#define LINGER_USEC		(5 * 1000 * 1000)
-#define DRAIN_BURST		16
-
 uint64_t
 server_now(const struct server *srv)
 {
