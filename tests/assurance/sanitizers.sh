@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The whole test suite once more, built with AddressSanitizer and
 # UndefinedBehaviorSanitizer, in a scratch build made from the
 # distribution files (make distdir), so this tree is not touched.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The black-box tests that do not depend on timing, once more with every
 # daemon under valgrind memcheck: a test fails when the daemon, stopped
 # with SIGTERM at its end, reports an error or a definite leak.

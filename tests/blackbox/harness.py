@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Shared helpers for the black-box tests: start the real echoreplyd on a
 free loopback port, wait for READY=1 on our own NOTIFY_SOCKET, talk to it,
 and stop it by PID. Every wait has a deadline; nothing sleeps and hopes."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Socket activation through the real systemd-socket-activate: the daemon
 serves exactly the passed sockets (TCP over IPv4 and IPv6, Unix stream),
 names them by FileDescriptorName=, ignores the config's listeners, and

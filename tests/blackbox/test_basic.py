@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Black-box tests: echoes, the connection log, default_reply templates."""
 
 import os

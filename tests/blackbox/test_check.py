@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Black-box tests: echoreplyd's check mode (-n), -V, -h and bad options."""
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Black-box tests: many clients at once; no client can stall another."""
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The rule examples of echoreplyd.conf(5) give the replies the page shows.
 
 Convention in the page: a literal block (.Bd -literal ... .Ed) preceded by

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Black-box tests: the echoreplyctl client, its output and exit codes."""
 
 import os

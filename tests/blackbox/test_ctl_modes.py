@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Black-box tests of echoreplyctl's ways of talking: Unix and UDP sockets
 (against small Python servers until the daemon serves them), IPv4/IPv6
 choice, raw framing, the greeting, -v, -q, -n, and the interactive prompt

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Black-box tests: how a stream is cut into messages (line and raw)."""
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Journal fields: a real systemd-journald runs in a private mount
 namespace, with temporary directories bound over /run/systemd and
 /run/log, so the daemon's native-protocol records land in a journal of our

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Black-box tests: reload on SIGHUP, graceful stop on SIGTERM/SIGINT."""
 
 import fcntl

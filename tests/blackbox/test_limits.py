@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Limits and hostile clients: each protection seen from outside, with a
 well-behaved client served alongside."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Listeners opened from the config: Unix stream sockets (created, a stale
 file replaced, one in use refused, removed at exit), several at once,
 IPv6 with ipv6_only off, SO_REUSEPORT shared by two instances, and UDP

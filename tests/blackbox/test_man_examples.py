@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Runs the example sessions of the man pages and compares their output
 with the page.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The man pages are clean under `mandoc -Tlint`: nothing reported.
 Run from inside man/ so that cross references between the pages resolve,
 with MANPATH pointing nowhere so that the host's manuals do not matter;

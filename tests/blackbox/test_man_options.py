@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Each program's --help lists the same options as its man page: the
 usage line against the SYNOPSIS, and the option lines ("-f, --config
 FILE") against the page's `.It Fl` items in DESCRIPTION."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The service manager protocol, captured on our own NOTIFY_SOCKET:
 READY=1 with STATUS=, STATUS= kept current, RELOADING=1 with
 MONOTONIC_USEC= then READY=1, WATCHDOG=1 when WATCHDOG_USEC and

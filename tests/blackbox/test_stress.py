@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Hostile clients side by side with well-behaved ones, for a bounded time:
 the well-behaved ones get every reply, the daemon's memory stays bounded,
 and it exits cleanly at the end."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The shipped systemd units: `systemd-analyze verify` prints nothing for
 any of them, and `systemd-analyze security --offline=true` scores each
 service 1.0 or lower. Skips (77) without systemd-analyze."""
