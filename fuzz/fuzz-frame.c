@@ -2,7 +2,8 @@
  * libFuzzer target for the framing: the first byte picks the mode and
  * the limit, the rest is a stream cut at arbitrary points. Checks that
  * every message lies inside the input, respects the limit, and that the
- * line and raw modes consume everything they are given at EOF.
+ * line and raw modes consume everything they are given at EOF. The same
+ * bytes as one datagram: the message is the datagram less its line end.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -30,6 +31,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	eof = data[1] & 1;
 	buf = (const char *)data + 2;
 	len = size - 2;
+
+	r = frame_datagram(buf, len, eof, max, &m);
+	if (m.data != buf || m.len > len || len - m.len != m.term_len ||
+	    m.term_len != strlen(m.term) ||
+	    memcmp(buf + m.len, m.term, m.term_len) != 0 ||
+	    (m.term_len == 0 && len > 0 && buf[len - 1] == '\n') ||
+	    (r == 0) != (!eof && m.len <= max) ||
+	    (r != 0 && r != -EMSGSIZE))
+		abort();
 
 	while (off < len) {
 		memset(&m, 0, sizeof(m));

@@ -6,7 +6,7 @@
  * The pattern and template are C strings as the config file gives them;
  * the message is any bytes, NULs included. Missing parts are empty.
  *
- * It runs rules_glob on arbitrary bytes, rules_check_pattern for every
+ * It runs glob_match on arbitrary bytes, rules_check_pattern for every
  * kind, builds a rule set with one rule of each kind that accepts the
  * pattern (plus exact rules from the message, restricted and duplicate
  * ones), and checks rules_match against a plain first-match reference.
@@ -34,6 +34,8 @@
 #include <sys/un.h>
 
 #include "buf.h"
+#include "addr.h"
+#include "glob.h"
 #include "rules.h"
 #include "template.h"
 
@@ -198,7 +200,7 @@ struct ref_rule {
 };
 
 static bool
-ref_net_has(const struct rules_net *n, int family, const uint8_t *a)
+ref_net_has(const struct addr_net *n, int family, const uint8_t *a)
 {
 	unsigned int	 bit;
 
@@ -279,7 +281,7 @@ ref_match_one(const struct rules_rule *r, const struct ref_rule *rr,
 		return false;
 	case RULES_GLOB:
 		if (len > GLOB_REF_MAX)	/* too long for the reference */
-			return rules_glob(p, pl, msg, len, r->ignore_case);
+			return glob_match(p, pl, msg, len, r->ignore_case);
 		return ref_glob(p, pl, msg, len, r->ignore_case);
 	case RULES_REGEX:
 		m[0].rm_so = 0;
@@ -326,7 +328,7 @@ reply_for(const struct build *b, enum rules_kind kind, size_t nsub, int alt)
 
 static void
 add(struct build *b, enum rules_kind kind, const char *pat, bool ci,
-    int restrict_to, const struct rules_net *net, int nreplies)
+    int restrict_to, const struct addr_net *net, int nreplies)
 {
 	struct rules_def	 d;
 	struct template		*replies[3];
@@ -464,7 +466,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sockaddr_storage	 ss;
 	const struct sockaddr	*peer = NULL;
 	const struct rules_rule	*r;
-	struct rules_net	 net, rawnet;
+	struct addr_net	 net, rawnet;
 	regmatch_t		 caps[TEMPLATE_CAPTURES];
 	struct template		*t;
 	char			 err[256], *mcopy;
@@ -509,15 +511,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* 1. the glob matcher on arbitrary bytes, against the reference */
 	n = restlen < 64 ? restlen : 64;
-	g1 = rules_glob(rest, n, msg, mlen, ci);
+	g1 = glob_match(rest, n, msg, mlen, ci);
 	if (mlen <= GLOB_REF_MAX && g1 != (g2 = ref_glob(rest, n, msg, mlen,
 	    ci)))
-		FAIL("rules_glob(raw %zu bytes, %zu-byte message, ci %d) = %d, "
+		FAIL("glob_match(raw %zu bytes, %zu-byte message, ci %d) = %d, "
 		    "reference %d", n, mlen, ci, g1, g2);
-	g1 = rules_glob(pat, plen, msg, mlen, !ci);
+	g1 = glob_match(pat, plen, msg, mlen, !ci);
 	if (mlen <= GLOB_REF_MAX && g1 != (g2 = ref_glob(pat, plen, msg,
 	    mlen, !ci)))
-		FAIL("rules_glob(pattern, ci %d) = %d, reference %d", !ci, g1,
+		FAIL("glob_match(pattern, ci %d) = %d, reference %d", !ci, g1,
 		    g2);
 
 	/* 2. templates on their own */
@@ -525,10 +527,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		template_free(t);
 
 	/* 3. networks: the pattern as a network, and one from raw bytes */
-	hasnet = rules_parse_net(pat, &net) == 0;
+	hasnet = addr_net_parse(pat, &net) == 0;
 	if (hasnet && (net.family == AF_INET ? net.prefix > 32 :
 	    net.family == AF_INET6 ? net.prefix > 128 : true))
-		FAIL("rules_parse_net(\"%s\") gave family %d prefix %u", pat,
+		FAIL("addr_net_parse(\"%s\") gave family %d prefix %u", pat,
 		    net.family, net.prefix);
 	memset(&rawnet, 0, sizeof(rawnet));
 	rawnet.family = h[1] & 1 ? AF_INET6 : AF_INET;

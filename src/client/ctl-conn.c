@@ -1,4 +1,4 @@
-/* echoreplyctl: resolving and connecting, TCP, UDP and Unix sockets. */
+/* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -9,7 +9,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "ctl.h"
+#include "ctl-conn.h"
+#include "ctl-report.h"
 
 /* Waits for a non-blocking connect; returns 0 or an errno. */
 static int
@@ -66,7 +67,7 @@ try_connect(int family, int type, const struct sockaddr *sa, socklen_t salen,
 }
 
 static void
-connect_unix(const struct ctl_target *t, int timeout_ms, struct ctl_peer *p)
+connect_unix(const struct conn_target *t, int timeout_ms, struct conn_peer *p)
 {
 	struct sockaddr_un	 sun;
 	int			 err;
@@ -76,18 +77,19 @@ connect_unix(const struct ctl_target *t, int timeout_ms, struct ctl_peer *p)
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, t->path, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path))
-		ctl_die(EX_USAGE, "socket path %s is longer than %zu bytes",
+		report_die(EX_USAGE, "socket path %s is longer than %zu bytes",
 		    t->path, sizeof(sun.sun_path) - 1);
 	err = try_connect(AF_UNIX, t->type, (struct sockaddr *)&sun,
 	    sizeof(sun), timeout_ms, &p->fd);
 	if (err == ETIMEDOUT)
-		ctl_die(EX_TEMPFAIL, "connect to %s: timed out", p->name);
+		report_die(EX_TEMPFAIL, "connect to %s: timed out", p->name);
 	if (err != 0)
-		ctl_die(EX_UNAVAILABLE, "connect to %s: %s", p->name,
+		report_die(EX_UNAVAILABLE, "connect to %s: %s", p->name,
 		    strerror(err));
-	ctl_verbose("connected to %s", p->name);
+	report_verbose("connected to %s", p->name);
 }
 
+/* Not addr_format(): this keeps a zone (fe80::1%lo) and ::ffff:a.b.c.d. */
 static const char *
 numeric(const struct addrinfo *ai, char *buf, size_t len)
 {
@@ -98,7 +100,7 @@ numeric(const struct addrinfo *ai, char *buf, size_t len)
 }
 
 void
-ctl_connect(const struct ctl_target *t, int timeout_ms, struct ctl_peer *p)
+conn_open(const struct conn_target *t, int timeout_ms, struct conn_peer *p)
 {
 	struct addrinfo	 hints;
 	char		 addr[NI_MAXHOST];
@@ -118,28 +120,29 @@ ctl_connect(const struct ctl_target *t, int timeout_ms, struct ctl_peer *p)
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((r = getaddrinfo(t->host, t->port, &hints, &p->res)) != 0) {
 		if (r == EAI_SYSTEM)
-			ctl_die(EX_NOHOST, "%s: %s", t->host, strerror(errno));
-		ctl_die(EX_NOHOST, "%s: %s", t->host, gai_strerror(r));
+			report_die(EX_NOHOST, "%s: %s", t->host,
+			    strerror(errno));
+		report_die(EX_NOHOST, "%s: %s", t->host, gai_strerror(r));
 	}
 	for (p->cur = p->res; p->cur != NULL; p->cur = p->cur->ai_next) {
 		err = try_connect(p->cur->ai_family, t->type,
 		    p->cur->ai_addr, p->cur->ai_addrlen, timeout_ms, &p->fd);
 		numeric(p->cur, addr, sizeof(addr));
 		if (err == 0) {
-			ctl_verbose("connected to %s port %s (%s)", addr,
+			report_verbose("connected to %s port %s (%s)", addr,
 			    t->port, proto);
 			return;
 		}
-		ctl_verbose("connect to %s port %s: %s", addr, t->port,
+		report_verbose("connect to %s port %s: %s", addr, t->port,
 		    strerror(err));
 	}
 	if (err == ETIMEDOUT)
-		ctl_die(EX_TEMPFAIL, "connect to %s: timed out", p->name);
-	ctl_die(EX_UNAVAILABLE, "connect to %s: %s", p->name, strerror(err));
+		report_die(EX_TEMPFAIL, "connect to %s: timed out", p->name);
+	report_die(EX_UNAVAILABLE, "connect to %s: %s", p->name, strerror(err));
 }
 
 bool
-ctl_next_address(struct ctl_peer *p)
+conn_next_address(struct conn_peer *p)
 {
 	char	 addr[NI_MAXHOST];
 	int	 err;
@@ -154,7 +157,7 @@ ctl_next_address(struct ctl_peer *p)
 		err = try_connect(p->cur->ai_family, SOCK_DGRAM,
 		    p->cur->ai_addr, p->cur->ai_addrlen, 0, &p->fd);
 		if (err == 0) {
-			ctl_verbose("trying %s instead",
+			report_verbose("trying %s instead",
 			    numeric(p->cur, addr, sizeof(addr)));
 			return true;
 		}
@@ -163,7 +166,7 @@ ctl_next_address(struct ctl_peer *p)
 }
 
 void
-ctl_close(struct ctl_peer *p)
+conn_close(struct conn_peer *p)
 {
 	if (p->fd != -1)
 		close(p->fd);

@@ -1,7 +1,6 @@
-/* echoreplyctl: the command line, and where it says to connect. */
+/* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,29 +9,11 @@
 #include <sys/socket.h>
 
 #include "config.h"
-#include "ctl.h"
-
-#ifndef ECHOREPLYD_CONF
-#define ECHOREPLYD_CONF	"/etc/echoreplyd.conf"
-#endif
+#include "ctl-conn.h"
+#include "ctl-opts.h"
+#include "ctl-report.h"
 
 enum { OPT_RAW = 256 };
-
-struct ctl_opts	 ctl_opt = { .count = 1, .timeout_ms = 5000 };
-
-/* Command line errors are reported even with -q. */
-void
-ctl_usage_error(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fputs("echoreplyctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(EX_USAGE);
-}
 
 static void __attribute__((noreturn))
 usage(int status)
@@ -60,7 +41,7 @@ usage(int status)
 "  -V, --version       print the version and exit\n"
 "  -h, --help          print this help and exit\n"
 "Each argument is one message; with none, each line of standard input is one.\n",
-	    ECHOREPLYD_CONF);
+	    CONF_DEFAULT_PATH);
 	exit(status);
 }
 
@@ -68,64 +49,67 @@ static void
 report_config(const char *line, void *arg)
 {
 	(void)arg;
-	if (!ctl_opt.quiet)
-		fprintf(stderr, "echoreplyctl: %s\n", line);
+	report_warnx("%s", line);
 }
 
 static const struct conf_listener *
-pick_listener(const struct conf *conf)
+pick_listener(const struct opts *o, const struct conf *conf)
 {
 	const struct conf_listener	*l;
 	size_t				 i;
-	bool				 ip = ctl_opt.host || ctl_opt.port ||
-					    ctl_opt.family;
+	bool				 ip = o->host || o->port || o->family;
 
 	for (i = 0; i < conf->nlisteners; i++) {
 		l = &conf->listeners[i];
-		if (ctl_opt.udp && l->type != SOCK_DGRAM)
+		if (o->udp && l->type != SOCK_DGRAM)
 			continue;
 		if (ip && l->sa.ss_family != AF_INET &&
 		    l->sa.ss_family != AF_INET6)
 			continue;
-		if (ctl_opt.family && l->sa.ss_family != ctl_opt.family)
+		if (o->family && l->sa.ss_family != o->family)
 			continue;
 		return l;
 	}
-	ctl_die(EX_CONFIG, "%s: no %s%slistener", conf->path,
-	    ctl_opt.family == AF_INET ? "IPv4 " : ctl_opt.family == AF_INET6 ?
-	    "IPv6 " : ip ? "IP " : "", ctl_opt.udp ? "UDP " : "");
+	report_die(EX_CONFIG, "%s: no %s%slistener", conf->path,
+	    o->family == AF_INET ? "IPv4 " : o->family == AF_INET6 ?
+	    "IPv6 " : ip ? "IP " : "", o->udp ? "UDP " : "");
 }
 
 struct conf *
-ctl_read_config(void)
+opts_config(const struct opts *o)
 {
 	struct conf	*conf;
 
+	/* the command line may name the server completely */
+	if (o->conf_path == NULL && (o->unix_path != NULL ||
+	    (o->host != NULL && o->port != 0)))
+		return NULL;
 	/* no daemon config installed here: use the daemon's defaults */
-	if (ctl_opt.conf_path == NULL && access(ECHOREPLYD_CONF, F_OK) == -1 &&
+	if (o->conf_path == NULL && access(CONF_DEFAULT_PATH, F_OK) == -1 &&
 	    errno == ENOENT)
 		conf = config_default();
 	else
-		conf = config_load(ctl_opt.conf_path ? ctl_opt.conf_path :
-		    ECHOREPLYD_CONF, report_config, NULL, NULL);
+		conf = config_load(o->conf_path ? o->conf_path :
+		    CONF_DEFAULT_PATH, report_config, NULL, NULL);
 	if (conf == NULL)
 		exit(EX_CONFIG);
 	return conf;
 }
 
 void
-ctl_choose_target(const struct conf *conf, struct ctl_target *t)
+opts_target(const struct opts *o, const struct conf *conf,
+    struct conn_target *t)
 {
 	const struct conf_listener	*l = NULL;
 
 	memset(t, 0, sizeof(*t));
-	t->type = ctl_opt.udp ? SOCK_DGRAM : SOCK_STREAM;
-	t->family = ctl_opt.family;
-	if (ctl_opt.unix_path != NULL) {
+	t->type = o->udp ? SOCK_DGRAM : SOCK_STREAM;
+	t->family = o->family;
+	if (o->unix_path != NULL) {
 		t->family = AF_UNIX;
-		t->path = ctl_opt.unix_path;
-	} else if (ctl_opt.host == NULL || ctl_opt.port == 0) {
-		l = pick_listener(conf);
+		t->path = o->unix_path;
+	} else if (o->host == NULL || o->port == 0) {
+		l = pick_listener(o, conf);
 		t->type = l->type;
 		if (l->sa.ss_family == AF_UNIX) {
 			t->family = AF_UNIX;
@@ -135,7 +119,7 @@ ctl_choose_target(const struct conf *conf, struct ctl_target *t)
 	}
 	if (t->family == AF_UNIX)
 		return;
-	t->host = ctl_opt.host;
+	t->host = o->host;
 	if (t->host == NULL) {
 		t->host = l->address;
 		if (strcmp(t->host, "0.0.0.0") == 0)
@@ -144,11 +128,23 @@ ctl_choose_target(const struct conf *conf, struct ctl_target *t)
 			t->host = "::1";
 	}
 	snprintf(t->port, sizeof(t->port), "%lld",
-	    ctl_opt.port ? ctl_opt.port : (long long)l->port);
+	    o->port ? o->port : (long long)l->port);
+}
+
+bool
+opts_raw(const struct opts *o, const struct conf *conf)
+{
+	return o->raw || (conf != NULL && conf->service.framing == FRAME_RAW);
+}
+
+bool
+opts_greeting(const struct opts *o, const struct conf *conf)
+{
+	return o->greeting || (conf != NULL && conf->service.greeting != NULL);
 }
 
 void
-ctl_parse_options(int argc, char *argv[])
+opts_parse(int argc, char *argv[], struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "config",	required_argument,	NULL, 'f' },
@@ -169,62 +165,66 @@ ctl_parse_options(int argc, char *argv[])
 	const char	*errstr;
 	int		 ch, i;
 
+	memset(o, 0, sizeof(*o));
+	o->count = 1;
+	o->timeout_ms = 5000;
+
 	while ((ch = getopt_long(argc, argv, "46f:gH:hn:p:qt:U:uVv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
-			ctl_opt.family = AF_INET;
+			o->family = AF_INET;
 			break;
 		case '6':
-			ctl_opt.family = AF_INET6;
+			o->family = AF_INET6;
 			break;
 		case 'f':
-			ctl_opt.conf_path = optarg;
+			o->conf_path = optarg;
 			break;
 		case 'g':
-			ctl_opt.greeting = true;
+			o->greeting = true;
 			break;
 		case 'H':
-			ctl_opt.host = optarg;
+			o->host = optarg;
 			break;
 		case 'n':
-			ctl_opt.count = strtonum(optarg, 1, 1000000000, &errstr);
+			o->count = strtonum(optarg, 1, 1000000000, &errstr);
 			if (errstr != NULL)
-				ctl_usage_error("count %s is %s (1 to "
+				report_usage("count %s is %s (1 to "
 				    "1000000000)", optarg, errstr);
 			break;
 		case 'p':
-			ctl_opt.port = strtonum(optarg, 1, 65535, &errstr);
+			o->port = strtonum(optarg, 1, 65535, &errstr);
 			if (errstr != NULL)
-				ctl_usage_error("port %s is %s (1 to 65535)",
+				report_usage("port %s is %s (1 to 65535)",
 				    optarg, errstr);
 			break;
 		case 'q':
-			ctl_opt.quiet = true;
+			o->quiet = true;
 			break;
 		case OPT_RAW:
-			ctl_opt.raw = true;
+			o->raw = true;
 			break;
 		case 't':
-			ctl_opt.timeout_ms = (int)strtonum(optarg, 1, 3600,
+			o->timeout_ms = (int)strtonum(optarg, 1, 3600,
 			    &errstr) * 1000;
 			if (errstr != NULL)
-				ctl_usage_error("timeout %s is %s (1 to 3600 "
+				report_usage("timeout %s is %s (1 to 3600 "
 				    "seconds)", optarg, errstr);
 			break;
 		case 'U':
 			if (optarg[0] == '\0')
-				ctl_usage_error("the socket path is empty");
-			ctl_opt.unix_path = optarg;
+				report_usage("the socket path is empty");
+			o->unix_path = optarg;
 			break;
 		case 'u':
-			ctl_opt.udp = true;
+			o->udp = true;
 			break;
 		case 'V':
 			printf("echoreplyctl %s\n", PACKAGE_VERSION);
 			exit(0);
 		case 'v':
-			ctl_opt.verbose = true;
+			o->verbose = true;
 			break;
 		case 'h':
 			usage(0);
@@ -232,17 +232,19 @@ ctl_parse_options(int argc, char *argv[])
 			usage(EX_USAGE);
 		}
 	}
-	if (ctl_opt.quiet && ctl_opt.verbose)
-		ctl_usage_error("-q and -v cannot be used together");
-	if (ctl_opt.unix_path != NULL && (ctl_opt.host || ctl_opt.port || ctl_opt.udp ||
-	    ctl_opt.family))
-		ctl_usage_error("-U cannot be used with -H, -p, -u, -4 or -6");
-	if (ctl_opt.host != NULL && ctl_opt.host[0] == '\0')
-		ctl_usage_error("the host name is empty");
+	if (o->quiet && o->verbose)
+		report_usage("-q and -v cannot be used together");
+	if (o->unix_path != NULL && (o->host || o->port || o->udp ||
+	    o->family))
+		report_usage("-U cannot be used with -H, -p, -u, -4 or -6");
+	if (o->host != NULL && o->host[0] == '\0')
+		report_usage("the host name is empty");
 	for (i = optind; i < argc; i++) {
 		if (strchr(argv[i], '\n') != NULL)
-			ctl_usage_error("message %d contains a newline",
+			report_usage("message %d contains a newline",
 			    i - optind + 1);
 	}
+	o->messages = argv + optind;
+	o->nmessages = argc - optind;
 }
 

@@ -1,21 +1,31 @@
+/* SPDX-License-Identifier: ISC */
 /* One stream connection: read, frame, answer, write, close. */
-#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include "answer.h"
+#include "bucket.h"
+#include "conn.h"
 #include "frame.h"
-#include "reply.h"
-#include "server-internal.h"
+#include "log.h"
+
+#define LINGER_USEC	(5 * 1000 * 1000)
+#define DRAIN_BURST	16	/* reads per connection and wake-up at shutdown */
+#define OUT_INITIAL	4096	/* output room taken at once */
 
 static int	delay_done(sd_event_source *, uint64_t, void *);
+static int	conn_update(struct conn *);
 
 /* What the journal is told about this client. */
-void
+static void
 conn_fields(const struct conn *c, struct log_fields *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -24,60 +34,65 @@ conn_fields(const struct conn *c, struct log_fields *f)
 	f->listener = c->l->name;
 }
 
+static void
+conn_env(struct conn *c, struct answer_env *env, struct serve_facts *facts)
+{
+	facts->fd = c->fd;
+	env->conf = c->ctx->conf;
+	env->svc = c->l->svc;
+	env->client = &c->sa.sa;
+	env->client_address = c->addr;
+	env->client_port = c->port;
+	env->listener = c->l->name;
+	env->hostname = c->ctx->hostname;
+	env->message_number = c->msgs;
+	env->connections = c->ctx->nconns;
+	env->datagram = false;
+	env->fill = serve_fill;
+	env->fill_arg = facts;
+}
+
 size_t
 conn_queued(const struct conn *c)
 {
-	return c->outlen - c->outoff;
+	return c->out.len - c->outoff;
 }
 
-void
-conn_unlink(struct conn *c)
+bool
+conn_waiting(const struct conn *c)
 {
-	struct server	*srv = c->srv;
-
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	else
-		srv->conns_tail = c->prev;
-	c->prev = c->next = NULL;
+	return c->paused || c->lingering;
 }
 
-void
-conn_append(struct conn *c)
-{
-	struct server	*srv = c->srv;
-
-	c->prev = srv->conns_tail;
-	c->next = NULL;
-	if (srv->conns_tail != NULL)
-		srv->conns_tail->next = c;
-	else
-		srv->conns = c;
-	srv->conns_tail = c;
-}
-
-/* Marks activity: the connection moves to the end of the idle order. */
-void
+static void
 conn_touch(struct conn *c)
 {
-	c->active = server_now(c->srv);
-	if (c->srv->conns_tail != c) {
-		conn_unlink(c);
-		conn_append(c);
-	}
+	idle_touch(&c->ctx->idle, &c->idle, serve_now(c->ctx));
+}
+
+/* The teardown: everything it holds, nothing else. */
+static void
+conn_free(struct conn *c)
+{
+	epoll_ctl(c->ctx->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	idle_unlink(&c->ctx->idle, &c->idle);
+	sd_event_source_disable_unref(c->linger);
+	sd_event_source_disable_unref(c->delay);
+	if (c->tr != NULL)
+		c->tr->ops->free(c->tr);
+	close(c->fd);
+	free(c->in);
+	buf_pool_give(&c->ctx->out_pool, &c->out);
+	free(c->delayed);
+	answer_cycle_free(&c->cycle);
+	free(c);
 }
 
 void
-conn_free(struct conn *c, const char *reason)
+conn_close(struct conn *c, const char *reason)
 {
-	struct server	*srv = c->srv;
-	uint64_t	 dur = server_now(srv) - c->started;
+	uint64_t	 dur = serve_now(c->ctx) - c->started;
 	struct log_fields f;
-	int		 i;
 
 	if (reason == NULL)
 		reason = c->reason ? c->reason : "closed";
@@ -89,130 +104,62 @@ conn_free(struct conn *c, const char *reason)
 	    (unsigned long long)(dur / 1000 % 1000),
 	    (unsigned long long)c->msgs, (unsigned long long)c->bytes_in,
 	    (unsigned long long)c->bytes_out, reason);
-
-	/* forget it in the batch being handled, and in the epoll set */
-	for (i = srv->batch_i + 1; i < srv->batch_n; i++)
-		if (srv->batch[i].data.ptr == c)
-			srv->batch[i].data.ptr = NULL;
-	epoll_ctl(srv->cepoll, EPOLL_CTL_DEL, c->fd, NULL);
-	sd_event_source_disable_unref(c->linger);
-	sd_event_source_disable_unref(c->delay);
-	close(c->fd);
-	free(c->in);
-	free(c->out);
-	free(c->delayed);
-	free(c->cycle);
-	conn_unlink(c);
-	if (c->src != NULL) {
-		c->src->conns--;
-		sources_put(srv->sources, c->src, server_now(srv),
-		    srv->conf->source_message_rate,
-		    srv->conf->source_message_burst);
-	}
-	free(c);
-	srv->nconns--;
-	if (srv->full && srv->nconns < srv->conf->max_connections) {
-		srv->full = false;
-		log_info("accepting new connections again");
-	}
-	if (srv->stopping && srv->nconns == 0)
-		sd_event_exit(srv->event, 0);
+	c->ctx->closed(c, c->ctx->arg);
+	conn_free(c);
 }
 
-static void
+static int
 conn_error(struct conn *c, const char *what, int err)
 {
 	char	 reason[128];
 
 	snprintf(reason, sizeof(reason), "%s: %s", what, strerror(err));
-	conn_free(c, reason);
-}
-
-/* Queues unsent bytes; returns 0 or -ENOMEM. */
-static int
-conn_queue(struct conn *c, const char *p, size_t n)
-{
-	size_t	 q = conn_queued(c), cap;
-	char	*np;
-
-	if (c->outoff > 0) {
-		memmove(c->out, c->out + c->outoff, q);
-		c->outoff = 0;
-		c->outlen = q;
-	}
-	if (c->outcap - c->outlen < n) {
-		cap = c->outlen + n;
-		if (cap < 4096)
-			cap = 4096;
-		if ((np = realloc(c->out, cap)) == NULL)
-			return -ENOMEM;
-		c->out = np;
-		c->outcap = cap;
-	}
-	memcpy(c->out + c->outlen, p, n);
-	c->outlen += n;
-	return 0;
+	conn_close(c, reason);
+	return CONN_GONE;
 }
 
 static void
 conn_drop_output(struct conn *c)
 {
-	free(c->out);
-	c->out = NULL;
-	c->outoff = c->outlen = c->outcap = 0;
+	buf_pool_give(&c->ctx->out_pool, &c->out);
+	c->outoff = 0;
 }
 
 /*
- * Sends what the server rendered into wbuf for this connection, once,
- * and queues the rest. Returns -1 when the connection was freed.
+ * Before replies are added: moves what is still queued to the front, so
+ * that the buffer holds no more than the queue. Returns the bytes queued.
  */
-static int
-conn_send(struct conn *c)
+static size_t
+conn_out_begin(struct conn *c)
 {
-	struct buf	*w = &c->srv->wbuf;
-	ssize_t		 n = 0;
+	size_t	 q = conn_queued(c);
 
-	if (w->len == 0)
-		return 0;
-	if (conn_queued(c) == 0) {
-		n = send(c->fd, w->data, w->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EINTR) {
-				w->len = 0;
-				conn_error(c, "send", errno);
-				return -1;
-			}
-			n = 0;
-		}
-		c->bytes_out += (uint64_t)n;
+	if (c->outoff > 0) {
+		memmove(c->out.data, c->out.data + c->outoff, q);
+		c->out.len = q;
+		c->outoff = 0;
 	}
-	if ((size_t)n < w->len &&
-	    conn_queue(c, w->data + n, w->len - (size_t)n) < 0) {
-		w->len = 0;
-		conn_free(c, "out of memory");
-		return -1;
-	}
-	w->len = 0;
-	return 0;
+	return q;
 }
 
+/*
+ * Writes what is queued until it is all sent or the socket is full
+ * (edge-triggered: the next EPOLLOUT resumes it). CONN_GONE on error.
+ */
 static int
 conn_flush(struct conn *c)
 {
 	ssize_t	 n;
 
-	/* edge-triggered: write until the kernel says it is full */
 	while (conn_queued(c) > 0) {
-		n = send(c->fd, c->out + c->outoff, conn_queued(c),
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return 0;
-			conn_error(c, "send", errno);
-			return -1;
-		}
+		n = c->tr->ops->write(c->tr, c->out.data + c->outoff,
+		    conn_queued(c));
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return conn_error(c, "send", (int)-n);
 		c->bytes_out += (uint64_t)n;
 		c->outoff += (size_t)n;
 		conn_touch(c);
@@ -221,115 +168,85 @@ conn_flush(struct conn *c)
 	return 0;
 }
 
-void
-conn_fill_costly(struct template_ctx *ctx, unsigned int needs, void *arg)
+/*
+ * Sends replies just queued behind nothing else; behind earlier ones
+ * they wait for the socket to take those. CONN_GONE on error.
+ */
+static int
+conn_send(struct conn *c, size_t queued_before)
 {
-	struct conn		*c = arg;
-	static char		 addr[INET6_ADDRSTRLEN];
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	uint16_t		 port = 0;
-
-	if (needs & TEMPLATE_NEED_TIME)
-		sd_event_now(c->srv->event, CLOCK_REALTIME, &ctx->now_usec);
-	if (needs & TEMPLATE_NEED_SERVER) {
-		addr[0] = '\0';
-		if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == 0)
-			server_format_peer(&ss, addr, sizeof(addr), &port);
-		ctx->server_address = addr;
-		ctx->server_port = port;
-	}
+	if (queued_before > 0 || conn_queued(c) == 0)
+		return 0;
+	return conn_flush(c);
 }
 
-void
-conn_ctx(const struct conn *c, struct template_ctx *ctx)
+static void
+conn_closing(struct conn *c, const char *reason)
 {
-	memset(ctx, 0, sizeof(*ctx));
-	ctx->client_address = c->addr;
-	ctx->client_port = c->port;
-	ctx->listener = c->l->name;
-	ctx->hostname = c->srv->hostname;
-	ctx->message_number = c->msgs;
-	ctx->connections = c->srv->nconns;
-}
-
-/* The per-connection counters of cycling rules, reset by a reload. */
-static uint32_t *
-conn_cycle(struct conn *c)
-{
-	struct server	*srv = c->srv;
-	size_t		 n = rules_cycle_slots(srv->conf->rules);
-
-	if (c->cycle != NULL && c->cycle_gen == srv->conf_gen)
-		return c->cycle;
-	free(c->cycle);
-	c->cycle = n > 0 ? calloc(n, sizeof(*c->cycle)) : NULL;
-	c->cycle_gen = srv->conf_gen;
-	return c->cycle;
+	c->closing = true;
+	c->reason = reason;
 }
 
 /*
- * Answers one message into wbuf. Returns false when processing must stop
- * here: the reply is delayed, or the connection is closing.
+ * Answers one message onto the output. Returns false when processing
+ * must stop here: the reply is delayed, or the connection is closing.
  */
 static bool
 handle_message(struct conn *c, const struct frame_msg *m)
 {
-	struct server		*srv = c->srv;
-	const struct conf	*conf = srv->conf;
-	struct template_ctx	 ctx;
-	struct reply		 res;
-	size_t			 mark = srv->wbuf.len;
-	char			 label[32];
+	const struct conf_service *svc = c->l->svc;
+	struct serve_facts	 facts;
+	struct answer_env	 env;
+	struct answer		 res;
+	size_t			 mark = c->out.len;
 
 	c->msgs++;
-	srv->messages++;
-	conn_ctx(c, &ctx);
-	if (reply_build(conf, m, &c->sa.sa, &ctx,
-	    conn_fill_costly, c, rules_cycle_slots(conf->rules) ? conn_cycle(c) :
-	    NULL, &srv->wbuf, &res) < 0) {
-		srv->wbuf.len = mark;
-		c->closing = true;
-		c->reason = "out of memory";
+	c->ctx->messages++;
+	if (c->out.cap == 0)
+		buf_pool_take(&c->ctx->out_pool, &c->out);
+	if (c->out.cap == 0 && buf_reserve(&c->out, OUT_INITIAL) < 0) {
+		conn_closing(c, "out of memory");
 		return false;
 	}
-	if (conf->log_messages && log_enabled(LOG_INFO)) {
+	conn_env(c, &env, &facts);
+	if (answer_message(&env, m, &c->cycle, &c->out, &res) < 0) {
+		c->out.len = mark;
+		conn_closing(c, "out of memory");
+		return false;
+	}
+	if (svc->log_messages && log_enabled(LOG_INFO)) {
 		struct log_fields f;
 
 		conn_fields(c, &f);
-		f.rule = res.rule ? reply_rule_label(res.rule, label,
-		    sizeof(label)) : NULL;
+		f.rule = res.rule_label;
 		log_message(&f, c->peer, "message", c->msgs, NULL, m->data,
-		    m->len, conf->log_message_bytes);
+		    m->len, svc->log_message_bytes);
 	}
 	if (res.delay_ms > 0) {
 		/* hold this reply back; later messages wait behind it */
-		size_t n = srv->wbuf.len - mark;
+		size_t n = c->out.len - mark;
 
 		if (n > 0 && (c->delayed = malloc(n)) == NULL) {
-			srv->wbuf.len = mark;
-			c->closing = true;
-			c->reason = "out of memory";
+			c->out.len = mark;
+			conn_closing(c, "out of memory");
 			return false;
 		}
 		if (n > 0)
-			memcpy(c->delayed, srv->wbuf.data + mark, n);
+			memcpy(c->delayed, c->out.data + mark, n);
 		c->delayed_len = n;
 		c->delayed_close = res.close;
-		srv->wbuf.len = mark;
-		if (sd_event_add_time_relative(srv->event, &c->delay,
-		    CLOCK_MONOTONIC, res.delay_ms * 1000, TIMER_ACCURACY_USEC,
-		    delay_done, c) < 0) {
-			c->closing = true;
-			c->reason = "cannot arm a timer";
+		c->out.len = mark;
+		if (sd_event_add_time_relative(c->ctx->event, &c->delay,
+		    CLOCK_MONOTONIC, res.delay_ms * 1000,
+		    SERVE_TIMER_ACCURACY_USEC, delay_done, c) < 0) {
+			conn_closing(c, "cannot arm a timer");
 			return false;
 		}
 		c->paused = true;
 		return false;
 	}
 	if (res.close) {
-		c->closing = true;
-		c->reason = "closed after reply";
+		conn_closing(c, "closed after reply");
 		return false;
 	}
 	return true;
@@ -338,44 +255,38 @@ handle_message(struct conn *c, const struct frame_msg *m)
 static void
 too_long(struct conn *c)
 {
-	struct server		*srv = c->srv;
-	const struct conf	*conf = srv->conf;
-	struct template_ctx	 ctx;
+	const struct conf_service *svc = c->l->svc;
+	struct serve_facts	 facts;
+	struct answer_env	 env;
 	struct log_fields	 f;
 
-	srv->errors++;
+	c->ctx->errors++;
 	conn_fields(c, &f);
 	log_client(LOG_WARNING, LOG_MSGID_TOO_LONG, &f,
 	    "%s message longer than %zu bytes; closing", c->peer,
-	    conf->max_message_bytes);
-	conn_ctx(c, &ctx);
-	ctx.max_message_bytes = conf->max_message_bytes;
-	if (template_needs(conf->too_long_reply))
-		conn_fill_costly(&ctx, template_needs(conf->too_long_reply), c);
-	if (template_render(conf->too_long_reply, &ctx, &srv->wbuf) == 0 &&
-	    conf->framing == FRAME_LINE)
-		buf_append(&srv->wbuf, "\n", 1);
-	c->closing = true;
-	c->reason = "message too long";
+	    svc->max_message_bytes);
+	conn_env(c, &env, &facts);
+	(void)answer_notice(&env, ANSWER_TOO_LONG, &c->out);
+	conn_closing(c, "message too long");
 }
 
 /*
- * The source's message rate is used up: pause until its next token.
- * Returns true when paused.
+ * The client address's message rate is used up: pause until its next
+ * token. Returns true when paused.
  */
 static bool
 throttle(struct conn *c)
 {
-	struct server		*srv = c->srv;
-	const struct conf	*conf = srv->conf;
+	const struct conf_service *svc = c->l->svc;
 	uint64_t		 wait;
 
-	wait = source_take(c->src, server_now(srv), conf->source_message_rate,
-	    conf->source_message_burst);
+	wait = bucket_take(&c->tally->bucket, serve_now(c->ctx),
+	    svc->source_message_rate, svc->source_message_burst);
 	if (wait == 0)
 		return false;
-	if (sd_event_add_time_relative(srv->event, &c->delay,
-	    CLOCK_MONOTONIC, wait, TIMER_ACCURACY_USEC, delay_done, c) < 0)
+	if (sd_event_add_time_relative(c->ctx->event, &c->delay,
+	    CLOCK_MONOTONIC, wait, SERVE_TIMER_ACCURACY_USEC, delay_done,
+	    c) < 0)
 		return false;	/* cannot wait: let it through */
 	log_debug("%s throttled for %llu us (source_message_rate)", c->peer,
 	    (unsigned long long)wait);
@@ -387,21 +298,21 @@ throttle(struct conn *c)
 static size_t
 process(struct conn *c, const char *data, size_t len)
 {
-	const struct conf	*conf = c->srv->conf;
+	const struct conf_service *svc = c->l->svc;
 	struct frame_msg	 m;
 	size_t			 off = 0;
 	ssize_t			 r;
 
 	while (off < len && !c->closing && !c->paused) {
-		r = frame_next(conf->framing, data + off, len - off,
-		    conf->max_message_bytes, c->eof, &m);
+		r = frame_next(svc->framing, data + off, len - off,
+		    svc->max_message_bytes, c->eof, &m);
 		if (r == 0)
 			break;
 		if (r < 0) {
 			too_long(c);
 			return len;
 		}
-		if (c->src != NULL && conf->source_message_rate > 0 &&
+		if (c->tally != NULL && svc->source_message_rate > 0 &&
 		    throttle(c))
 			break;	/* this message waits for its token */
 		off += (size_t)r;
@@ -423,7 +334,7 @@ conn_drop_input(struct conn *c)
 static int
 conn_keep(struct conn *c, const char *p, size_t n)
 {
-	const struct conf	*conf = c->srv->conf;
+	const struct conf_service *svc = c->l->svc;
 	size_t			 cap;
 	char			*np;
 
@@ -438,7 +349,7 @@ conn_keep(struct conn *c, const char *p, size_t n)
 		c->in[n] = '\0';
 		return 0;
 	}
-	cap = frame_pending_max(conf->framing, conf->max_message_bytes);
+	cap = frame_pending_max(svc->framing, svc->max_message_bytes);
 	if (cap < n)
 		cap = n;
 	if ((np = malloc(cap + 1)) == NULL)
@@ -452,12 +363,13 @@ conn_keep(struct conn *c, const char *p, size_t n)
 }
 
 /*
- * Answers the messages in data (the shared read buffer or the
- * connection's own), keeps what is left for later and sends the replies.
- * Returns -1 when the connection was freed.
+ * Answers the messages in data (the read buffer or the connection's
+ * own), keeps what is left for later and sends the replies, unless
+ * `before` bytes were queued already. CONN_GONE when the connection
+ * closed.
  */
 static int
-conn_consume(struct conn *c, char *data, size_t len)
+conn_consume(struct conn *c, char *data, size_t len, size_t before)
 {
 	size_t	 used;
 
@@ -466,46 +378,54 @@ conn_consume(struct conn *c, char *data, size_t len)
 	if (c->closing || (c->eof && !c->paused))
 		conn_drop_input(c);
 	else if (conn_keep(c, data + used, len - used) < 0) {
-		c->srv->wbuf.len = 0;
-		conn_free(c, "out of memory");
-		return -1;
+		conn_close(c, "out of memory");
+		return CONN_GONE;
 	}
-	return conn_send(c);
+	return conn_send(c, before);
 }
 
-/* Returns 1 when it read something, 0 when there was nothing to read, -1
- * when the connection was freed. */
+/* Lingering: reads and forgets until the client closes. */
 static int
-conn_read(struct conn *c)
+conn_discard(struct conn *c, char *rbuf)
 {
-	struct server		*srv = c->srv;
-	const struct conf	*conf = srv->conf;
+	ssize_t	 n;
+
+	n = c->tr->ops->read(c->tr, rbuf, SERVE_READ_SIZE);
+	if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR)) {
+		conn_close(c, NULL);
+		return CONN_GONE;
+	}
+	if (n == SERVE_READ_SIZE)
+		c->rearm = true;	/* there may be more */
+	else if (c->rdhup) {
+		conn_close(c, NULL);
+		return CONN_GONE;
+	}
+	return 0;
+}
+
+/*
+ * Returns 1 when it read something, 0 when there was nothing to read,
+ * CONN_GONE when the connection closed.
+ */
+static int
+conn_read(struct conn *c, char *rbuf)
+{
+	const struct conf_service *svc = c->l->svc;
 	char			*dst;
 	size_t			 room, len, want;
 	ssize_t			 n;
 
-	if (c->lingering) {
-		n = recv(c->fd, srv->rbuf, READ_SIZE, 0);
-		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-			conn_free(c, NULL);
-			return -1;
-		}
-		if (n == READ_SIZE)
-			c->rearm = true;	/* there may be more */
-		else if (c->rdhup) {
-			conn_free(c, NULL);
-			return -1;
-		}
-		return 0;
-	}
+	if (c->lingering)
+		return conn_discard(c, rbuf);
 
-	want = frame_pending_max(conf->framing, conf->max_message_bytes);
+	want = frame_pending_max(svc->framing, svc->max_message_bytes);
 	if (c->in != NULL && c->incap < want) {
 		char *np = realloc(c->in, want + 1);
 
 		if (np == NULL) {
-			conn_free(c, "out of memory");
-			return -1;
+			conn_close(c, "out of memory");
+			return CONN_GONE;
 		}
 		c->in = np;
 		c->incap = want;
@@ -514,33 +434,32 @@ conn_read(struct conn *c)
 		dst = c->in + c->inlen;
 		room = c->incap - c->inlen;
 	} else {
-		dst = srv->rbuf;
-		room = READ_SIZE;
-		if (conf->framing == FRAME_RAW && room > conf->max_message_bytes)
-			room = conf->max_message_bytes;
+		dst = rbuf;
+		room = SERVE_READ_SIZE;
+		if (svc->framing == FRAME_RAW && room > svc->max_message_bytes)
+			room = svc->max_message_bytes;
 	}
 	if (room == 0) {
 		/* the pending partial outgrew a smaller limit after reload */
+		size_t before = conn_out_begin(c);
+
 		too_long(c);
 		conn_drop_input(c);
-		return conn_send(c) < 0 ? -1 : 1;
+		return conn_send(c, before) == CONN_GONE ? CONN_GONE : 1;
 	}
 
-	n = recv(c->fd, dst, room, 0);
-	if (n == -1) {
-		if (errno == EAGAIN)
-			return 0;
-		if (errno == EINTR)
-			return 1;
-		conn_error(c, "recv", errno);
-		return -1;
-	}
-	if (n == 0)
-		c->eof = true;
-	else if ((size_t)n == room)
+	n = c->tr->ops->read(c->tr, dst, room);
+	if (n == -EAGAIN)
+		return 0;
+	if (n == -EINTR)
+		return 1;
+	if (n < 0)
+		return conn_error(c, "recv", (int)-n);
+	/* room > 0 here, so n == room is a full read, never the FIN */
+	if ((size_t)n == room)
 		c->rearm = true;	/* edge-triggered: there may be more */
-	else if (c->rdhup)
-		c->eof = true;		/* all that was sent before the FIN */
+	else if (n == 0 || c->rdhup)
+		c->eof = true;		/* the FIN, or all that came before it */
 	c->bytes_in += (uint64_t)n;
 	conn_touch(c);
 
@@ -550,78 +469,76 @@ conn_read(struct conn *c)
 		dst = c->in;
 		len = c->inlen;
 	} else {
-		dst = srv->rbuf;
+		/* a NUL after the bytes: sanitizers' regexec() ignores
+		 * REG_STARTEND and reads up to one */
+		dst = rbuf;
 		len = (size_t)n;
-		srv->rbuf[len] = '\0';
+		rbuf[len] = '\0';
 	}
-	return conn_consume(c, dst, len) < 0 ? -1 : 1;
+	return conn_consume(c, dst, len, conn_out_begin(c)) == CONN_GONE ?
+	    CONN_GONE : 1;
 }
 
 static bool
 conn_can_read(const struct conn *c)
 {
 	return !c->eof && !c->closing && !c->paused &&
-	    conn_queued(c) < c->srv->conf->max_queued_bytes;
+	    conn_queued(c) < c->l->svc->max_queued_bytes;
 }
 
 static int
 delay_done(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct conn	*c = arg;
-	struct buf	*w = &c->srv->wbuf;
+	size_t		 before = conn_out_begin(c);
 
 	(void)s;
 	(void)usec;
 	c->delay = sd_event_source_disable_unref(c->delay);
 	c->paused = false;
-	if (buf_append(w, c->delayed, c->delayed_len) < 0) {
-		conn_free(c, "out of memory");
+	if (buf_append(&c->out, c->delayed, c->delayed_len) < 0) {
+		conn_close(c, "out of memory");
 		return 0;
 	}
 	free(c->delayed);
 	c->delayed = NULL;
 	c->delayed_len = 0;
 	if (c->delayed_close) {
-		c->closing = true;
-		c->reason = "closed after reply";
+		conn_closing(c, "closed after reply");
 		c->delayed_close = false;
 	}
 	/* then what arrived behind the delayed message */
 	if (c->in != NULL && !c->closing) {
-		if (conn_consume(c, c->in, c->inlen) < 0)
+		if (conn_consume(c, c->in, c->inlen, before) == CONN_GONE)
 			return 0;
 	} else {
 		if (c->closing || c->eof)
 			conn_drop_input(c);
-		if (conn_send(c) < 0)
+		if (conn_send(c, before) == CONN_GONE)
 			return 0;
 	}
 	conn_update(c);
 	return 0;
 }
 
-/*
- * At shutdown: reads and answers until the socket has nothing more
- * buffered, then closes. Backpressure still holds; the next writable
- * event resumes it. Returns -1 when the connection was freed.
- */
 int
-conn_drain(struct conn *c)
+conn_drain(struct conn *c, char *rbuf)
 {
 	int	 r, i;
 
+	c->draining = true;
+	if (c->lingering)
+		return conn_update(c);
 	/* bounded, so a client that never stops sending cannot hold the loop */
 	for (i = 0; i < DRAIN_BURST && conn_can_read(c); i++) {
-		if ((r = conn_read(c)) < 0)
-			return -1;
-		if (r == 0) {
-			c->closing = true;
-			c->reason = "server shutting down";
-		}
+		if ((r = conn_read(c, rbuf)) == CONN_GONE)
+			return CONN_GONE;
+		if (r == 0)
+			conn_closing(c, "server shutting down");
 	}
 	if (i == DRAIN_BURST && conn_can_read(c))
 		c->rearm = true;	/* come back for the rest */
-	return 0;
+	return conn_update(c);
 }
 
 /*
@@ -639,7 +556,7 @@ conn_set_events(struct conn *c, uint32_t events)
 	c->rearm = false;
 	ev.events = events | EPOLLET | (events & EPOLLIN ? EPOLLRDHUP : 0);
 	ev.data.ptr = c;
-	if (epoll_ctl(c->srv->cepoll, EPOLL_CTL_MOD, c->fd, &ev) == -1)
+	if (epoll_ctl(c->ctx->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) == -1)
 		log_warn("%s cannot change event mask", c->peer);
 	c->events = events;
 }
@@ -651,20 +568,20 @@ linger_done(sd_event_source *s, uint64_t usec, void *arg)
 
 	(void)s;
 	(void)usec;
-	conn_free(c, NULL);
+	conn_close(c, NULL);
 	return 0;
 }
 
-/* Recomputes what to wait for; closes when done. -1 when freed. */
-int
+/* Recomputes what to wait for; closes when done. CONN_GONE then. */
+static int
 conn_update(struct conn *c)
 {
 	size_t			 q = conn_queued(c);
 	uint32_t		 ev = 0;
 
 	if (q == 0 && c->eof && !c->paused) {
-		conn_free(c, c->closing ? NULL : "client closed");
-		return -1;
+		conn_close(c, c->closing ? NULL : "client closed");
+		return CONN_GONE;
 	}
 	if (q == 0 && c->closing && !c->lingering) {
 		/*
@@ -674,11 +591,11 @@ conn_update(struct conn *c)
 		 */
 		c->lingering = true;
 		conn_drop_input(c);
-		if (shutdown(c->fd, SHUT_WR) == -1 ||
-		    sd_event_add_time_relative(c->srv->event, &c->linger,
+		if (c->tr->ops->shutdown(c->tr) < 0 ||
+		    sd_event_add_time_relative(c->ctx->event, &c->linger,
 		    CLOCK_MONOTONIC, LINGER_USEC, 0, linger_done, c) < 0) {
-			conn_free(c, NULL);
-			return -1;
+			conn_close(c, NULL);
+			return CONN_GONE;
 		}
 	}
 	if (c->lingering || conn_can_read(c))
@@ -689,63 +606,109 @@ conn_update(struct conn *c)
 	 * more input arrives: writability brings it back */
 	if (q > 0 || (c->draining && !c->closing && !c->eof && !c->paused))
 		ev |= EPOLLOUT;
-	conn_set_events(c, ev);
+	conn_set_events(c, ev | c->tr->ops->wants(c->tr));
 	return 0;
 }
 
 int
-conn_watch(struct conn *c)
-{
-	struct epoll_event	 ev;
-
-	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-	ev.data.ptr = c;
-	c->events = EPOLLIN;
-	return epoll_ctl(c->srv->cepoll, EPOLL_CTL_ADD, c->fd, &ev) == -1 ?
-	    -errno : 0;
-}
-
-void
-conn_event(struct conn *c, uint32_t revents)
+conn_event(struct conn *c, uint32_t revents, char *rbuf)
 {
 	/* with edges, the FIN may come with the last data: no later event */
 	if (revents & EPOLLRDHUP)
 		c->rdhup = true;
-	if ((revents & EPOLLOUT) && conn_flush(c) < 0)
-		return;
-	if (c->draining && !c->lingering) {
-		if (conn_drain(c) < 0)
-			return;
-	} else if (revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+	if ((revents & EPOLLOUT) && conn_flush(c) == CONN_GONE)
+		return CONN_GONE;
+	if (c->draining && !c->lingering)
+		return conn_drain(c, rbuf);
+	if (revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		if (!(c->events & EPOLLIN) && conn_queued(c) > 0) {
 			/* not reading now: let the write report the error */
-			if (conn_flush(c) < 0)
-				return;
-		} else if (conn_read(c) < 0)
-			return;
+			if (conn_flush(c) == CONN_GONE)
+				return CONN_GONE;
+		} else if (conn_read(c, rbuf) == CONN_GONE)
+			return CONN_GONE;
 	}
-	conn_update(c);
-	return;
+	return conn_update(c);
 }
 
-void
-conn_send_greeting(struct conn *c)
+static void
+conn_name(struct conn *c, uint64_t serial)
 {
-	struct server		*srv = c->srv;
-	const struct conf	*conf = srv->conf;
-	struct template_ctx	 ctx;
+	if (c->sa.sa.sa_family == AF_UNIX)	/* no address: name it by count */
+		snprintf(c->peer, sizeof(c->peer), "unix:%s#%llu", c->l->name,
+		    (unsigned long long)serial);
+	else
+		addr_format_peer(c->addr, c->port, c->peer, sizeof(c->peer));
+}
 
-	conn_ctx(c, &ctx);
-	ctx.message = "";
-	ctx.max_message_bytes = conf->max_message_bytes;
-	if (template_needs(conf->greeting))
-		conn_fill_costly(&ctx, template_needs(conf->greeting), c);
-	if (template_render(conf->greeting, &ctx, &srv->wbuf) < 0 ||
-	    (conf->framing == FRAME_LINE && buf_append(&srv->wbuf, "\n", 1) < 0)) {
-		srv->wbuf.len = 0;
-		conn_free(c, "out of memory");
-		return;
+static int
+conn_greet(struct conn *c)
+{
+	struct serve_facts	 facts;
+	struct answer_env	 env;
+
+	if (c->l->svc->greeting == NULL)
+		return 0;
+	conn_env(c, &env, &facts);
+	if (answer_notice(&env, ANSWER_GREETING, &c->out) < 0) {
+		conn_close(c, "out of memory");
+		return CONN_GONE;
 	}
-	if (conn_send(c) == 0)
-		conn_update(c);
+	if (conn_send(c, 0) == CONN_GONE)
+		return CONN_GONE;
+	return conn_update(c);
+}
+
+struct conn *
+conn_new(struct serve_ctx *ctx, const struct listener *l, int fd,
+    const union addr_any *client, struct tally *tally, uint64_t serial)
+{
+	struct epoll_event	 ev;
+	struct log_fields	 f;
+	struct conn		*c;
+	int			 on = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warnx("%s: out of memory for a new connection", l->name);
+		close(fd);
+		return NULL;
+	}
+	c->ctx = ctx;
+	c->l = l;
+	c->fd = fd;
+	c->tally = tally;
+	c->started = serve_now(ctx);
+	c->sa = *client;
+	addr_format(&c->sa.sa, c->addr, sizeof(c->addr), &c->port);
+	conn_name(c, serial);
+	if (client->sa.sa_family == AF_INET || client->sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if ((c->tr = transport_plain_new(fd)) == NULL) {
+		log_warnx("%s: out of memory for a new connection", l->name);
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = c;
+	c->events = EPOLLIN;
+	if (epoll_ctl(ctx->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_warn("%s: cannot watch a new connection", l->name);
+		c->tr->ops->free(c->tr);
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	idle_append(&ctx->idle, &c->idle, c->started);
+	conn_fields(c, &f);
+	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s",
+	    c->peer, l->name);
+	return c;
+}
+
+/* After the server has counted it: the greeting, if any. */
+int
+conn_start(struct conn *c)
+{
+	return conn_greet(c);
 }

@@ -1,315 +1,295 @@
+/* SPDX-License-Identifier: ISC */
 /* UDP: each datagram is one message, answered with one datagram. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <syslog.h>
-#include <time.h>
 
+#include "addr.h"
+#include "answer.h"
+#include "bucket.h"
+#include "dgram.h"
 #include "frame.h"
-#include "reply.h"
-#include "rules.h"
-#include "server-internal.h"
+#include "log.h"
 
 #define DGRAM_BURST		64	/* datagrams per wake-up */
 #define DGRAM_DELAYED_MAX	4096	/* delayed replies held at once */
 
-struct dgram_fill {
-	int	 fd;
-	char	 addr[INET6_ADDRSTRLEN];
+/* A reply held back by a rule's delay_ms. */
+struct delayed {
+	struct delayed		*next;
+	struct dgram		*d;
+	sd_event_source		*timer;
+	union addr_any		 peer;
+	socklen_t		 peerlen;
+	size_t			 len;
+	char			 data[];
+};
+
+struct dgram {
+	struct serve_ctx	*ctx;
+	const struct listener	*l;
+	sd_event_source		*src;
+	struct answer_cycle	 cycle;		/* per listener */
+	struct delayed		*delayed;
+	size_t			 ndelayed;
+	struct buf		 out;
+	/* room for the largest datagram read, and a NUL */
+	char			 rbuf[SERVE_READ_SIZE + 1];
 };
 
 static void
-fill_costly(struct template_ctx *ctx, unsigned int needs, void *arg)
+send_reply(int fd, const char *p, size_t n, const union addr_any *to,
+    socklen_t tolen, const char *peer)
 {
-	struct dgram_fill	*f = arg;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	uint16_t		 port = 0;
-
-	if (needs & TEMPLATE_NEED_TIME) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ctx->now_usec = (uint64_t)ts.tv_sec * 1000000 +
-		    (uint64_t)ts.tv_nsec / 1000;
-	}
-	if (needs & TEMPLATE_NEED_SERVER) {
-		f->addr[0] = '\0';
-		if (getsockname(f->fd, (struct sockaddr *)&ss, &len) == 0)
-			server_format_peer(&ss, f->addr, sizeof(f->addr),
-			    &port);
-		ctx->server_address = f->addr;
-		ctx->server_port = port;
-	}
-}
-
-static uint32_t *
-cycle_for(struct lsource *ls)
-{
-	struct server	*srv = ls->srv;
-	size_t		 n = rules_cycle_slots(srv->conf->rules);
-
-	if (n == 0)
-		return NULL;
-	if (ls->cycle == NULL || ls->cycle_gen != srv->conf_gen) {
-		free(ls->cycle);
-		ls->cycle = calloc(n, sizeof(*ls->cycle));
-		ls->cycle_gen = srv->conf_gen;
-	}
-	return ls->cycle;
-}
-
-static void
-send_reply(int fd, const char *p, size_t n, const struct sockaddr_storage *ss,
-    socklen_t sslen, const char *peer)
-{
-	if (sendto(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL,
-	    (const struct sockaddr *)ss, sslen) == -1)
+	if (sendto(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL, &to->sa,
+	    tolen) == -1)
 		/* UDP may drop, and so may we: say so only when asked */
 		log_debug("%s reply of %zu bytes not sent: %s", peer, n,
 		    strerror(errno));
 }
 
+static void
+delayed_free(struct dgram *d, struct delayed *h)
+{
+	struct delayed	**pp;
+
+	for (pp = &d->delayed; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	d->ndelayed--;
+	sd_event_source_disable_unref(h->timer);
+	free(h);
+}
+
 static int
 delayed_due(sd_event_source *s, uint64_t usec, void *arg)
 {
-	struct dgram_delayed	 *d = arg, **pp;
-	struct server		 *srv = d->srv;
+	struct delayed	*h = arg;
 
 	(void)s;
 	(void)usec;
-	send_reply(d->fd, d->data, d->len, &d->peer, d->peerlen, "delayed");
-	for (pp = &srv->delayed; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == d) {
-			*pp = d->next;
-			break;
-		}
-	srv->ndelayed--;
-	sd_event_source_disable_unref(d->timer);
-	free(d);
+	send_reply(h->d->l->fd, h->data, h->len, &h->peer, h->peerlen,
+	    "delayed");
+	delayed_free(h->d, h);
 	return 0;
 }
 
 static void
-hold(struct server *srv, int fd, const struct sockaddr_storage *ss,
-    socklen_t sslen, const char *p, size_t n, uint64_t delay_ms,
-    const char *peer)
+hold(struct dgram *d, const union addr_any *peer, socklen_t peerlen,
+    uint64_t delay_ms, const char *name)
 {
-	struct dgram_delayed	*d;
+	struct delayed	*h;
 
-	if (srv->ndelayed >= DGRAM_DELAYED_MAX ||
-	    (d = calloc(1, sizeof(*d) + n)) == NULL) {
+	if (d->ndelayed >= DGRAM_DELAYED_MAX ||
+	    (h = calloc(1, sizeof(*h) + d->out.len)) == NULL) {
 		log_warnx("%s delayed reply dropped: %zu already waiting",
-		    peer, srv->ndelayed);
-		srv->errors++;
+		    name, d->ndelayed);
+		d->ctx->errors++;
 		return;
 	}
-	d->srv = srv;
-	d->fd = fd;
-	d->peer = *ss;
-	d->peerlen = sslen;
-	d->len = n;
-	memcpy(d->data, p, n);
-	if (sd_event_add_time_relative(srv->event, &d->timer, CLOCK_MONOTONIC,
-	    delay_ms * 1000, TIMER_ACCURACY_USEC, delayed_due, d) < 0) {
-		free(d);
-		srv->errors++;
+	h->d = d;
+	h->peer = *peer;
+	h->peerlen = peerlen;
+	h->len = d->out.len;
+	memcpy(h->data, d->out.data, d->out.len);
+	if (sd_event_add_time_relative(d->ctx->event, &h->timer,
+	    CLOCK_MONOTONIC, delay_ms * 1000, SERVE_TIMER_ACCURACY_USEC,
+	    delayed_due, h) < 0) {
+		free(h);
+		d->ctx->errors++;
 		return;
 	}
-	d->next = srv->delayed;
-	srv->delayed = d;
-	srv->ndelayed++;
+	h->next = d->delayed;
+	d->delayed = h;
+	d->ndelayed++;
 }
 
-void
-dgram_flush_delayed(struct server *srv, bool send_them)
-{
-	struct dgram_delayed	*d;
-
-	while ((d = srv->delayed) != NULL) {
-		srv->delayed = d->next;
-		if (send_them)
-			send_reply(d->fd, d->data, d->len, &d->peer,
-			    d->peerlen, "delayed");
-		sd_event_source_disable_unref(d->timer);
-		free(d);
-	}
-	srv->ndelayed = 0;
-}
-
-/* Access list and rate: whether this datagram is answered at all. */
+/* The access list and the rate: whether this datagram is answered. */
 static bool
-admitted(struct server *srv, const struct sockaddr_storage *ss,
-    const char *peer)
+admitted(struct dgram *d, const struct sockaddr *sa, const char *name)
 {
-	const struct conf	*conf = srv->conf;
-	const struct sockaddr	*sa = (const struct sockaddr *)ss;
-	struct source		*src;
+	const struct conf_service *svc = d->l->svc;
+	struct tally		*t;
 	uint64_t		 now;
 	bool			 ok;
 
-	if ((conf->nallow > 0 && !rules_nets_match(conf->allow, conf->nallow,
-	    sa)) || rules_nets_match(conf->deny, conf->ndeny, sa)) {
-		log_debug("%s datagram refused by the access list", peer);
-		srv->errors++;
+	if (!addr_acl_permits(&svc->acl, sa)) {
+		log_debug("%s datagram refused by the access list", name);
+		d->ctx->errors++;
 		return false;
 	}
-	if (conf->source_message_rate <= 0 ||
-	    (src = sources_get(srv->sources, sa)) == NULL)
+	if (svc->source_message_rate <= 0 ||
+	    (t = tallies_get(d->ctx->tallies, sa)) == NULL)
 		return true;
 	/* no way to slow a UDP sender down: drop what is over the rate */
-	now = server_now(srv);
-	ok = source_take(src, now, conf->source_message_rate,
-	    conf->source_message_burst) == 0;
-	sources_put(srv->sources, src, now, conf->source_message_rate,
-	    conf->source_message_burst);
+	now = serve_now(d->ctx);
+	ok = bucket_take(&t->bucket, now, svc->source_message_rate,
+	    svc->source_message_burst) == 0;
+	tallies_put(d->ctx->tallies, t, now, svc->source_message_rate,
+	    svc->source_message_burst);
 	if (!ok) {
-		log_debug("%s datagram dropped: source_message_rate", peer);
-		srv->errors++;
+		log_debug("%s datagram dropped: source_message_rate", name);
+		d->ctx->errors++;
 	}
 	return ok;
 }
 
 static void
-answer(struct lsource *ls, int fd, char *data, size_t n, bool truncated,
-    const struct sockaddr_storage *ss, socklen_t sslen)
+answer_datagram(struct dgram *d, size_t n, bool truncated,
+    const union addr_any *peer, socklen_t peerlen)
 {
-	struct server		*srv = ls->srv;
-	const struct conf	*conf = srv->conf;
-	struct template_ctx	 ctx;
-	struct dgram_fill	 fill;
+	const struct conf_service *svc = d->l->svc;
+	struct serve_facts	 facts;
+	struct answer_env	 env;
 	struct frame_msg	 m;
 	struct log_fields	 f;
-	struct reply		 res;
-	char			 addr[INET6_ADDRSTRLEN], peer[INET6_ADDRSTRLEN + 8];
-	char			 label[32];
+	struct answer		 res;
+	char			 addr[ADDR_TEXT_MAX], name[ADDR_PEER_MAX];
 	uint16_t		 port;
 
-	server_format_peer(ss, addr, sizeof(addr), &port);
-	snprintf(peer, sizeof(peer), strchr(addr, ':') ? "[%s]:%u" : "%s:%u",
-	    addr, port);
-	if (!admitted(srv, ss, peer))
+	addr_format(&peer->sa, addr, sizeof(addr), &port);
+	addr_format_peer(addr, port, name, sizeof(name));
+	if (!admitted(d, &peer->sa, name))
 		return;
-	ls->datagrams++;
-	srv->messages++;
+	d->ctx->messages++;
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.client_address = addr;
-	ctx.client_port = port;
-	ctx.listener = ls->l->name;
-	ctx.hostname = srv->hostname;
-	ctx.message_number = 1;
-	ctx.connections = srv->nconns;
-	ctx.max_message_bytes = conf->max_message_bytes;
+	facts.fd = d->l->fd;
+	memset(&env, 0, sizeof(env));
+	env.conf = d->ctx->conf;
+	env.svc = svc;
+	env.client = &peer->sa;
+	env.client_address = addr;
+	env.client_port = port;
+	env.listener = d->l->name;
+	env.hostname = d->ctx->hostname;
+	env.message_number = 1;
+	env.connections = d->ctx->nconns;
+	env.datagram = true;
+	env.fill = serve_fill;
+	env.fill_arg = &facts;
 	memset(&f, 0, sizeof(f));
 	f.client_address = addr;
 	f.client_port = port;
-	f.listener = ls->l->name;
-	fill.fd = fd;
-	srv->wbuf.len = 0;
+	f.listener = d->l->name;
+	d->out.len = 0;
 
-	if (truncated) {
-		srv->errors++;
+	if (frame_datagram(d->rbuf, n, truncated, svc->max_message_bytes,
+	    &m) < 0) {
+		d->ctx->errors++;
 		log_client(LOG_WARNING, LOG_MSGID_TOO_LONG, &f, "%s datagram "
-		    "longer than %zu bytes", peer, conf->max_message_bytes);
-		if (template_needs(conf->too_long_reply))
-			fill_costly(&ctx, template_needs(conf->too_long_reply),
-			    &fill);
-		if (template_render(conf->too_long_reply, &ctx,
-		    &srv->wbuf) == 0)
-			send_reply(fd, srv->wbuf.data, srv->wbuf.len, ss, sslen,
-			    peer);
-		srv->wbuf.len = 0;
+		    "longer than %zu bytes", name, svc->max_message_bytes);
+		if (answer_notice(&env, ANSWER_TOO_LONG, &d->out) == 0)
+			send_reply(d->l->fd, d->out.data, d->out.len, peer,
+			    peerlen, name);
 		return;
 	}
-
-	/* a trailing line end is not part of the message; it comes back */
-	m.data = data;
-	m.len = n;
-	m.term = "";
-	if (n > 0 && data[n - 1] == '\n') {
-		m.len--;
-		m.term = "\n";
-		if (m.len > 0 && data[m.len - 1] == '\r') {
-			m.len--;
-			m.term = "\r\n";
-		}
-	}
-	m.term_len = strlen(m.term);
-
-	if (reply_build(conf, &m, (const struct sockaddr *)ss, &ctx,
-	    fill_costly, &fill, cycle_for(ls), &srv->wbuf, &res) < 0) {
-		srv->wbuf.len = 0;
-		srv->errors++;
+	if (answer_message(&env, &m, &d->cycle, &d->out, &res) < 0) {
+		d->ctx->errors++;
 		return;
 	}
-	if (conf->log_messages && log_enabled(LOG_INFO)) {
-		f.rule = res.rule ? reply_rule_label(res.rule, label,
-		    sizeof(label)) : NULL;
-		log_message(&f, peer, "datagram", 0, ls->l->name, m.data,
-		    m.len, conf->log_message_bytes);
+	if (svc->log_messages && log_enabled(LOG_INFO)) {
+		f.rule = res.rule_label;
+		log_message(&f, name, "datagram", 0, d->l->name, m.data,
+		    m.len, svc->log_message_bytes);
 	}
-	if (res.silent || srv->wbuf.len == 0)
-		;
-	else if (res.delay_ms > 0)
-		hold(srv, fd, ss, sslen, srv->wbuf.data, srv->wbuf.len,
-		    res.delay_ms, peer);
+	if (res.silent || d->out.len == 0)
+		return;
+	if (res.delay_ms > 0)
+		hold(d, peer, peerlen, res.delay_ms, name);
 	else
-		send_reply(fd, srv->wbuf.data, srv->wbuf.len, ss, sslen, peer);
-	srv->wbuf.len = 0;
+		send_reply(d->l->fd, d->out.data, d->out.len, peer, peerlen,
+		    name);
 }
 
-/* Whether a datagram of n bytes (room of them read) is over the limit. */
-static bool
-too_long(const char *p, size_t n, size_t room, size_t max)
+static int
+dgram_readable(sd_event_source *s, int fd, uint32_t revents, void *arg)
 {
-	size_t	 body = n;
-
-	if (n > room)
-		return true;
-	if (body > 0 && p[body - 1] == '\n')
-		body--;
-	if (body > 0 && p[n - 1] == '\n' && p[body - 1] == '\r')
-		body--;
-	return body > max;
-}
-
-int
-dgram_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
-{
-	struct lsource		*ls = arg;
-	struct server		*srv = ls->srv;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	size_t			 room;
+	struct dgram		*d = arg;
+	union addr_any		 peer;
+	socklen_t		 peerlen;
+	size_t			 room, len;
 	ssize_t			 n;
 	int			 i;
 
 	(void)s;
 	(void)revents;
 	/* room for the largest message and its line end */
-	room = srv->conf->max_message_bytes + 2;
-	if (room > READ_SIZE)
-		room = READ_SIZE;
+	room = d->l->svc->max_message_bytes + 2;
+	if (room > SERVE_READ_SIZE)
+		room = SERVE_READ_SIZE;
 	for (i = 0; i < DGRAM_BURST; i++) {
-		sslen = sizeof(ss);
-		n = recvfrom(fd, srv->rbuf, room, MSG_TRUNC,
-		    (struct sockaddr *)&ss, &sslen);
+		peerlen = sizeof(peer);
+		n = recvfrom(fd, d->rbuf, room, MSG_TRUNC, &peer.sa, &peerlen);
 		if (n == -1) {
 			if (errno == EAGAIN)
 				break;
 			if (errno == EINTR)
 				continue;
 			/* ICMP errors from earlier replies land here */
-			log_debug("%s: recvfrom: %s", ls->l->name,
+			log_debug("%s: recvfrom: %s", d->l->name,
 			    strerror(errno));
 			continue;
 		}
-		srv->rbuf[(size_t)n < room ? (size_t)n : room] = '\0';
-		answer(ls, fd, srv->rbuf, (size_t)n < room ? (size_t)n : room,
-		    too_long(srv->rbuf, (size_t)n, room,
-		    srv->conf->max_message_bytes), &ss, sslen);
+		len = (size_t)n < room ? (size_t)n : room;
+		d->rbuf[len] = '\0';
+		answer_datagram(d, len, (size_t)n > room, &peer, peerlen);
 	}
 	return 0;
+}
+
+int
+dgram_new(struct serve_ctx *ctx, const struct listener *l, struct dgram **out)
+{
+	struct dgram	*d;
+	int		 r;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return -ENOMEM;
+	d->ctx = ctx;
+	d->l = l;
+	if ((r = sd_event_add_io(ctx->event, &d->src, l->fd, EPOLLIN,
+	    dgram_readable, d)) < 0) {
+		free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
+static void
+release_delayed(struct dgram *d, bool send_them)
+{
+	struct delayed	*h;
+
+	while ((h = d->delayed) != NULL) {
+		if (send_them)
+			send_reply(d->l->fd, h->data, h->len, &h->peer,
+			    h->peerlen, "delayed");
+		delayed_free(d, h);
+	}
+}
+
+void
+dgram_stop(struct dgram *d)
+{
+	d->src = sd_event_source_disable_unref(d->src);
+	release_delayed(d, true);
+}
+
+void
+dgram_free(struct dgram *d)
+{
+	if (d == NULL)
+		return;
+	sd_event_source_disable_unref(d->src);
+	release_delayed(d, false);
+	answer_cycle_free(&d->cycle);
+	buf_free(&d->out);
+	free(d);
 }

@@ -1,4 +1,5 @@
-#include <arpa/inet.h>
+/* SPDX-License-Identifier: ISC */
+/* Listening sockets: passed by the service manager, or opened here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "addr.h"
 #include "listen.h"
 #include "log.h"
 
@@ -19,12 +21,11 @@ static void
 describe(int fd, int type, char *desc, size_t len)
 {
 	struct sockaddr_storage	 ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
 	struct sockaddr_un	*sun = (struct sockaddr_un *)&ss;
 	socklen_t		 sslen = sizeof(ss);
 	const char		*udp = type == SOCK_DGRAM ? "/udp" : "";
-	char			 a[INET6_ADDRSTRLEN];
+	char			 a[ADDR_TEXT_MAX], peer[ADDR_PEER_MAX];
+	uint16_t		 port;
 	size_t			 n;
 
 	memset(&ss, 0, sizeof(ss));
@@ -34,13 +35,10 @@ describe(int fd, int type, char *desc, size_t len)
 	}
 	switch (ss.ss_family) {
 	case AF_INET:
-		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-		snprintf(desc, len, "%s:%u%s", a, ntohs(sin->sin_port), udp);
-		break;
 	case AF_INET6:
-		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
-		snprintf(desc, len, "[%s]:%u%s", a, ntohs(sin6->sin6_port),
-		    udp);
+		addr_format((struct sockaddr *)&ss, a, sizeof(a), &port);
+		addr_format_peer(a, port, peer, sizeof(peer));
+		snprintf(desc, len, "%s%s", peer, udp);
 		break;
 	case AF_UNIX:
 		n = sslen > offsetof(struct sockaddr_un, sun_path) ?
@@ -86,14 +84,13 @@ classify(int fd, struct listener *l, char *why, size_t len)
 	domain = sockopt_int(fd, SO_DOMAIN);
 	type = sockopt_int(fd, SO_TYPE);
 	proto = sockopt_int(fd, SO_PROTOCOL);
-	if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0 &&
-	    proto == IPPROTO_TCP) {
+	if ((sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0 &&
+	    proto == IPPROTO_TCP) ||
+	    sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
 		l->type = SOCK_STREAM;
 	} else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, 0) > 0 &&
 	    proto == IPPROTO_UDP) {
 		l->type = SOCK_DGRAM;
-	} else if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
-		l->type = SOCK_STREAM;
 	} else {
 		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 0) > 0)
 			snprintf(why, len, "a stream socket that is not "

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 #ifndef ECHOREPLYD_LISTEN_H
 #define ECHOREPLYD_LISTEN_H
 
@@ -14,6 +15,8 @@ struct listener {
 	char	 name[CONF_NAME_MAX];
 	char	 desc[CONF_PATH_MAX + 16];	/* address and port, for logs */
 	char	 unlink_path[CONF_PATH_MAX];	/* a socket we created */
+	/* what it serves: set by the server, again on every reload */
+	const struct conf_service *svc;
 };
 
 /*

@@ -1,5 +1,4 @@
-/* strnvisx() is the same in both vis flavours; take the NetBSD one. */
-#define LIBBSD_NETBSD_VIS
+/* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +7,6 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/socket.h>
-#include <vis.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <systemd/sd-daemon.h>
@@ -16,6 +14,7 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
+#include "escape.h"
 #include "log.h"
 
 #define LOG_BUF_SIZE	(64 * 1024)
@@ -38,12 +37,20 @@ static int
 stderr_is_journal(void)
 {
 	const char		*e;
+	char			*end;
 	unsigned long long	 dev, ino;
 	struct stat		 st;
 
+	/* systemd sets it to "device:inode", both in decimal */
 	if ((e = getenv("JOURNAL_STREAM")) == NULL)
 		return 0;
-	if (sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+	errno = 0;
+	dev = strtoull(e, &end, 10);
+	if (end == e || *end != ':' || errno == ERANGE)
+		return 0;
+	e = end + 1;
+	ino = strtoull(e, &end, 10);
+	if (end == e || errno == ERANGE)
 		return 0;
 	if (fstat(STDERR_FILENO, &st) == -1)
 		return 0;
@@ -78,17 +85,17 @@ open_sink(void)
 }
 
 void
-log_init(int debug, int verbose, enum log_target target)
+log_init(bool debug, int verbose, enum conf_log_target target)
 {
 	log_flush();
-	logger.journal = !debug && (target == LOG_TARGET_JOURNAL ||
-	    (target == LOG_TARGET_AUTO && stderr_is_journal()));
+	logger.journal = !debug && (target == CONF_LOG_JOURNAL ||
+	    (target == CONF_LOG_AUTO && stderr_is_journal()));
 	logger.prefix = !debug;
 	logger.level = verbose > 0 ? LOG_DEBUG : LOG_INFO;
 	open_sink();
 }
 
-int
+bool
 log_pending(void)
 {
 	return logger.len > 0;
@@ -108,14 +115,14 @@ count_records(const char *p, size_t n)
 }
 
 void
-log_set_buffered(int on)
+log_set_buffered(bool on)
 {
 	if (!on)
 		log_flush();
 	logger.buffered = on;
 }
 
-int
+bool
 log_enabled(int priority)
 {
 	return priority <= logger.level;
@@ -127,12 +134,6 @@ sink_write(const char *p, size_t n)
 	if (logger.sock)
 		return send(logger.fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	return write(logger.fd, p, n);
-}
-
-int
-log_to_journal(void)
-{
-	return logger.journal;
 }
 
 void
@@ -359,7 +360,7 @@ void
 log_message(const struct log_fields *f, const char *peer, const char *kind,
     uint64_t n, const char *to, const void *msg, size_t len, size_t max)
 {
-	static char		 esc[LOG_ESCAPE_SIZE(LOG_MESSAGE_MAX)];
+	static char		 esc[ESCAPE_SIZE(LOG_MESSAGE_MAX)];
 	struct log_fields	 g = *f;
 	char			*p, *start;
 	size_t			 need, cut = max < LOG_MESSAGE_MAX ? max :
@@ -368,7 +369,7 @@ log_message(const struct log_fields *f, const char *peer, const char *kind,
 	if (!log_enabled(LOG_INFO))
 		return;
 	if (logger.journal) {
-		g.message = log_escape(esc, msg, len, cut);
+		g.message = escape(esc, msg, len, cut);
 		log_client(LOG_INFO, LOG_MSGID_MESSAGE, &g,
 		    "%s %s%s%.0llu%s%s: \"%s\"%s%s%s", peer, kind, n ? " " : "",
 		    (unsigned long long)n, to ? " to " : "", to ? to : "",
@@ -378,7 +379,7 @@ log_message(const struct log_fields *f, const char *peer, const char *kind,
 	}
 	/* straight into the buffer, no printf: this runs for every message */
 	need = 8 + strlen(peer) + strlen(kind) + 24 + (to ? strlen(to) + 4 :
-	    0) + LOG_ESCAPE_SIZE(cut) + 4 + (g.rule ? strlen(g.rule) + 8 : 0) +
+	    0) + ESCAPE_SIZE(cut) + 4 + (g.rule ? strlen(g.rule) + 8 : 0) +
 	    2;
 	if (need > sizeof(logger.buf))
 		return;
@@ -403,7 +404,7 @@ log_message(const struct log_fields *f, const char *peer, const char *kind,
 		put_str(&p, to);
 	}
 	put(&p, ": \"", 3);
-	log_escape(p, msg, len, cut);
+	escape(p, msg, len, cut);
 	p += strlen(p);
 	put(&p, "\"", 1);
 	if (g.rule != NULL) {
@@ -425,16 +426,6 @@ log_client(int priority, const char *msgid, const struct log_fields *f,
 
 	va_start(ap, fmt);
 	vlog(priority, msgid, f, fmt, ap, 0);
-	va_end(ap);
-}
-
-void
-log_msg(int priority, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog(priority, NULL, NULL, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -512,32 +503,4 @@ fatalx(const char *fmt, ...)
 	format_text(text, sizeof(text), fmt, ap, 0);
 	va_end(ap);
 	fatal_exit(text, 0);
-}
-
-char *
-log_escape(char *dst, const void *src, size_t len, size_t max)
-{
-	const unsigned char	*p = src;
-	size_t			 n = len < max ? len : max, i;
-	int			 r;
-
-	/* most messages are printable ASCII, which vis(3) leaves alone;
-	 * its wide-character path is the costliest part of logging */
-	for (i = 0; i < n; i++)
-		if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\' || p[i] == '"')
-			break;
-	if (i == n) {
-		memcpy(dst, src, n);
-		r = (int)n;
-		dst[n] = '\0';
-	} else
-		r = strnvisx(dst, LOG_ESCAPE_SIZE(max), src, n,
-		    VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL | VIS_DQ);
-	if (r < 0) {
-		dst[0] = '\0';
-		r = 0;
-	}
-	if (n < len)
-		memcpy(dst + r, "...", 4);
-	return dst;
 }

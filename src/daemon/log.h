@@ -1,17 +1,15 @@
+/* SPDX-License-Identifier: ISC */
 #ifndef ECHOREPLYD_LOG_H
 #define ECHOREPLYD_LOG_H
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
-#define LOG_ATTR_PRINTF(a, b)	__attribute__((format(printf, a, b)))
+#include "config.h"
 
-enum log_target {
-	LOG_TARGET_AUTO,	/* the journal when stderr is connected to it */
-	LOG_TARGET_JOURNAL,	/* native journal protocol, with fields */
-	LOG_TARGET_STDERR	/* lines with "<N>" priority prefixes */
-};
+#define LOG_ATTR_PRINTF(a, b)	__attribute__((format(printf, a, b)))
 
 /*
  * Where records go: with debug, plain lines on stderr whatever the
@@ -22,13 +20,12 @@ enum log_target {
  * journal are sent at once; if that fails they go to stderr.
  * log_init() may be called again, on reload.
  */
-void	log_init(int debug, int verbose, enum log_target);
-void	log_set_buffered(int);
+void	log_init(bool debug, int verbose, enum conf_log_target);
+void	log_set_buffered(bool);
 void	log_flush(void);
 /* Records wait in the buffer because the sink would block. */
-int	log_pending(void);
-int	log_enabled(int priority);
-int	log_to_journal(void);
+bool	log_pending(void);
+bool	log_enabled(int priority);
 
 /* What a client record is about; the journal gets it as fields. */
 struct log_fields {
@@ -51,7 +48,7 @@ struct log_fields {
  * (at most LOG_MESSAGE_MAX) bytes. No printf on the stderr back ends: it
  * runs for every message.
  */
-#define LOG_MESSAGE_MAX		65536
+#define LOG_MESSAGE_MAX		65536	/* bytes of a message logged, at most */
 void	log_message(const struct log_fields *, const char *peer,
 	    const char *kind, uint64_t n, const char *to, const void *msg,
 	    size_t len, size_t max);
@@ -64,14 +61,5 @@ void	log_debug(const char *, ...) LOG_ATTR_PRINTF(1, 2);
 /* fatal and fatalx also tell the service manager why (STATUS=, ERRNO=). */
 void	fatal(const char *, ...) LOG_ATTR_PRINTF(1, 2) __attribute__((noreturn));
 void	fatalx(const char *, ...) LOG_ATTR_PRINTF(1, 2) __attribute__((noreturn));
-void	log_msg(int priority, const char *, ...) LOG_ATTR_PRINTF(2, 3);
-
-/*
- * Escapes client bytes for the log with vis(3): at most `max` source
- * bytes are escaped, and "..." is appended when the input was cut.
- * dst must hold LOG_ESCAPE_SIZE(max) bytes. Returns dst.
- */
-#define LOG_ESCAPE_SIZE(max)	(4 * (size_t)(max) + 4)
-char	*log_escape(char *dst, const void *src, size_t len, size_t max);
 
 #endif

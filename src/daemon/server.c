@@ -1,7 +1,11 @@
-#include <arpa/inet.h>
+/* SPDX-License-Identifier: ISC */
+/*
+ * The server: listeners on the loop, accepting and admitting clients,
+ * the books on connections (how many, from where, idle for how long),
+ * the log's flush, reload and shutdown. What one connection does is in
+ * conn.c, one datagram in dgram.c.
+ */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,92 +13,102 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <syslog.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "frame.h"
+#include "addr.h"
+#include "answer.h"
+#include "conn.h"
+#include "dgram.h"
 #include "log.h"
-#include "reply.h"
-#include "sources.h"
-#include "template.h"
 #include "server.h"
-#include "server-internal.h"
+#include "serve.h"
+#include "tally.h"
 
-uint64_t
-server_now(const struct server *srv)
-{
-	uint64_t	 t = 0;
+#define ACCEPT_BURST		64
+#define ACCEPT_PAUSE_USEC	(100 * 1000)
+#define CONN_BATCH		256	/* connection events per dispatch */
+#define LOG_RETRY_USEC		(100 * 1000)
 
-	sd_event_now(srv->event, CLOCK_MONOTONIC, &t);
-	return t;
-}
+struct server;
 
-void
-server_format_peer(const struct sockaddr_storage *ss, char *addr, size_t len,
-    uint16_t *port)
-{
-	const struct sockaddr_in	*sin = (const struct sockaddr_in *)ss;
-	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)ss;
+/* One listening socket on the loop. */
+struct lsock {
+	struct server		*srv;
+	struct listener		*l;
+	sd_event_source		*src;		/* stream: accepting */
+	struct dgram		*dgram;		/* UDP */
+};
 
-	if (ss->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &sin->sin_addr, addr, (socklen_t)len);
-		*port = ntohs(sin->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr,
-			    (socklen_t)len);
-		else
-			inet_ntop(AF_INET6, &sin6->sin6_addr, addr,
-			    (socklen_t)len);
-		*port = ntohs(sin6->sin6_port);
-	} else {
-		strlcpy(addr, "local", len);
-		*port = 0;
-	}
-}
+struct server {
+	struct serve_ctx	 ctx;
+	struct listener		*ls;
+	size_t			 nls;
+	struct lsock		*lsocks;
+	sd_event_source		*post;
+	sd_event_source		*accept_pause;
+	sd_event_source		*shutdown_timer;
+	/*
+	 * Connections live in an epoll set of their own, one sd-event source
+	 * for all: sd-event would poll once per connection it dispatches.
+	 */
+	sd_event_source		*csrc;
+	struct epoll_event	 batch[CONN_BATCH];
+	int			 batch_i, batch_n;
+	sd_event_source		*idle_timer;
+	sd_event_source		*log_timer;
+	bool			 full;		/* refusing: max_connections */
+	bool			 stopping;
+	bool			 fd_exhausted;
+	uint64_t		 accepted;	/* names Unix stream clients */
+	char			 hostname[256];
+	char			 rbuf[SERVE_READ_SIZE + 1];
+};
+
+static void	idle_arm(struct server *);
 
 static int
 idle_expired(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct server		*srv = arg;
-	const struct conf	*conf = srv->conf;
-	uint64_t		 now = server_now(srv), limit;
+	const struct conf	*conf = srv->ctx.conf;
+	uint64_t		 now = serve_now(&srv->ctx), limit;
+	struct idle_entry	*e;
 	struct conn		*c;
 
 	(void)s;
 	(void)usec;
 	limit = conf->idle_timeout_ms * 1000;
-	while ((c = srv->conns) != NULL && limit > 0 &&
-	    c->active + limit <= now) {
-		if (c->paused || c->lingering) {
+	while ((e = srv->ctx.idle.head) != NULL && limit > 0 &&
+	    e->active + limit <= now) {
+		c = conn_of_idle(e);
+		if (conn_waiting(c)) {
 			/* waiting on us, or on its own timer: not idle */
-			conn_touch(c);
+			idle_touch(&srv->ctx.idle, e, now);
 			continue;
 		}
-		conn_free(c, "idle timeout");
+		conn_close(c, "idle timeout");
 	}
-	sources_sweep(srv->sources, now, conf->source_message_rate,
-	    conf->source_message_burst);
-	server_idle_arm(srv);
+	tallies_sweep(srv->ctx.tallies, now, conf->service.source_message_rate,
+	    conf->service.source_message_burst);
+	idle_arm(srv);
 	return 0;
 }
 
 /* Arms the idle timer for the least recently active connection. */
-void
-server_idle_arm(struct server *srv)
+static void
+idle_arm(struct server *srv)
 {
-	uint64_t	 limit = srv->conf->idle_timeout_ms * 1000, when;
+	uint64_t	 limit = srv->ctx.conf->idle_timeout_ms * 1000, when;
 
-	if (srv->conns == NULL || limit == 0) {
+	if (srv->ctx.idle.head == NULL || limit == 0) {
 		if (srv->idle_timer != NULL)
 			sd_event_source_set_enabled(srv->idle_timer,
 			    SD_EVENT_OFF);
 		return;
 	}
-	when = srv->conns->active + limit;
+	when = srv->ctx.idle.head->active + limit;
 	if (srv->idle_timer == NULL) {
-		if (sd_event_add_time(srv->event, &srv->idle_timer,
+		if (sd_event_add_time(srv->ctx.event, &srv->idle_timer,
 		    CLOCK_MONOTONIC, when, 100 * 1000, idle_expired, srv) < 0)
 			log_warnx("cannot arm the idle timer");
 		return;
@@ -105,33 +119,58 @@ server_idle_arm(struct server *srv)
 	sd_event_source_set_enabled(srv->idle_timer, SD_EVENT_ONESHOT);
 }
 
+/* The server's books on a connection that is closing. */
+static void
+conn_closed(struct conn *c, void *arg)
+{
+	struct server		*srv = arg;
+	const struct conf	*conf = srv->ctx.conf;
+	int			 i;
+
+	/* forget it in the batch being handled */
+	for (i = srv->batch_i + 1; i < srv->batch_n; i++)
+		if (srv->batch[i].data.ptr == c)
+			srv->batch[i].data.ptr = NULL;
+	if (c->tally != NULL) {
+		c->tally->conns--;
+		tallies_put(srv->ctx.tallies, c->tally, serve_now(&srv->ctx),
+		    c->l->svc->source_message_rate,
+		    c->l->svc->source_message_burst);
+	}
+	srv->ctx.nconns--;
+	if (srv->full && srv->ctx.nconns < conf->max_connections) {
+		srv->full = false;
+		log_info("accepting new connections again");
+	}
+	if (srv->stopping && srv->ctx.nconns == 0)
+		sd_event_exit(srv->ctx.event, 0);
+}
+
 /* Sends the refusal (once, without waiting) and closes. */
 static void
 refuse(struct server *srv, const struct listener *l, int fd,
     const char *addr, uint16_t port)
 {
-	const struct conf	*conf = srv->conf;
-	struct template_ctx	 ctx;
+	struct answer_env	 env;
+	struct serve_facts	 facts = { .fd = fd };
+	struct buf		 out = { 0 };
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.client_address = addr;
-	ctx.client_port = port;
-	ctx.listener = l->name;
-	ctx.hostname = srv->hostname;
-	ctx.connections = srv->nconns;
-	ctx.max_message_bytes = conf->max_message_bytes;
-	srv->wbuf.len = 0;
-	if (template_needs(conf->refuse_reply) & TEMPLATE_NEED_TIME)
-		sd_event_now(srv->event, CLOCK_REALTIME, &ctx.now_usec);
-	if (template_render(conf->refuse_reply, &ctx, &srv->wbuf) == 0 &&
-	    srv->wbuf.len > 0 && (conf->framing != FRAME_LINE ||
-	    buf_append(&srv->wbuf, "\n", 1) == 0))
-		(void)send(fd, srv->wbuf.data, srv->wbuf.len,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-	srv->wbuf.len = 0;
+	memset(&env, 0, sizeof(env));
+	env.conf = srv->ctx.conf;
+	env.svc = l->svc;
+	env.client_address = addr;
+	env.client_port = port;
+	env.listener = l->name;
+	env.hostname = srv->hostname;
+	env.connections = srv->ctx.nconns;
+	env.fill = serve_fill;
+	env.fill_arg = &facts;
+	if (answer_notice(&env, ANSWER_REFUSED, &out) == 0 && out.len > 0)
+		(void)send(fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	buf_free(&out);
 	shutdown(fd, SHUT_WR);
 	close(fd);
-	srv->errors++;
+	srv->ctx.errors++;
 }
 
 /*
@@ -140,122 +179,84 @@ refuse(struct server *srv, const struct listener *l, int fd,
  */
 static bool
 admit(struct server *srv, const struct listener *l, int fd,
-    const struct sockaddr_storage *ss, struct source **srcp)
+    const union addr_any *ss, struct tally **tp)
 {
-	const struct conf	*conf = srv->conf;
-	const struct sockaddr	*sa = (const struct sockaddr *)ss;
-	char			 addr[INET6_ADDRSTRLEN];
+	const struct conf	*conf = srv->ctx.conf;
+	const struct conf_service *svc = l->svc;
+	char			 addr[ADDR_TEXT_MAX];
 	uint16_t		 port;
-	struct source		*src = NULL;
+	struct tally		*t = NULL;
 
-	*srcp = NULL;
-	if ((conf->nallow > 0 || conf->ndeny > 0) &&
-	    (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) &&
-	    ((conf->nallow > 0 && !rules_nets_match(conf->allow, conf->nallow,
-	    sa)) || rules_nets_match(conf->deny, conf->ndeny, sa))) {
-		server_format_peer(ss, addr, sizeof(addr), &port);
+	*tp = NULL;
+	if (!addr_acl_permits(&svc->acl, &ss->sa)) {
+		addr_format(&ss->sa, addr, sizeof(addr), &port);
 		log_info("%s port %u refused by the access list", addr, port);
 		close(fd);
-		srv->errors++;
+		srv->ctx.errors++;
 		return false;
 	}
-	if (srv->nconns >= conf->max_connections) {
-		server_format_peer(ss, addr, sizeof(addr), &port);
+	if (srv->ctx.nconns >= conf->max_connections) {
+		addr_format(&ss->sa, addr, sizeof(addr), &port);
 		if (!srv->full)
 			log_warnx("refusing new connections: %zu open "
-			    "(max_connections)", srv->nconns);
+			    "(max_connections)", srv->ctx.nconns);
 		srv->full = true;
 		log_debug("%s port %u refused: max_connections", addr, port);
 		refuse(srv, l, fd, addr, port);
 		return false;
 	}
-	if (conf->max_connections_per_source > 0 ||
-	    conf->source_message_rate > 0) {
-		if (sources_count(srv->sources) > srv->nconns * 2 + 1024)
-			sources_sweep(srv->sources, server_now(srv),
-			    conf->source_message_rate,
-			    conf->source_message_burst);
-		src = sources_get(srv->sources, sa);
+	if (svc->max_connections_per_source > 0 ||
+	    svc->source_message_rate > 0) {
+		if (tallies_count(srv->ctx.tallies) > srv->ctx.nconns * 2 + 1024)
+			tallies_sweep(srv->ctx.tallies, serve_now(&srv->ctx),
+			    svc->source_message_rate,
+			    svc->source_message_burst);
+		t = tallies_get(srv->ctx.tallies, &ss->sa);
 	}
-	if (src != NULL && conf->max_connections_per_source > 0 &&
-	    src->conns >= conf->max_connections_per_source) {
-		server_format_peer(ss, addr, sizeof(addr), &port);
+	if (t != NULL && svc->max_connections_per_source > 0 &&
+	    t->conns >= svc->max_connections_per_source) {
+		addr_format(&ss->sa, addr, sizeof(addr), &port);
 		log_info("%s port %u refused: %u connections from it "
-		    "(max_connections_per_source)", addr, port, src->conns);
+		    "(max_connections_per_source)", addr, port, t->conns);
 		refuse(srv, l, fd, addr, port);
-		sources_put(srv->sources, src, server_now(srv),
-		    conf->source_message_rate, conf->source_message_burst);
+		tallies_put(srv->ctx.tallies, t, serve_now(&srv->ctx),
+		    svc->source_message_rate, svc->source_message_burst);
 		return false;
 	}
-	*srcp = src;
+	*tp = t;
 	return true;
 }
 
 static void
-conn_new(struct server *srv, const struct listener *l, int fd,
-    const struct sockaddr_storage *ss)
+accepted(struct server *srv, const struct listener *l, int fd,
+    const union addr_any *ss)
 {
-	struct source	*src;
-
+	struct tally	*t;
 	struct conn	*c;
-	struct log_fields f;
-	int		 on = 1;
 
-	if (!admit(srv, l, fd, ss, &src))
+	if (!admit(srv, l, fd, ss, &t))
 		return;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warnx("%s: out of memory for a new connection", l->name);
-		close(fd);
-		return;
-	}
-	c->srv = srv;
-	c->l = l;
-	c->fd = fd;
-	c->src = src;
-	c->started = server_now(srv);
-	server_format_peer(ss, c->addr, sizeof(c->addr), &c->port);
-	if (ss->ss_family == AF_INET)
-		memcpy(&c->sa.in, ss, sizeof(c->sa.in));
-	else if (ss->ss_family == AF_INET6)
-		memcpy(&c->sa.in6, ss, sizeof(c->sa.in6));
-	else
-		c->sa.sa.sa_family = ss->ss_family;
 	srv->accepted++;
-	if (ss->ss_family == AF_UNIX)	/* no address: name it by count */
-		snprintf(c->peer, sizeof(c->peer), "unix:%s#%llu", l->name,
-		    (unsigned long long)srv->accepted);
-	else
-		snprintf(c->peer, sizeof(c->peer), strchr(c->addr, ':') !=
-		    NULL ? "[%s]:%u" : "%s:%u", c->addr, c->port);
-	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if (conn_watch(c) < 0) {
-		log_warn("%s: cannot watch a new connection", l->name);
-		close(fd);
-		free(c);
+	if ((c = conn_new(&srv->ctx, l, fd, ss, t, srv->accepted)) == NULL) {
+		tallies_put(srv->ctx.tallies, t, serve_now(&srv->ctx),
+		    l->svc->source_message_rate, l->svc->source_message_burst);
 		return;
 	}
-	c->active = c->started;
-	conn_append(c);
-	srv->nconns++;
-	if (c->src != NULL)
-		c->src->conns++;
-	server_idle_arm(srv);
-	conn_fields(c, &f);
-	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s",
-	    c->peer, l->name);
-	if (srv->conf->greeting != NULL)
-		conn_send_greeting(c);
+	srv->ctx.nconns++;
+	if (t != NULL)
+		t->conns++;
+	idle_arm(srv);
+	(void)conn_start(c);
 }
 
 static void
-listeners_enable(struct server *srv, int on)
+listeners_enable(struct server *srv, bool on)
 {
 	size_t	 i;
 
 	for (i = 0; i < srv->nls; i++)
-		if (srv->lsrc[i].src != NULL)
-			sd_event_source_set_enabled(srv->lsrc[i].src,
+		if (srv->lsocks[i].src != NULL)
+			sd_event_source_set_enabled(srv->lsocks[i].src,
 			    on ? SD_EVENT_ON : SD_EVENT_OFF);
 }
 
@@ -268,7 +269,7 @@ accept_resume(sd_event_source *s, uint64_t usec, void *arg)
 	(void)usec;
 	srv->accept_pause = sd_event_source_disable_unref(srv->accept_pause);
 	if (!srv->stopping)
-		listeners_enable(srv, 1);
+		listeners_enable(srv, true);
 	return 0;
 }
 
@@ -278,20 +279,19 @@ accept_pause(struct server *srv, const struct listener *l)
 	if (!srv->fd_exhausted)
 		log_warn("%s: accept; pausing new connections", l->name);
 	srv->fd_exhausted = true;
-	listeners_enable(srv, 0);
+	listeners_enable(srv, false);
 	if (srv->accept_pause == NULL &&
-	    sd_event_add_time_relative(srv->event, &srv->accept_pause,
+	    sd_event_add_time_relative(srv->ctx.event, &srv->accept_pause,
 	    CLOCK_MONOTONIC, ACCEPT_PAUSE_USEC, 0, accept_resume, srv) < 0)
-		listeners_enable(srv, 1);
+		listeners_enable(srv, true);
 }
 
 static int
 on_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 {
-	struct lsource		*ls = arg;
+	struct lsock		*ls = arg;
 	struct server		*srv = ls->srv;
-	const struct listener	*l = ls->l;
-	struct sockaddr_storage	 ss;
+	union addr_any		 ss;
 	socklen_t		 sslen;
 	int			 i, fd;
 
@@ -299,8 +299,7 @@ on_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 	(void)revents;
 	for (i = 0; i < ACCEPT_BURST; i++) {
 		sslen = sizeof(ss);
-		fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(lfd, &ss.sa, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
 			case EAGAIN:
@@ -313,10 +312,10 @@ on_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 			case ENFILE:
 			case ENOBUFS:
 			case ENOMEM:
-				accept_pause(srv, l);
+				accept_pause(srv, ls->l);
 				return 0;
 			default:
-				log_warn("%s: accept", l->name);
+				log_warn("%s: accept", ls->l->name);
 				return 0;
 			}
 		}
@@ -324,7 +323,7 @@ on_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 			log_info("accepting new connections again");
 			srv->fd_exhausted = false;
 		}
-		conn_new(srv, l, fd, &ss);
+		accepted(srv, ls->l, fd, &ss);
 	}
 	return 0;
 }
@@ -350,11 +349,12 @@ on_post(sd_event_source *s, void *arg)
 	if (log_pending() && (srv->log_timer == NULL ||
 	    sd_event_source_get_enabled(srv->log_timer, NULL) == 0)) {
 		if (srv->log_timer == NULL)
-			sd_event_add_time_relative(srv->event, &srv->log_timer,
-			    CLOCK_MONOTONIC, 100 * 1000, 0, log_retry, srv);
+			sd_event_add_time_relative(srv->ctx.event,
+			    &srv->log_timer, CLOCK_MONOTONIC, LOG_RETRY_USEC,
+			    0, log_retry, srv);
 		else {
 			sd_event_source_set_time_relative(srv->log_timer,
-			    100 * 1000);
+			    LOG_RETRY_USEC);
 			sd_event_source_set_enabled(srv->log_timer,
 			    SD_EVENT_ONESHOT);
 		}
@@ -380,11 +380,22 @@ conns_ready(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	}
 	srv->batch_n = n;
 	for (srv->batch_i = 0; srv->batch_i < n; srv->batch_i++)
-		/* NULL: freed by an earlier event of this batch */
+		/* NULL: closed by an earlier event of this batch */
 		if ((c = srv->batch[srv->batch_i].data.ptr) != NULL)
-			conn_event(c, srv->batch[srv->batch_i].events);
+			(void)conn_event(c, srv->batch[srv->batch_i].events,
+			    srv->rbuf);
 	srv->batch_n = 0;
 	return 0;
+}
+
+/* Each listener serves with its own settings from conf. */
+static void
+set_services(struct server *srv, const struct conf *conf)
+{
+	size_t	 i;
+
+	for (i = 0; i < srv->nls; i++)
+		srv->ls[i].svc = config_service(conf, srv->ls[i].name);
 }
 
 int
@@ -397,36 +408,42 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return -ENOMEM;
-	srv->event = sd_event_ref(e);
-	srv->conf = conf;
-	srv->cepoll = -1;
+	srv->ctx.event = sd_event_ref(e);
+	srv->ctx.conf = conf;
+	srv->ctx.epoll_fd = -1;
+	srv->ctx.hostname = srv->hostname;
+	srv->ctx.closed = conn_closed;
+	srv->ctx.arg = srv;
 	if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) == -1)
 		strlcpy(srv->hostname, "localhost", sizeof(srv->hostname));
 	srv->ls = ls;
 	srv->nls = nls;
-	if ((srv->lsrc = calloc(nls, sizeof(*srv->lsrc))) == NULL) {
+	set_services(srv, conf);
+	if ((srv->lsocks = calloc(nls, sizeof(*srv->lsocks))) == NULL) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	for (i = 0; i < nls; i++) {
-		srv->lsrc[i].srv = srv;
-		srv->lsrc[i].l = &ls[i];
-		r = sd_event_add_io(e, &srv->lsrc[i].src, ls[i].fd, EPOLLIN,
-		    ls[i].type == SOCK_DGRAM ? dgram_io : on_accept,
-		    &srv->lsrc[i]);
+		srv->lsocks[i].srv = srv;
+		srv->lsocks[i].l = &ls[i];
+		if (ls[i].type == SOCK_DGRAM)
+			r = dgram_new(&srv->ctx, &ls[i], &srv->lsocks[i].dgram);
+		else
+			r = sd_event_add_io(e, &srv->lsocks[i].src, ls[i].fd,
+			    EPOLLIN, on_accept, &srv->lsocks[i]);
 		if (r < 0)
 			goto fail;
 	}
-	if ((srv->cepoll = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+	if ((srv->ctx.epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		r = -errno;
 		goto fail;
 	}
-	if ((r = sd_event_add_io(e, &srv->csrc, srv->cepoll, EPOLLIN,
+	if ((r = sd_event_add_io(e, &srv->csrc, srv->ctx.epoll_fd, EPOLLIN,
 	    conns_ready, srv)) < 0)
 		goto fail;
 	if ((r = sd_event_add_post(e, &srv->post, on_post, srv)) < 0)
 		goto fail;
-	if ((srv->sources = sources_new()) == NULL) {
+	if ((srv->ctx.tallies = tallies_new()) == NULL) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -440,14 +457,14 @@ fail:
 const struct conf *
 server_set_conf(struct server *srv, const struct conf *conf)
 {
-	const struct conf	*old = srv->conf;
+	const struct conf	*old = srv->ctx.conf;
 
-	srv->conf = conf;
-	srv->conf_gen++;
+	srv->ctx.conf = conf;
+	set_services(srv, conf);
 	/* the idle limit may have changed */
 	if (srv->idle_timer != NULL)
 		sd_event_source_set_enabled(srv->idle_timer, SD_EVENT_OFF);
-	server_idle_arm(srv);
+	idle_arm(srv);
 	return old;
 }
 
@@ -455,55 +472,54 @@ static int
 shutdown_expired(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct server	*srv = arg;
+	struct conn	*c;
 
 	(void)s;
 	(void)usec;
-	while (srv->conns != NULL) {
-		struct conn *c = srv->conns;
-
+	while (srv->ctx.idle.head != NULL) {
+		c = conn_of_idle(srv->ctx.idle.head);
 		if (conn_queued(c) > 0)
 			log_warnx("%s %zu reply bytes not sent: shutdown "
 			    "timeout", c->peer, conn_queued(c));
-		conn_free(c, "shutdown timeout");
+		conn_close(c, "shutdown timeout");
 	}
-	sd_event_exit(srv->event, 0);
+	sd_event_exit(srv->ctx.event, 0);
 	return 0;
 }
 
 void
 server_shutdown(struct server *srv)
 {
-	struct conn	*c, *next;
-	size_t		 i;
+	struct idle_entry	*e, *next;
+	size_t			 i;
 
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
-	/* UDP replies owed go out now, while their sockets are open */
-	dgram_flush_delayed(srv, true);
 	/* connections still name their listener: close only the sockets */
 	for (i = 0; i < srv->nls; i++) {
-		srv->lsrc[i].src =
-		    sd_event_source_disable_unref(srv->lsrc[i].src);
+		/* UDP replies owed go out now, while their sockets are open */
+		if (srv->lsocks[i].dgram != NULL)
+			dgram_stop(srv->lsocks[i].dgram);
+		srv->lsocks[i].src =
+		    sd_event_source_disable_unref(srv->lsocks[i].src);
 		if (srv->ls[i].fd >= 0)
 			close(srv->ls[i].fd);
 		srv->ls[i].fd = -1;
 	}
 	srv->accept_pause = sd_event_source_disable_unref(srv->accept_pause);
 
-	for (c = srv->conns; c != NULL; c = next) {
-		next = c->next;
-		c->draining = true;
-		if (!c->lingering && conn_drain(c) < 0)
-			continue;
-		conn_update(c);
+	for (e = srv->ctx.idle.head; e != NULL; e = next) {
+		/* draining may close this one, or touch it to the end */
+		next = e->next;
+		(void)conn_drain(conn_of_idle(e), srv->rbuf);
 	}
-	if (srv->nconns == 0) {
-		sd_event_exit(srv->event, 0);
+	if (srv->ctx.nconns == 0) {
+		sd_event_exit(srv->ctx.event, 0);
 		return;
 	}
-	if (sd_event_add_time_relative(srv->event, &srv->shutdown_timer,
-	    CLOCK_MONOTONIC, srv->conf->shutdown_timeout_ms * 1000, 0,
+	if (sd_event_add_time_relative(srv->ctx.event, &srv->shutdown_timer,
+	    CLOCK_MONOTONIC, srv->ctx.conf->shutdown_timeout_ms * 1000, 0,
 	    shutdown_expired, srv) < 0)
 		shutdown_expired(NULL, 0, srv);
 }
@@ -512,8 +528,8 @@ void
 server_status(const struct server *srv, char *buf, size_t len)
 {
 	snprintf(buf, len, "%zu clients, %llu messages, %llu errors",
-	    srv->nconns, (unsigned long long)srv->messages,
-	    (unsigned long long)srv->errors);
+	    srv->ctx.nconns, (unsigned long long)srv->ctx.messages,
+	    (unsigned long long)srv->ctx.errors);
 }
 
 void
@@ -523,26 +539,25 @@ server_free(struct server *srv)
 
 	if (srv == NULL)
 		return;
-	while (srv->conns != NULL)
-		conn_free(srv->conns, "server exiting");
-	dgram_flush_delayed(srv, false);
-	if (srv->lsrc != NULL)
+	while (srv->ctx.idle.head != NULL)
+		conn_close(conn_of_idle(srv->ctx.idle.head), "server exiting");
+	if (srv->lsocks != NULL)
 		for (i = 0; i < srv->nls; i++) {
-			sd_event_source_disable_unref(srv->lsrc[i].src);
-			free(srv->lsrc[i].cycle);
+			sd_event_source_disable_unref(srv->lsocks[i].src);
+			dgram_free(srv->lsocks[i].dgram);
 		}
-	free(srv->lsrc);
+	free(srv->lsocks);
 	listen_close(srv->ls, srv->nls);
 	sd_event_source_disable_unref(srv->post);
 	sd_event_source_disable_unref(srv->csrc);
-	if (srv->cepoll != -1)
-		close(srv->cepoll);
+	if (srv->ctx.epoll_fd != -1)
+		close(srv->ctx.epoll_fd);
 	sd_event_source_disable_unref(srv->accept_pause);
 	sd_event_source_disable_unref(srv->shutdown_timer);
 	sd_event_source_disable_unref(srv->idle_timer);
 	sd_event_source_disable_unref(srv->log_timer);
-	sources_free(srv->sources);
-	buf_free(&srv->wbuf);
-	sd_event_unref(srv->event);
+	tallies_free(srv->ctx.tallies);
+	buf_pool_free(&srv->ctx.out_pool);
+	sd_event_unref(srv->ctx.event);
 	free(srv);
 }

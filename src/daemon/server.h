@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 #ifndef ECHOREPLYD_SERVER_H
 #define ECHOREPLYD_SERVER_H
 

@@ -1,63 +1,138 @@
+/* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "reply.h"
+#include "answer.h"
+
+/* What every template of this client can refer to. */
+static void
+ctx_init(struct template_ctx *ctx, const struct answer_env *env)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->message = "";
+	ctx->client_address = env->client_address;
+	ctx->client_port = env->client_port;
+	ctx->listener = env->listener;
+	ctx->hostname = env->hostname;
+	ctx->message_number = env->message_number;
+	ctx->connections = env->connections;
+	ctx->max_message_bytes = env->svc->max_message_bytes;
+}
+
+static int
+render(const struct answer_env *env, const struct template *t,
+    struct template_ctx *ctx, const char *term, size_t term_len,
+    struct buf *out)
+{
+	unsigned int	 needs;
+
+	if ((needs = template_needs(t)) != 0 && env->fill != NULL)
+		env->fill(ctx, needs, env->fill_arg);
+	if (template_render(t, ctx, out) < 0 ||
+	    buf_append(out, term, term_len) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The counters for this rule set, new ones after a reload. */
+static uint32_t *
+cycle_counters(struct answer_cycle *cycle, const struct rules *rules)
+{
+	size_t	 n = rules_cycle_slots(rules);
+
+	if (cycle == NULL || n == 0)
+		return NULL;
+	if (cycle->v == NULL || cycle->generation != rules_generation(rules)) {
+		free(cycle->v);
+		cycle->v = calloc(n, sizeof(*cycle->v));
+		cycle->generation = rules_generation(rules);
+	}
+	return cycle->v;
+}
 
 int
-reply_build(const struct conf *conf, const struct frame_msg *m,
-    const struct sockaddr *peer, struct template_ctx *ctx,
-    reply_fill_fn fill, void *arg, uint32_t *cycle, struct buf *out,
-    struct reply *res)
+answer_message(const struct answer_env *env, const struct frame_msg *m,
+    struct answer_cycle *cycle, struct buf *out, struct answer *res)
 {
+	const struct conf_service *svc = env->svc;
 	regmatch_t		 caps[TEMPLATE_CAPTURES];
 	const struct rules_rule	*r;
 	const struct template	*t;
-	char			 label[32];
-	unsigned int		 needs;
+	struct template_ctx	 ctx;
+	uint32_t		*counters;
 
-	memset(res, 0, sizeof(*res));
-	r = rules_match(conf->rules, m->data, m->len, ctx->listener, peer,
-	    caps);
+	res->silent = false;
+	res->choice = 0;
+	res->delay_ms = 0;
+	res->rule_label = NULL;
+	r = rules_match(env->conf->rules, m->data, m->len, env->listener,
+	    env->client, caps);
 	res->rule = r;
-	ctx->message = m->data;
-	ctx->message_len = m->len;
-	ctx->max_message_bytes = conf->max_message_bytes;
-	ctx->caps = NULL;
-	ctx->ncaps = 0;
+	ctx_init(&ctx, env);
+	ctx.message = m->data;
+	ctx.message_len = m->len;
 	if (r == NULL) {
-		t = conf->default_reply;
-		ctx->rule = "default";
-		res->close = conf->close_after_reply;
+		t = svc->default_reply;
+		ctx.rule = "default";
+		res->close = svc->close_after_reply;
 	} else {
-		res->close = r->close || conf->close_after_reply;
+		res->rule_label = answer_rule_label(r, res->label,
+		    sizeof(res->label));
+		res->close = r->close || svc->close_after_reply;
 		res->delay_ms = r->delay_ms;
 		if (r->nreplies == 0) {
 			res->silent = true;
 			return 0;
 		}
-		if (r->nreplies > 1 && cycle != NULL)
-			res->choice = cycle[r->cycle_slot]++ % r->nreplies;
+		if (r->nreplies > 1 &&
+		    (counters = cycle_counters(cycle, env->conf->rules)) != NULL)
+			res->choice = counters[r->cycle_slot]++ % r->nreplies;
 		t = r->replies[res->choice];
-		ctx->rule = r->name != NULL ? r->name :
-		    reply_rule_label(r, label, sizeof(label));
+		ctx.rule = res->rule_label;
 		if (r->kind == RULES_REGEX) {
-			ctx->caps = caps;
-			ctx->ncaps = TEMPLATE_CAPTURES;
+			ctx.caps = caps;
+			ctx.ncaps = TEMPLATE_CAPTURES;
 		}
 	}
-	if ((needs = template_needs(t)) != 0 && fill != NULL)
-		fill(ctx, needs, arg);
-	if (template_render(t, ctx, out) < 0 ||
-	    buf_append(out, m->term, m->term_len) < 0)
+	return render(env, t, &ctx, m->term, m->term_len, out);
+}
+
+int
+answer_notice(const struct answer_env *env, enum answer_notice which,
+    struct buf *out)
+{
+	const struct conf_service *svc = env->svc;
+	const struct template	*t;
+	struct template_ctx	 ctx;
+	size_t			 mark = out->len;
+
+	switch (which) {
+	case ANSWER_GREETING:
+		t = svc->greeting;
+		break;
+	case ANSWER_TOO_LONG:
+		t = svc->too_long_reply;
+		break;
+	default:
+		t = svc->refuse_reply;
+		break;
+	}
+	if (t == NULL)
+		return 0;
+	ctx_init(&ctx, env);
+	if (render(env, t, &ctx, "", 0, out) < 0)
 		return -ENOMEM;
-	ctx->rule = NULL;	/* pointed at locals */
-	ctx->caps = NULL;
-	return 0;
+	/* an empty refusal is a silent one: not even a line end */
+	if (env->datagram || svc->framing != FRAME_LINE ||
+	    (which == ANSWER_REFUSED && out->len == mark))
+		return 0;
+	return buf_append(out, "\n", 1);
 }
 
 const char *
-reply_rule_label(const struct rules_rule *r, char *buf, size_t len)
+answer_rule_label(const struct rules_rule *r, char *buf, size_t len)
 {
 	if (r == NULL)
 		return "default";
@@ -65,4 +140,12 @@ reply_rule_label(const struct rules_rule *r, char *buf, size_t len)
 		return r->name;
 	snprintf(buf, len, "#%zu", r->index + 1);
 	return buf;
+}
+
+void
+answer_cycle_free(struct answer_cycle *cycle)
+{
+	free(cycle->v);
+	cycle->v = NULL;
+	cycle->generation = 0;
 }

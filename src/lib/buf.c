@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,4 +47,33 @@ buf_free(struct buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+void
+buf_pool_take(struct buf_pool *pool, struct buf *b)
+{
+	if (b->cap > 0 || pool->n == 0)
+		return;
+	*b = pool->v[--pool->n];
+	b->len = 0;
+}
+
+void
+buf_pool_give(struct buf_pool *pool, struct buf *b)
+{
+	if (b->cap > 0 && b->cap <= BUF_POOL_KEEP && pool->n < BUF_POOL_MAX) {
+		pool->v[pool->n] = *b;
+		pool->v[pool->n++].len = 0;
+		b->data = NULL;
+		b->len = b->cap = 0;
+		return;
+	}
+	buf_free(b);
+}
+
+void
+buf_pool_free(struct buf_pool *pool)
+{
+	while (pool->n > 0)
+		buf_free(&pool->v[--pool->n]);
 }

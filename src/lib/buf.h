@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 #ifndef ECHOREPLYD_BUF_H
 #define ECHOREPLYD_BUF_H
 
@@ -14,5 +15,23 @@ struct buf {
 int	buf_reserve(struct buf *, size_t more);
 int	buf_append(struct buf *, const void *, size_t);
 void	buf_free(struct buf *);
+
+/*
+ * A few empty buffers kept for reuse, so that connections hold output
+ * room only while they have output, without a malloc and a free for
+ * every read. A buffer is in the pool or with one user, never both.
+ */
+#define BUF_POOL_MAX	32		/* buffers kept */
+#define BUF_POOL_KEEP	(64 * 1024)	/* larger ones are freed */
+struct buf_pool {
+	struct buf	 v[BUF_POOL_MAX];
+	size_t		 n;
+};
+
+/* An empty b gets a kept buffer, if there is one; b's len is 0. */
+void	buf_pool_take(struct buf_pool *, struct buf *);
+/* b's storage goes back to the pool (or is freed); b is empty after. */
+void	buf_pool_give(struct buf_pool *, struct buf *);
+void	buf_pool_free(struct buf_pool *);
 
 #endif

@@ -1,35 +1,52 @@
-/* Shared by the files of the config module; only they include libconfig. */
-#ifndef ECHOREPLYD_CONFIG_INTERNAL_H
-#define ECHOREPLYD_CONFIG_INTERNAL_H
+/* SPDX-License-Identifier: ISC */
+/*
+ * The bottom of the config module: libconfig settings read with types and
+ * ranges checked, and the errors found collected as "file:line: message"
+ * and reported in file order. Only the config files include this.
+ */
+#ifndef ECHOREPLYD_CFG_H
+#define ECHOREPLYD_CFG_H
 
 #include <libconfig.h>
 #include <stdbool.h>
-#include <stdio.h>
+#include <stddef.h>
 
+#include "addr.h"
 #include "config.h"
-#include "rules.h"
+#include "template.h"
 
-struct error {
+#define CFG_NETS_MAX	256
+/* What a name (of a listener or a rule) may be made of. */
+#define CFG_NAME_CHARS	"abcdefghijklmnopqrstuvwxyz" \
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:[]/"
+
+struct cfg_error {
 	int	 order;		/* the main file first, then by line */
 	char	*text;
 };
 
+/* One load of one file. */
 struct parser {
 	const char		*path;
 	config_report_fn	 report;
 	void			*arg;
 	int			 errors;
-	struct error		*errv;
+	struct cfg_error	*errv;
 	size_t			 errc;
 };
 
 /* Records "file:line: message" for the setting (NULL: the file). */
 void	cfg_error(struct parser *, const config_setting_t *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* Reports the errors recorded, in file order, and forgets them. */
+void	cfg_flush_errors(struct parser *);
 const char *cfg_type_name(int);
 /* Reports every member of group whose name is not in known. */
 void	cfg_check_keys(struct parser *, const config_setting_t *,
 	    const char *const *known, const char *where);
+/* Complains about key in group: it means nothing for `what`. */
+void	cfg_not_for(struct parser *, const config_setting_t *group,
+	    const char *key, const char *what);
 /* Each getter leaves *out alone when the key is absent. */
 void	cfg_get_int(struct parser *, const config_setting_t *, const char *,
 	    long long min, long long max, long long *out);
@@ -37,18 +54,18 @@ void	cfg_get_bool(struct parser *, const config_setting_t *, const char *,
 	    bool *out);
 const char *cfg_get_string(struct parser *, const config_setting_t *,
 	    const char *, const config_setting_t **where);
-int	cfg_valid_name(const char *);
-void	cfg_dump_string(FILE *, const char *);
-
-/* config-rules.c */
-#define CFG_NETS_MAX	256
 /* A string or a list of strings: how many (0 after an error). */
 size_t	cfg_get_strings(struct parser *, const config_setting_t *,
 	    const char *key, const char **out, size_t max);
 /* A network or a list of them. */
 size_t	cfg_get_nets(struct parser *, const config_setting_t *,
-	    const char *key, struct rules_net *out, size_t max);
-void	cfg_parse_rules(struct parser *, struct conf *, const config_setting_t *);
-void	cfg_dump_rules(const struct conf *, FILE *);
+	    const char *key, struct addr_net *out, size_t max);
+/*
+ * Replaces *t with the template in key, if it is there and compiles and
+ * uses no regex capture.
+ */
+void	cfg_get_template(struct parser *, const config_setting_t *,
+	    const char *key, struct template **t);
+bool	cfg_valid_name(const char *);
 
 #endif

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: ISC */
 /* The "rules" list of the configuration file. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config-internal.h"
+#include "cfg.h"
+#include "config-rules.h"
 #include "rules.h"
 
 #define RULE_REPLIES_MAX	1000
@@ -22,66 +23,6 @@ static const struct {
 	{ "regex",	RULES_REGEX },
 };
 #define NMATCH_KEYS	(sizeof(match_keys) / sizeof(match_keys[0]))
-
-/*
- * Reads a string or an array of strings; returns how many, 0 with an
- * error reported when something is wrong.
- */
-size_t
-cfg_get_strings(struct parser *p, const config_setting_t *s, const char *key,
-    const char **out, size_t max)
-{
-	const config_setting_t	*e;
-	size_t			 n, i;
-
-	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		out[0] = config_setting_get_string(s);
-		return 1;
-	}
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
-	    config_setting_type(s) != CONFIG_TYPE_LIST) {
-		cfg_error(p, s, "'%s' must be a string or a list of strings, "
-		    "not %s", key, cfg_type_name(config_setting_type(s)));
-		return 0;
-	}
-	n = (size_t)config_setting_length(s);
-	if (n == 0 || n > max) {
-		cfg_error(p, s, "'%s' must hold 1 to %zu strings", key, max);
-		return 0;
-	}
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, (unsigned int)i);
-		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-			cfg_error(p, e, "'%s' must hold strings, not %s", key,
-			    cfg_type_name(config_setting_type(e)));
-			return 0;
-		}
-		out[i] = config_setting_get_string(e);
-	}
-	return n;
-}
-
-size_t
-cfg_get_nets(struct parser *p, const config_setting_t *s, const char *key,
-    struct rules_net *nets, size_t max)
-{
-	const char	*strs[CFG_NETS_MAX];
-	size_t		 n, i;
-
-	if (max > CFG_NETS_MAX)
-		max = CFG_NETS_MAX;
-	/* an empty list is fine here: no networks */
-	if ((config_setting_type(s) == CONFIG_TYPE_ARRAY ||
-	    config_setting_type(s) == CONFIG_TYPE_LIST) &&
-	    config_setting_length(s) == 0)
-		return 0;
-	n = cfg_get_strings(p, s, key, strs, max);
-	for (i = 0; i < n; i++)
-		if (rules_parse_net(strs[i], &nets[i]) < 0)
-			cfg_error(p, s, "'%s': \"%.100s\" is not an address "
-			    "or address/prefix", key, strs[i]);
-	return n;
-}
 
 /* Checks that the captures a template uses exist in the rule. */
 static int
@@ -116,7 +57,7 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 	const config_setting_t	*ms = NULL, *e, *rs, *where;
 	const char		*strs[RULE_NAMES_MAX], *src;
 	struct rules_def	 d;
-	struct rules_net	 nets[RULE_NAMES_MAX];
+	struct addr_net	 nets[RULE_NAMES_MAX];
 	struct template		*replies[RULE_REPLIES_MAX];
 	char			 err[256];
 	size_t			 i, n, nsub = 0;
@@ -254,76 +195,4 @@ cfg_parse_rules(struct parser *p, struct conf *c, const config_setting_t *s)
 	for (i = 0; i < n; i++)
 		parse_rule(p, c, config_setting_get_elem(s, i), names);
 	free(names);
-}
-
-static void
-dump_list(FILE *fp, const char *key, char *const *v, size_t n)
-{
-	size_t	 i;
-
-	fprintf(fp, " %s = [ ", key);
-	for (i = 0; i < n; i++) {
-		cfg_dump_string(fp, v[i]);
-		fputs(i + 1 < n ? ", " : " ];", fp);
-	}
-}
-
-void
-cfg_dump_rules(const struct conf *c, FILE *fp)
-{
-	const struct rules_rule	*r;
-	char			 addr[INET6_ADDRSTRLEN];
-	size_t			 i, j, n = rules_count(c->rules);
-
-	if (n == 0) {
-		fputs("rules = ( );\n", fp);
-		return;
-	}
-	fputs("rules = (\n", fp);
-	for (i = 0; i < n; i++) {
-		r = rules_get(c->rules, i);
-		fputs("  {", fp);
-		if (r->name != NULL) {
-			fputs(" name = ", fp);
-			cfg_dump_string(fp, r->name);
-			fputc(';', fp);
-		}
-		if (r->kind != RULES_ANY) {
-			fprintf(fp, " %s = ", rules_kind_name(r->kind));
-			cfg_dump_string(fp, r->pattern);
-			fprintf(fp, "; ignore_case = %s;",
-			    r->ignore_case ? "true" : "false");
-		}
-		if (r->nlisteners > 0)
-			dump_list(fp, "listener", r->listeners,
-			    r->nlisteners);
-		if (r->nnets > 0) {
-			fputs(" networks = [ ", fp);
-			for (j = 0; j < r->nnets; j++) {
-				inet_ntop(r->nets[j].family, r->nets[j].addr,
-				    addr, sizeof(addr));
-				fprintf(fp, "\"%s/%u\"%s", addr,
-				    r->nets[j].prefix,
-				    j + 1 < r->nnets ? ", " : " ];");
-			}
-		}
-		if (r->nreplies == 0)
-			fputs(" no_reply = true;", fp);
-		else if (r->nreplies == 1) {
-			fputs(" reply = ", fp);
-			cfg_dump_string(fp, template_source(r->replies[0]));
-			fputc(';', fp);
-		} else {
-			fputs(" replies = [ ", fp);
-			for (j = 0; j < r->nreplies; j++) {
-				cfg_dump_string(fp,
-				    template_source(r->replies[j]));
-				fputs(j + 1 < r->nreplies ? ", " : " ];", fp);
-			}
-		}
-		fprintf(fp, " close = %s; delay_ms = %llu; }%s\n",
-		    r->close ? "true" : "false",
-		    (unsigned long long)r->delay_ms, i + 1 < n ? "," : "");
-	}
-	fputs(");\n", fp);
 }

@@ -1,3 +1,9 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The configuration: read from a libconfig file, validated, with every
+ * default filled in, and immutable from then on. Only the config files
+ * (config*.c, cfg.c) see libconfig; everything else reads struct conf.
+ */
 #ifndef ECHOREPLYD_CONFIG_H
 #define ECHOREPLYD_CONFIG_H
 
@@ -7,25 +13,55 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "frame.h"
 #include "rules.h"
 #include "template.h"
 
+/* The one place the installed file's path is decided (Makefile.am sets it). */
+#ifndef ECHOREPLYD_CONF
+#define ECHOREPLYD_CONF		"/etc/echoreplyd.conf"
+#endif
+#define CONF_DEFAULT_PATH	ECHOREPLYD_CONF
 #define CONF_DEFAULT_ADDRESS	"127.0.0.1"
 #define CONF_DEFAULT_PORT	13008
 #define CONF_NAME_MAX		64
 #define CONF_PATH_MAX		108	/* sun_path, with its NUL */
 
+/* Where the daemon's log goes. */
 enum conf_log_target {
 	CONF_LOG_AUTO,		/* the journal when stderr is connected to it */
-	CONF_LOG_JOURNAL,
-	CONF_LOG_STDERR
+	CONF_LOG_JOURNAL,	/* native journal protocol, with fields */
+	CONF_LOG_STDERR		/* lines with "<N>" priority prefixes */
+};
+
+/*
+ * What a listener serves: how messages are framed, what is replied when
+ * no rule matches or something is wrong, and the limits on each client.
+ * Today every listener takes the top level's; a listener's own keys
+ * would fill its own (config_service() finds it).
+ */
+struct conf_service {
+	enum frame_mode		 framing;
+	bool			 close_after_reply;
+	struct template		*greeting;	/* NULL: none */
+	struct template		*default_reply;
+	struct template		*too_long_reply;
+	struct template		*refuse_reply;
+	size_t			 max_message_bytes;
+	size_t			 max_queued_bytes;
+	size_t			 max_connections_per_source;	/* 0: none */
+	double			 source_message_rate;		/* 0: none */
+	double			 source_message_burst;
+	struct addr_acl		 acl;
+	bool			 log_messages;
+	size_t			 log_message_bytes;
 };
 
 struct conf_listener {
 	char			 name[CONF_NAME_MAX];
 	int			 type;		/* SOCK_STREAM or SOCK_DGRAM */
-	char			 address[INET6_ADDRSTRLEN];	/* IP only */
+	char			 address[ADDR_TEXT_MAX];	/* IP only */
 	uint16_t		 port;				/* IP only */
 	char			 path[CONF_PATH_MAX];	/* AF_UNIX only */
 	int			 backlog;	/* stream only */
@@ -33,6 +69,7 @@ struct conf_listener {
 	bool			 reuse_port;	/* IP only */
 	struct sockaddr_storage	 sa;		/* family says which kind */
 	socklen_t		 salen;
+	const struct conf_service *service;	/* never NULL */
 };
 
 /* A validated configuration with every default filled in. Immutable. */
@@ -40,29 +77,12 @@ struct conf {
 	char			*path;
 	struct conf_listener	*listeners;
 	size_t			 nlisteners;
-	enum frame_mode		 framing;
-	bool			 close_after_reply;
-	struct template	*greeting;	/* NULL: none */
+	struct conf_service	 service;	/* the top level's */
 	struct rules		*rules;
-	struct template		*default_reply;
-	struct template		*too_long_reply;
-	size_t			 max_message_bytes;
-	size_t			 max_queued_bytes;
 	uint64_t		 shutdown_timeout_ms;
-	/* limits */
 	size_t			 max_connections;
-	size_t			 max_connections_per_source;	/* 0: none */
-	struct template		*refuse_reply;
 	uint64_t		 idle_timeout_ms;		/* 0: none */
-	double			 source_message_rate;		/* 0: none */
-	double			 source_message_burst;
-	struct rules_net	*allow;		/* empty: everyone */
-	size_t			 nallow;
-	struct rules_net	*deny;
-	size_t			 ndeny;
 	char			*user;		/* NULL: stay who we are */
-	bool			 log_messages;
-	size_t			 log_message_bytes;
 	enum conf_log_target	 log_target;
 };
 
@@ -78,6 +98,13 @@ struct conf	*config_load(const char *path, config_report_fn report,
 		    void *arg, int *errnum);
 /* The configuration used when there is no file at all. */
 struct conf	*config_default(void);
+/*
+ * The settings of the listener of that name (a socket passed by the
+ * service manager is named by its FileDescriptorName=): its own, or the
+ * top level's when the configuration has no such listener.
+ */
+const struct conf_service *config_service(const struct conf *,
+		    const char *listener);
 /* Writes the configuration in config file syntax, defaults included. */
 void		 config_dump(const struct conf *, FILE *);
 void		 config_free(struct conf *);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <string.h>
 
@@ -56,6 +57,24 @@ frame_next(enum frame_mode mode, const char *buf, size_t len, size_t max,
 	msg->len = mlen;
 	set_term(msg, "\n");
 	return (ssize_t)len;
+}
+
+int
+frame_datagram(const char *buf, size_t len, bool truncated, size_t max,
+    struct frame_msg *msg)
+{
+	msg->data = buf;
+	msg->len = len;
+	set_term(msg, "");
+	if (len > 0 && buf[len - 1] == '\n') {
+		msg->len--;
+		set_term(msg, "\n");
+		if (msg->len > 0 && buf[msg->len - 1] == '\r') {
+			msg->len--;
+			set_term(msg, "\r\n");
+		}
+	}
+	return truncated || msg->len > max ? -EMSGSIZE : 0;
 }
 
 size_t

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Framing: where messages begin and end in the bytes received. Pure. */
 #ifndef ECHOREPLYD_FRAME_H
 #define ECHOREPLYD_FRAME_H
 
@@ -26,6 +28,15 @@ struct frame_msg {
  */
 ssize_t	frame_next(enum frame_mode, const char *buf, size_t len, size_t max,
 	    bool eof, struct frame_msg *msg);
+
+/*
+ * One datagram of len bytes is one message: a trailing "\n" or "\r\n"
+ * is kept out of it and becomes the reply's terminator. Returns 0, or
+ * -EMSGSIZE when it is longer than max bytes (line end not counted) or
+ * was truncated on receipt.
+ */
+int	frame_datagram(const char *buf, size_t len, bool truncated, size_t max,
+	    struct frame_msg *msg);
 
 /* The most bytes a partial message may occupy while it waits for its end. */
 size_t	frame_pending_max(enum frame_mode, size_t max);

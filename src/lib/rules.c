@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -5,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
+#include "ascii.h"
+#include "glob.h"
 #include "rules.h"
 
 struct slot {
@@ -23,19 +27,8 @@ struct rules {
 	size_t			  nexact;
 	bool			  has_cs, has_ci;
 	size_t			  cycle_slots;
+	uint64_t		  generation;
 };
-
-static inline unsigned char
-lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
-}
-
-static inline unsigned char
-upper(unsigned char c)
-{
-	return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
-}
 
 static uint64_t
 hash_bytes(const char *p, size_t n, bool ci)
@@ -44,7 +37,7 @@ hash_bytes(const char *p, size_t n, bool ci)
 	size_t		 i;
 
 	for (i = 0; i < n; i++) {
-		h ^= ci ? lower((unsigned char)p[i]) : (unsigned char)p[i];
+		h ^= ci ? ascii_lower((unsigned char)p[i]) : (unsigned char)p[i];
 		h *= 0x100000001b3ULL;
 	}
 	/* FNV's low bits cluster for keys that differ at the end ("key-1",
@@ -65,7 +58,7 @@ eq_bytes(const char *a, const char *b, size_t n, bool ci)
 	if (!ci)
 		return memcmp(a, b, n) == 0;
 	for (i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
 			return false;
 	return true;
 }
@@ -82,127 +75,6 @@ rules_kind_name(enum rules_kind k)
 	case RULES_REGEX:	return "regex";
 	default:		return "any";
 	}
-}
-
-/*
- * Matches one bracket expression at pat[*pi] == '[' against c. Returns 1
- * or 0 and moves *pi past the ']', or -1 when it is not terminated.
- */
-static int
-glob_class(const char *pat, size_t plen, size_t *pi, unsigned char c,
-    bool ci)
-{
-	size_t		 j = *pi + 1;
-	bool		 neg = false, hit = false, first = true;
-	unsigned char	 lo, hi;
-
-	if (j < plen && (pat[j] == '!' || pat[j] == '^')) {
-		neg = true;
-		j++;
-	}
-	for (; j < plen; first = false) {
-		if (pat[j] == ']' && !first) {
-			*pi = j + 1;
-			return hit != neg;
-		}
-		if (pat[j] == '\\' && j + 1 < plen)
-			j++;
-		lo = (unsigned char)pat[j++];
-		hi = lo;
-		if (j + 1 < plen && pat[j] == '-' && pat[j + 1] != ']') {
-			j++;
-			if (pat[j] == '\\' && j + 1 < plen)
-				j++;
-			hi = (unsigned char)pat[j++];
-		}
-		if (c >= lo && c <= hi)
-			hit = true;
-		else if (ci && ((lower(c) >= lo && lower(c) <= hi) ||
-		    (upper(c) >= lo && upper(c) <= hi)))
-			hit = true;
-	}
-	return -1;
-}
-
-bool
-rules_glob(const char *pat, size_t plen, const char *s, size_t slen, bool ci)
-{
-	size_t		 pi = 0, si = 0, star_p = 0, star_s = 0, next;
-	bool		 star = false;
-	unsigned char	 c;
-	int		 r;
-
-	while (si < slen) {
-		if (pi < plen && pat[pi] == '*') {
-			star = true;
-			star_p = ++pi;
-			star_s = si;
-			continue;
-		}
-		if (pi < plen && pat[pi] == '?') {
-			pi++;
-			si++;
-			continue;
-		}
-		r = -1;
-		if (pi < plen && pat[pi] == '[') {
-			next = pi;
-			r = glob_class(pat, plen, &next, (unsigned char)s[si],
-			    ci);
-			if (r == 1) {
-				pi = next;
-				si++;
-				continue;
-			}
-		}
-		/* a literal byte; an unterminated '[' is one too */
-		if (pi < plen && r < 0) {
-			c = (unsigned char)pat[pi];
-			next = pi + 1;
-			if (c == '\\' && pi + 1 < plen) {
-				c = (unsigned char)pat[pi + 1];
-				next = pi + 2;
-			}
-			if (c == (unsigned char)s[si] || (ci &&
-			    lower(c) == lower((unsigned char)s[si]))) {
-				pi = next;
-				si++;
-				continue;
-			}
-		}
-		if (!star)
-			return false;
-		pi = star_p;
-		si = ++star_s;
-	}
-	while (pi < plen && pat[pi] == '*')
-		pi++;
-	return pi == plen;
-}
-
-static int
-check_glob(const char *p, char *err, size_t errlen)
-{
-	size_t	 plen = strlen(p), i, next;
-
-	for (i = 0; i < plen; i++) {
-		if (p[i] == '\\') {
-			if (++i == plen) {
-				snprintf(err, errlen, "glob ends with a lone "
-				    "'\\'");
-				return -EINVAL;
-			}
-		} else if (p[i] == '[') {
-			next = i;
-			if (glob_class(p, plen, &next, 0, false) < 0) {
-				snprintf(err, errlen, "glob has '[' without "
-				    "a closing ']'");
-				return -EINVAL;
-			}
-			i = next - 1;
-		}
-	}
-	return 0;
 }
 
 /*
@@ -305,7 +177,7 @@ rules_check_pattern(enum rules_kind kind, const char *pattern,
 
 	*nsub = 0;
 	if (kind == RULES_GLOB)
-		return check_glob(pattern, err, errlen);
+		return glob_check(pattern, err, errlen);
 	if (kind != RULES_REGEX)
 		return 0;
 	if (check_regex_cost(pattern, err, errlen) < 0)
@@ -324,87 +196,6 @@ rules_check_pattern(enum rules_kind kind, const char *pattern,
 	return 0;
 }
 
-int
-rules_parse_net(const char *s, struct rules_net *net)
-{
-	char		 addr[INET6_ADDRSTRLEN];
-	const char	*slash, *errstr;
-	size_t		 alen;
-	long long	 prefix = -1;
-
-	memset(net, 0, sizeof(*net));
-	slash = strchr(s, '/');
-	alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
-	if (alen == 0 || alen >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	if (inet_pton(AF_INET, addr, net->addr) == 1)
-		net->family = AF_INET;
-	else if (inet_pton(AF_INET6, addr, net->addr) == 1)
-		net->family = AF_INET6;
-	else
-		return -EINVAL;
-	if (slash != NULL) {
-		/* digits only: no sign, no blanks */
-		if (slash[1] == '\0' || strlen(slash + 1) > 3 ||
-		    strspn(slash + 1, "0123456789") != strlen(slash + 1))
-			return -EINVAL;
-		prefix = strtonum(slash + 1, 0, net->family == AF_INET ?
-		    32 : 128, &errstr);
-		if (errstr != NULL)
-			return -EINVAL;
-	}
-	net->prefix = prefix < 0 ? (net->family == AF_INET ? 32 : 128) :
-	    (unsigned int)prefix;
-	return 0;
-}
-
-static bool
-net_contains(const struct rules_net *n, int family, const uint8_t *a)
-{
-	unsigned int	 full = n->prefix / 8, rest = n->prefix % 8;
-
-	if (family != n->family)
-		return false;
-	if (memcmp(n->addr, a, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	return ((n->addr[full] ^ a[full]) & (0xff << (8 - rest))) == 0;
-}
-
-bool
-rules_nets_match(const struct rules_net *nets, size_t n,
-    const struct sockaddr *peer)
-{
-	const struct sockaddr_in6	*sin6;
-	const uint8_t			*a;
-	size_t				 i;
-	int				 family;
-
-	if (peer == NULL)
-		return false;
-	if (peer->sa_family == AF_INET) {
-		family = AF_INET;
-		a = (const uint8_t *)&((const struct sockaddr_in *)
-		    (const void *)peer)->sin_addr;
-	} else if (peer->sa_family == AF_INET6) {
-		sin6 = (const struct sockaddr_in6 *)(const void *)peer;
-		family = AF_INET6;
-		a = sin6->sin6_addr.s6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-			family = AF_INET;
-			a += 12;
-		}
-	} else
-		return false;
-	for (i = 0; i < n; i++)
-		if (net_contains(&nets[i], family, a))
-			return true;
-	return false;
-}
-
 static bool
 allowed(const struct rules_rule *r, const char *listener,
     const struct sockaddr *peer)
@@ -420,7 +211,7 @@ allowed(const struct rules_rule *r, const char *listener,
 		if (i == r->nlisteners)
 			return false;
 	}
-	return r->nnets == 0 || rules_nets_match(r->nets, r->nnets, peer);
+	return r->nnets == 0 || addr_nets_match(r->nets, r->nnets, peer);
 }
 
 static bool
@@ -459,7 +250,7 @@ match_one(const struct rules_rule *r, const char *msg, size_t len,
 		return contains(msg, len, r->pattern, r->pattern_len,
 		    r->ignore_case);
 	case RULES_GLOB:
-		return rules_glob(r->pattern, r->pattern_len, msg, len,
+		return glob_match(r->pattern, r->pattern_len, msg, len,
 		    r->ignore_case);
 	case RULES_REGEX:
 		/* REG_STARTEND: the message is bytes, NULs included */
@@ -557,7 +348,12 @@ rules_match(const struct rules *rs, const char *msg, size_t len,
 struct rules *
 rules_new(void)
 {
-	return calloc(1, sizeof(struct rules));
+	static uint64_t		 generations;
+	struct rules		*rs;
+
+	if ((rs = calloc(1, sizeof(*rs))) != NULL)
+		rs->generation = ++generations;
+	return rs;
 }
 
 static void
@@ -598,11 +394,13 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	r->delay_ms = d->delay_ms;
 	/* the rule owns the templates from here on, whatever happens */
 	if (d->nreplies > 0) {
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): of pointers */
 		r->replies = calloc(d->nreplies, sizeof(*r->replies));
 		if (r->replies == NULL)
 			goto nomem;
-		memcpy(r->replies, d->replies, d->nreplies *
-		    sizeof(*r->replies));
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): of pointers */
+		memcpy(r->replies, d->replies, sizeof(*r->replies) *
+		    d->nreplies);
 		r->nreplies = d->nreplies;
 	}
 	if (d->name != NULL && (r->name = strdup(d->name)) == NULL)
@@ -642,6 +440,7 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	if (r->nreplies > 1)
 		r->cycle_slot = rs->cycle_slots;
 
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	if ((nv = reallocarray(rs->v, rs->n + 1, sizeof(*nv))) == NULL)
 		goto nomem;
 	rs->v = nv;
@@ -683,6 +482,12 @@ size_t
 rules_cycle_slots(const struct rules *rs)
 {
 	return rs->cycle_slots;
+}
+
+uint64_t
+rules_generation(const struct rules *rs)
+{
+	return rs->generation;
 }
 
 void

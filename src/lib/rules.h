@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 #ifndef ECHOREPLYD_RULES_H
 #define ECHOREPLYD_RULES_H
 
@@ -7,6 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "template.h"
 
 #define RULES_REGEX_MAX		4096	/* bytes of a regex */
@@ -24,12 +26,6 @@ enum rules_kind {
 	RULES_REGEX,
 };
 
-struct rules_net {
-	int		 family;	/* AF_INET or AF_INET6 */
-	uint8_t		 addr[16];
-	unsigned int	 prefix;
-};
-
 /* One compiled rule. Everything here is owned by the rule set. */
 struct rules_rule {
 	char		 *name;		/* NULL when the rule has none */
@@ -42,7 +38,7 @@ struct rules_rule {
 	regex_t		  re;		/* RULES_REGEX */
 	char		**listeners;	/* empty: any listener */
 	size_t		  nlisteners;
-	struct rules_net *nets;		/* empty: any client */
+	struct addr_net *nets;		/* empty: any client */
 	size_t		  nnets;
 	struct template	**replies;	/* empty: no reply */
 	size_t		  nreplies;
@@ -62,7 +58,7 @@ struct rules_def {
 	bool		  ignore_case;
 	const char *const *listeners;
 	size_t		  nlisteners;
-	const struct rules_net *nets;
+	const struct addr_net *nets;
 	size_t		  nnets;
 	struct template	**replies;	/* taken over by the rule set */
 	size_t		  nreplies;
@@ -80,17 +76,14 @@ void		 rules_free(struct rules *);
  */
 int	rules_check_pattern(enum rules_kind, const char *, bool ignore_case,
 	    size_t *nsub, char *err, size_t errlen);
-/* Parses "192.0.2.0/24", "2001:db8::/32" or a lone address. */
-int	rules_parse_net(const char *, struct rules_net *);
-/* Whether the peer's address is in one of the networks (never for Unix). */
-bool	rules_nets_match(const struct rules_net *, size_t,
-	    const struct sockaddr *peer);
 /* Appends a rule. The pattern must have passed rules_check_pattern(). */
 int	rules_add(struct rules *, const struct rules_def *);
 size_t	rules_count(const struct rules *);
 const struct rules_rule *rules_get(const struct rules *, size_t);
 /* How many rules cycle through several replies. */
 size_t	rules_cycle_slots(const struct rules *);
+/* Tells one rule set from every other made by this process. */
+uint64_t rules_generation(const struct rules *);
 
 /*
  * The first rule, in file order, that matches the message from this
@@ -101,10 +94,6 @@ size_t	rules_cycle_slots(const struct rules *);
 const struct rules_rule *rules_match(const struct rules *, const char *msg,
 	    size_t len, const char *listener, const struct sockaddr *peer,
 	    regmatch_t caps[TEMPLATE_CAPTURES]);
-
-/* Byte-wise glob match: '*', '?', '[...]' with ranges and '!', '\' quotes. */
-bool	rules_glob(const char *pat, size_t plen, const char *s, size_t slen,
-	    bool ignore_case);
 
 const char *rules_kind_name(enum rules_kind);
 

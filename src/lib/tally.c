@@ -1,24 +1,27 @@
+/* SPDX-License-Identifier: ISC */
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sources.h"
+#include "addr.h"
+#include "tally.h"
 
 #define NBUCKETS_MIN	64
 
-struct sources {
-	struct source	**buckets;
+struct tallies {
+	struct tally	**buckets;
 	size_t		  nbuckets;	/* a power of two */
 	size_t		  n;
 };
 
-struct sources *
-sources_new(void)
+struct tallies *
+tallies_new(void)
 {
-	struct sources	*s;
+	struct tallies	*s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	if ((s->buckets = calloc(NBUCKETS_MIN, sizeof(*s->buckets))) == NULL) {
 		free(s);
 		return NULL;
@@ -28,9 +31,9 @@ sources_new(void)
 }
 
 void
-sources_free(struct sources *s)
+tallies_free(struct tallies *s)
 {
-	struct source	*e, *next;
+	struct tally	*e, *next;
 	size_t		 i;
 
 	if (s == NULL)
@@ -57,34 +60,13 @@ hash(int family, const uint8_t *a)
 	return (size_t)(h ^ (h >> 32));
 }
 
-static int
-key(const struct sockaddr *sa, uint8_t a[16])
-{
-	const struct sockaddr_in6	*sin6;
-
-	memset(a, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		memcpy(a, &((const struct sockaddr_in *)(const void *)sa)->
-		    sin_addr, 4);
-		return AF_INET;
-	}
-	if (sa->sa_family != AF_INET6)
-		return 0;
-	sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-		memcpy(a, &sin6->sin6_addr.s6_addr[12], 4);
-		return AF_INET;
-	}
-	memcpy(a, &sin6->sin6_addr, 16);
-	return AF_INET6;
-}
-
 static void
-grow(struct sources *s)
+grow(struct tallies *s)
 {
-	struct source	**nb, *e, *next;
+	struct tally	**nb, *e, *next;
 	size_t		  n = s->nbuckets * 2, i, h;
 
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	if ((nb = calloc(n, sizeof(*nb))) == NULL)
 		return;		/* longer chains, still correct */
 	for (i = 0; i < s->nbuckets; i++)
@@ -99,15 +81,15 @@ grow(struct sources *s)
 	s->nbuckets = n;
 }
 
-struct source *
-sources_get(struct sources *s, const struct sockaddr *sa)
+struct tally *
+tallies_get(struct tallies *s, const struct sockaddr *sa)
 {
-	struct source	*e;
+	struct tally	*e;
 	uint8_t		 a[16];
 	size_t		 h;
 	int		 family;
 
-	if ((family = key(sa, a)) == 0)
+	if ((family = addr_key(sa, a)) == 0)
 		return NULL;
 	h = hash(family, a) & (s->nbuckets - 1);
 	for (e = s->buckets[h]; e != NULL; e = e->next)
@@ -117,7 +99,7 @@ sources_get(struct sources *s, const struct sockaddr *sa)
 		return NULL;
 	e->family = family;
 	memcpy(e->addr, a, 16);
-	e->tokens = -1;		/* a full bucket, filled on first use */
+	bucket_init(&e->bucket);
 	e->next = s->buckets[h];
 	s->buckets[h] = e;
 	if (++s->n > s->nbuckets)
@@ -127,20 +109,16 @@ sources_get(struct sources *s, const struct sockaddr *sa)
 
 /* An entry is needed while it has connections or its bucket is refilling. */
 static bool
-idle(struct source *e, uint64_t now, double rate, double burst)
+idle(struct tally *e, uint64_t now, double rate, double burst)
 {
-	if (e->conns > 0)
-		return false;
-	if (rate <= 0 || e->tokens < 0)
-		return true;
-	return e->tokens + (double)(now - e->refilled) * rate / 1e6 >= burst;
+	return e->conns == 0 && bucket_full(&e->bucket, now, rate, burst);
 }
 
 void
-sources_put(struct sources *s, struct source *e, uint64_t now, double rate,
+tallies_put(struct tallies *s, struct tally *e, uint64_t now, double rate,
     double burst)
 {
-	struct source	**pp;
+	struct tally	**pp;
 	size_t		  h;
 
 	if (e == NULL || !idle(e, now, rate, burst))
@@ -156,9 +134,9 @@ sources_put(struct sources *s, struct source *e, uint64_t now, double rate,
 }
 
 void
-sources_sweep(struct sources *s, uint64_t now, double rate, double burst)
+tallies_sweep(struct tallies *s, uint64_t now, double rate, double burst)
 {
-	struct source	**pp, *e;
+	struct tally	**pp, *e;
 	size_t		  i;
 
 	for (i = 0; i < s->nbuckets; i++)
@@ -173,27 +151,7 @@ sources_sweep(struct sources *s, uint64_t now, double rate, double burst)
 }
 
 size_t
-sources_count(const struct sources *s)
+tallies_count(const struct tallies *s)
 {
 	return s->n;
-}
-
-uint64_t
-source_take(struct source *e, uint64_t now, double rate, double burst)
-{
-	if (e->tokens < 0) {
-		e->tokens = burst;
-		e->refilled = now;
-	}
-	if (now > e->refilled) {
-		e->tokens += (double)(now - e->refilled) * rate / 1e6;
-		if (e->tokens > burst)
-			e->tokens = burst;
-		e->refilled = now;
-	}
-	if (e->tokens >= 1) {
-		e->tokens -= 1;
-		return 0;
-	}
-	return (uint64_t)((1 - e->tokens) * 1e6 / rate) + 1;
 }

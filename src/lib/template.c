@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,13 +47,6 @@ static const struct {
 	{ "max_message_bytes",	SEG_MAX_MESSAGE_BYTES,	0 },
 };
 #define NVARIABLES	(sizeof(variables) / sizeof(variables[0]))
-
-const char *const template_variables[] = {
-	"message", "client_address", "client_port", "server_address",
-	"server_port", "listener", "hostname", "rule", "time", "time_utc",
-	"unix_time", "message_number", "connections", "max_message_bytes",
-	"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", NULL
-};
 
 struct seg {
 	enum seg_kind	 kind;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 #ifndef ECHOREPLYD_TEMPLATE_H
 #define ECHOREPLYD_TEMPLATE_H
 
@@ -49,8 +50,5 @@ unsigned int template_needs(const struct template *);
 int	template_max_capture(const struct template *);
 const char *template_source(const struct template *);
 void	template_free(struct template *);
-
-/* The names of the variables, NULL-terminated, for help and docs. */
-extern const char *const template_variables[];
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Rule lookup cost against the number of exact rules: matches per second
  * with 1, 100 and 10,000 exact rules (plus a few pattern rules behind

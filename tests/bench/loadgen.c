@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Load generator for make bench: one thread, one epoll loop, loopback only.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The reference for make bench: the least a line echo server on one core
  * can do. Non-blocking sockets, one level-triggered epoll loop, one read

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Black-box tests: response rules through the real daemon, its dry run
 (--reply) and its check mode (-n)."""
 
@@ -411,8 +412,9 @@ def test_dry_run_output():
                    "--reply", "who")
         equal(r.stdout.decode().splitlines()[:2],
               ["rule: lan (%s:6)" % path,
-               'reply: "lan ::ffff:10.0.0.1:9\\n"'],
-              "IPv4-mapped --client matches the IPv4 network")
+               'reply: "lan 10.0.0.1:9\\n"'],
+              "IPv4-mapped --client matches the IPv4 network and is "
+              "shown as the daemon shows such a client")
 
 
 def test_dry_run_bad_client():

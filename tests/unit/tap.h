@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A tiny TAP producer for the unit tests: no plan up front, exit 1 on failure. */
 #ifndef ECHOREPLYD_TAP_H
 #define ECHOREPLYD_TAP_H
@@ -37,6 +38,18 @@ tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 		printf("#   got \"%.*s\"\n#   want \"%s\"\n",		\
 		    (int)(gotlen), (const char *)(got), (want));	\
 } while (0)
+
+/* Compares two C strings, printing both on failure. */
+#define is(got, want, ...) do {						\
+	const char *tap_g = (got), *tap_w = (want);			\
+	int tap_p = strcmp(tap_g, tap_w) == 0;				\
+	ok(tap_p, __VA_ARGS__);						\
+	if (!tap_p)							\
+		printf("#   got \"%s\"\n#   want \"%s\"\n", tap_g, tap_w); \
+} while (0)
+
+/* A string literal with its length, NUL bytes inside included. */
+#define LIT(s)	(s), (sizeof(s) - 1)
 
 static int
 tap_done(void)

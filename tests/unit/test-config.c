@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Config validation: every tests/config/good-*.conf loads and dumps as its
  * .out file; every bad-*.conf is refused with exactly the lines in its .err
@@ -199,8 +200,11 @@ test_missing(void)
 
 	c = config_default();
 	ok(c != NULL && c->nlisteners == 1 && c->listeners[0].port ==
-	    CONF_DEFAULT_PORT && c->framing == FRAME_LINE &&
-	    c->max_message_bytes == 8192, "built-in defaults");
+	    CONF_DEFAULT_PORT && c->service.framing == FRAME_LINE &&
+	    c->service.max_message_bytes == 8192, "built-in defaults");
+	ok(c != NULL && c->nlisteners == 1 &&
+	    c->listeners[0].service == &c->service,
+	    "the default listener serves with the top level's settings");
 	config_free(c);
 }
 

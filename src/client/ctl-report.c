@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: ISC */
+#define LIBBSD_NETBSD_VIS
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sysexits.h>
+#include <vis.h>
+
+#include "ctl-report.h"
+
+#define SHOW_MAX	256		/* bytes of a message shown by -v */
+
+static struct {
+	bool	 quiet, verbose;
+	bool	 prompted;	/* stderr is on the prompt's line */
+} r;
+
+static void	vreport(const char *, va_list)
+		    __attribute__((format(printf, 1, 0)));
+
+static void
+vreport(const char *fmt, va_list ap)
+{
+	if (r.prompted)
+		fputc('\n', stderr);
+	fputs("echoreplyctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+report_init(bool quiet, bool verbose)
+{
+	r.quiet = quiet;
+	r.verbose = verbose;
+}
+
+void
+report_usage(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vreport(fmt, ap);
+	va_end(ap);
+	exit(EX_USAGE);
+}
+
+void
+report_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (r.quiet)
+		return;
+	va_start(ap, fmt);
+	vreport(fmt, ap);
+	va_end(ap);
+}
+
+void
+report_die(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fflush(stdout);
+	if (!r.quiet) {
+		va_start(ap, fmt);
+		vreport(fmt, ap);
+		va_end(ap);
+	}
+	exit(status);
+}
+
+void
+report_verbose(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (!r.verbose)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+report_bytes(const char *prefix, const char *data, size_t len, double rtt_ms)
+{
+	char	 esc[SHOW_MAX * 4 + 1];
+	size_t	 n = len < SHOW_MAX ? len : SHOW_MAX;
+
+	if (!r.verbose)
+		return;
+	if (strnvisx(esc, sizeof(esc), data, n,
+	    VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL) < 0)
+		esc[0] = '\0';
+	if (rtt_ms >= 0)
+		fprintf(stderr, "%s%s%s (%.2f ms)\n", prefix, esc,
+		    n < len ? "..." : "", rtt_ms);
+	else
+		fprintf(stderr, "%s%s%s\n", prefix, esc, n < len ? "..." : "");
+}
+
+void
+report_prompt(const char *prompt)
+{
+	if (r.quiet || r.prompted)
+		return;
+	fflush(stdout);
+	fputs(prompt, stderr);
+	r.prompted = true;
+}
+
+void
+report_prompt_done(bool eof)
+{
+	if (eof && r.prompted)
+		fputc('\n', stderr);	/* after the ^D */
+	r.prompted = false;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: ISC */
+/* One stream connection: read, frame, answer, write, close. */
+#ifndef ECHOREPLYD_CONN_H
+#define ECHOREPLYD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "addr.h"
+#include "answer.h"
+#include "buf.h"
+#include "config.h"
+#include "idle.h"
+#include "listen.h"
+#include "serve.h"
+#include "tally.h"
+#include "transport.h"
+
+/* What a connection function returns when the connection is gone. */
+#define CONN_GONE	(-1)
+
+struct conn {
+	struct idle_entry	 idle;		/* first: see conn_of_idle() */
+	struct serve_ctx	*ctx;
+	const struct listener	*l;
+	struct transport	*tr;
+	int			 fd;
+	sd_event_source		*linger;
+	sd_event_source		*delay;		/* a delayed reply is due */
+	char			*delayed;	/* its bytes */
+	size_t			 delayed_len;
+	bool			 delayed_close;
+	struct answer_cycle	 cycle;
+	uint32_t		 events;
+	/* a partial message, only while one is pending */
+	char			*in;
+	size_t			 inlen, incap;	/* in[inlen] is a NUL */
+	/* unsent output, only while some is pending */
+	struct buf		 out;
+	size_t			 outoff;
+	uint64_t		 msgs, bytes_in, bytes_out;
+	uint64_t		 started;
+	struct tally		*tally;		/* NULL for Unix clients */
+	const char		*reason;
+	bool			 eof;		/* client sent FIN */
+	bool			 closing;	/* no more input; close once flushed */
+	bool			 lingering;	/* write side shut, discarding input */
+	bool			 draining;	/* shutdown: answer what is buffered */
+	bool			 paused;	/* waiting for a delayed reply */
+	bool			 rearm;		/* input may wait: poll again */
+	bool			 rdhup;		/* the client has sent its FIN */
+	uint16_t		 port;
+	union addr_any		 sa;		/* the client, for networks */
+	char			 addr[ADDR_TEXT_MAX];
+	char			 peer[CONF_NAME_MAX + 32];	/* for logs */
+};
+
+/*
+ * A connection on the accepted socket fd (which it owns from now on, and
+ * closes even on failure), already admitted. Logs it, watches it, sends
+ * the greeting. NULL when it could not be set up (logged).
+ */
+struct conn	*conn_new(struct serve_ctx *, const struct listener *, int fd,
+		    const union addr_any *client, struct tally *,
+		    uint64_t serial);
+/* Once the server has counted it: the greeting. CONN_GONE if it closed. */
+int		conn_start(struct conn *);
+static inline struct conn *
+conn_of_idle(struct idle_entry *e)
+{
+	return (struct conn *)(void *)e;
+}
+/* Handles what epoll reported for it. CONN_GONE when it closed. */
+int		conn_event(struct conn *, uint32_t revents, char *rbuf);
+/*
+ * Shutdown: answers what is already buffered in the socket, then closes.
+ * CONN_GONE when it closed.
+ */
+int		conn_drain(struct conn *, char *rbuf);
+/* Whether it waits on a timer of its own (a delay, a lingering close). */
+bool		conn_waiting(const struct conn *);
+/* Bytes of replies not yet sent. */
+size_t		conn_queued(const struct conn *);
+/* Logs the end, tells the server, and frees it. */
+void		conn_close(struct conn *, const char *reason);
+
+#endif

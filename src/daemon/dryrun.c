@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: ISC */
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "answer.h"
+#include "dryrun.h"
+#include "escape.h"
+
+/* No socket: the server's side is the default address. */
+static void
+dry_fill(struct template_ctx *ctx, unsigned int needs, void *arg)
+{
+	struct timespec	 ts;
+
+	(void)arg;
+	if (needs & TEMPLATE_NEED_TIME) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ctx->now_usec = (uint64_t)ts.tv_sec * 1000000 +
+		    (uint64_t)ts.tv_nsec / 1000;
+	}
+	if (needs & TEMPLATE_NEED_SERVER) {
+		ctx->server_address = CONF_DEFAULT_ADDRESS;
+		ctx->server_port = CONF_DEFAULT_PORT;
+	}
+}
+
+static void
+print_answer(const struct conf *conf, const struct answer *res,
+    const struct buf *out)
+{
+	char	*esc;
+
+	if (res->rule == NULL)
+		printf("rule: default\n");
+	else
+		printf("rule: %s (%s:%u)\n", res->rule_label, conf->path,
+		    res->rule->line);
+	if (res->silent)
+		printf("reply: none\n");
+	else {
+		if ((esc = malloc(ESCAPE_SIZE(out->len))) == NULL)
+			err(1, NULL);
+		printf("reply: \"%s\"\n", escape(esc, out->data, out->len,
+		    out->len));
+		free(esc);
+	}
+	printf("delay_ms: %llu\nclose: %s\n",
+	    (unsigned long long)res->delay_ms, res->close ? "true" : "false");
+}
+
+int
+dryrun(const struct conf *conf, char *const *msgs, size_t n,
+    const char *client, const char *listener)
+{
+	struct answer_cycle	 cycle = { 0 };
+	struct answer_env	 env;
+	struct frame_msg	 m;
+	struct answer		 res;
+	union addr_any		 ss;
+	struct buf		 out = { 0 };
+	char			 addr[ADDR_TEXT_MAX], host[256];
+	uint16_t		 port;
+	size_t			 i;
+
+	if (addr_parse_hostport(client, &ss) < 0) {
+		fprintf(stderr, "echoreplyd: --client %s: not an address or "
+		    "address:port\n", client);
+		return EX_USAGE;
+	}
+	addr_format(&ss.sa, addr, sizeof(addr), &port);
+	if (listener == NULL)
+		listener = conf->listeners[0].name;
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		strlcpy(host, "localhost", sizeof(host));
+	memset(&env, 0, sizeof(env));
+	env.conf = conf;
+	env.svc = config_service(conf, listener);
+	env.client = &ss.sa;
+	env.client_address = addr;
+	env.client_port = port;
+	env.listener = listener;
+	env.hostname = host;
+	env.connections = 1;
+	env.fill = dry_fill;
+	for (i = 0; i < n; i++) {
+		env.message_number = i + 1;
+		m.data = msgs[i];
+		m.len = strlen(msgs[i]);
+		m.term = env.svc->framing == FRAME_LINE ? "\n" : "";
+		m.term_len = strlen(m.term);
+		out.len = 0;
+		if (answer_message(&env, &m, &cycle, &out, &res) < 0)
+			err(1, NULL);
+		print_answer(conf, &res, &out);
+	}
+	answer_cycle_free(&cycle);
+	buf_free(&out);
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * What a stream connection reads from and writes to. The plain transport
+ * is the socket itself (transport-plain.c); another (TLS) is one more
+ * file with its own operations, and the connection code stays as it is.
+ */
+#ifndef ECHOREPLYD_TRANSPORT_H
+#define ECHOREPLYD_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct transport;
+
+struct transport_ops {
+	const char	*name;
+	/*
+	 * Bytes read (> 0), 0 at the end of the stream, -EAGAIN when there
+	 * is nothing now, or another negative errno.
+	 */
+	ssize_t		(*read)(struct transport *, void *, size_t);
+	/* Bytes written (> 0), -EAGAIN when full, or a negative errno. */
+	ssize_t		(*write)(struct transport *, const void *, size_t);
+	/* Ends our direction of the stream. 0 or a negative errno. */
+	int		(*shutdown)(struct transport *);
+	/*
+	 * EPOLLIN and EPOLLOUT the transport needs for itself (a handshake
+	 * under way), besides what the connection wants.
+	 */
+	uint32_t	(*wants)(const struct transport *);
+	/* Frees the transport; the connection closes the socket. */
+	void		(*free)(struct transport *);
+};
+
+/* Every transport starts with this. */
+struct transport {
+	const struct transport_ops *ops;
+	int			 fd;
+};
+
+/* The socket as it is. NULL without memory. */
+struct transport *transport_plain_new(int fd);
+
+#endif

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: ISC */
+/* Client bytes made safe for a log line or a terminal. */
+#ifndef ECHOREPLYD_ESCAPE_H
+#define ECHOREPLYD_ESCAPE_H
+
+#include <stddef.h>
+
+/* The room escape() needs for max source bytes. */
+#define ESCAPE_SIZE(max)	(4 * (size_t)(max) + 4)
+
+/*
+ * Escapes src[0..len) with vis(3), C style: at most `max` source bytes
+ * are escaped, and "..." is appended when the input was cut. dst must
+ * hold ESCAPE_SIZE(max) bytes. Returns dst, a NUL-terminated string.
+ */
+char	*escape(char *dst, const void *src, size_t len, size_t max);
+
+#endif

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Escaping for logs (src/lib/escape.c): vis(3) in C style with octal for
+ * the rest, quotes and backslashes escaped, the input cut at max with
+ * "..." after it, and never more than ESCAPE_SIZE(max) bytes written.
+ * Runs in the C locale, as the daemon does.
+ */
+#define LIBBSD_NETBSD_VIS	/* strunvis() is the same in both flavours */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <vis.h>
+
+#include "escape.h"
+#include "tap.h"
+
+#define ROOM	(ESCAPE_SIZE(300) + 64)
+
+static char	 out[ROOM];
+
+/* Escapes src[0..len) at most max bytes, into a buffer full of 'Z'. */
+static const char *
+esc(const void *src, size_t len, size_t max)
+{
+	memset(out, 'Z', sizeof(out));
+	return escape(out, src, len, max);
+}
+
+static void
+test_plain(void)
+{
+	char	 all[128], want[128];
+	size_t	 i, n = 0;
+
+	is(esc(LIT("hello, world"), 64), "hello, world", "text untouched");
+	is(esc(LIT(""), 64), "", "nothing");
+	/* every printable byte but the two that are escaped */
+	for (i = 0x20; i < 0x7f; i++)
+		if (i != '"' && i != '\\')
+			all[n++] = (char)i;
+	memcpy(want, all, n);
+	want[n] = '\0';
+	is(esc(all, n, 128), want, "printable ASCII untouched (%zu bytes)",
+	    n);
+	ok(esc(LIT("abc"), 64) == out, "returns dst");
+}
+
+static void
+test_escapes(void)
+{
+	is(esc(LIT("say \"hi\""), 64), "say \\\"hi\\\"", "double quotes");
+	is(esc(LIT("a\\b"), 64), "a\\\\b", "backslash");
+	is(esc(LIT("'"), 64), "'", "single quote untouched");
+	is(esc(LIT("a\nb"), 64), "a\\nb", "newline");
+	is(esc(LIT("a\tb"), 64), "a\\tb", "tab");
+	is(esc(LIT("a\r\n"), 64), "a\\r\\n", "CRLF");
+	is(esc(LIT("\a\b\f\v"), 64), "\\a\\b\\f\\v", "other C escapes");
+	is(esc(LIT("a b\n"), 64), "a b\\n", "a space stays a space");
+	/* NUL: "\0", but "\000" before an octal digit, as C reads it */
+	is(esc(LIT("a\0b"), 64), "a\\0b", "NUL");
+	is(esc(LIT("a\0"), 64), "a\\0", "NUL at the end");
+	is(esc(LIT("\0" "7"), 64), "\\0007", "NUL before an octal digit");
+	is(esc(LIT("\0" "8"), 64), "\\08", "NUL before a digit that is not "
+	    "octal");
+	is(esc(LIT("\x01\x1b\x7f"), 64), "\\001\\033\\177",
+	    "other controls in octal");
+	is(esc(LIT("\x80\xff"), 64), "\\200\\377", "bytes over 0x7f in octal");
+	is(esc(LIT("caf\xc3\xa9"), 64), "caf\\303\\251",
+	    "UTF-8 too: byte by byte");
+}
+
+/* Every byte value comes back from strunvis(3). */
+static void
+test_invertible(void)
+{
+	unsigned char	 all[256];
+	char		 back[256 + 1];
+	size_t		 i;
+	int		 n;
+
+	for (i = 0; i < 256; i++)
+		all[i] = (unsigned char)i;
+	esc(all, 256, 256);
+	n = strunvis(back, out);
+	ok(n == 256 && memcmp(back, all, 256) == 0,
+	    "all 256 bytes escaped and unescaped again (%d)", n);
+}
+
+static void
+test_cut(void)
+{
+	static const char	 abc[3] = { 'a', 'b', 'c' };	/* no NUL */
+
+	is(esc(LIT("abcdef"), 3), "abc...", "cut at max, \"...\" after");
+	is(esc(LIT("abcdef"), 6), "abcdef", "max is the length: not cut");
+	is(esc(LIT("abcdef"), 7), "abcdef", "max over the length: not cut");
+	is(esc(LIT("abcdef"), 0), "...", "max 0: just \"...\"");
+	is(esc(LIT(""), 0), "", "max 0, nothing: nothing");
+	is(esc(abc, 3, 3), "abc", "reads len bytes, no NUL needed");
+	is(esc(LIT("abc\n"), 3), "abc...", "what is cut off is not escaped");
+	is(esc(LIT("ab\0cd"), 2), "ab...", "cut before a NUL");
+	is(esc(LIT("a\nbc"), 2), "a\\n...", "cut after an escape");
+	is(esc(LIT("\xff\xff\xff\xff\xff"), 4), "\\377\\377\\377\\377...",
+	    "max counts source bytes, not escaped ones");
+	is(esc(LIT("\"\"\""), 2), "\\\"\\\"...", "quotes cut");
+}
+
+/* Whether out[from..] is as esc() left it. */
+static bool
+untouched_from(size_t from)
+{
+	size_t	 i;
+
+	for (i = from; i < sizeof(out); i++)
+		if (out[i] != 'Z')
+			return false;
+	return true;
+}
+
+/* Whatever the input, the output fits ESCAPE_SIZE(max) with its NUL. */
+static void
+test_room(void)
+{
+	static const size_t	 maxes[] = { 0, 1, 2, 7, 64, 300 };
+	unsigned char		 worst[301], text[301];
+	size_t			 i, j, room, len;
+
+	memset(worst, 0xff, sizeof(worst));
+	memset(text, 'x', sizeof(text));
+	for (i = 0; i < sizeof(maxes) / sizeof(maxes[0]); i++) {
+		room = ESCAPE_SIZE(maxes[i]);
+		for (j = 0; j < 2; j++) {
+			esc(j == 0 ? worst : text, maxes[i] + 1, maxes[i]);
+			len = strnlen(out, sizeof(out));
+			ok(len < room && untouched_from(room), "%s, max %zu: "
+			    "%zu bytes and a NUL in %zu, none past them",
+			    j == 0 ? "worst case" : "text", maxes[i], len,
+			    room);
+		}
+		/* so the case above is the worst: 4 bytes each, "..." */
+		ok(strlen(esc(worst, maxes[i] + 1, maxes[i])) ==
+		    4 * maxes[i] + 3, "worst case, max %zu: %zu bytes",
+		    maxes[i], 4 * maxes[i] + 3);
+	}
+}
+
+int
+main(void)
+{
+	test_plain();
+	test_escapes();
+	test_invertible();
+	test_cut();
+	test_room();
+	return tap_done();
+}
