@@ -141,6 +141,14 @@ addr_net_parse(const char *s, struct addr_net *net)
 	}
 	net->prefix = prefix < 0 ? (net->family == AF_INET ? 32 : 128) :
 	    (unsigned int)prefix;
+	/* clients in the mapped form are keyed as IPv4: so are networks */
+	if (net->family == AF_INET6 && net->prefix >= 96 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(void *)net->addr)) {
+		memmove(net->addr, net->addr + 12, 4);
+		memset(net->addr + 4, 0, 12);
+		net->family = AF_INET;
+		net->prefix -= 96;
+	}
 	return 0;
 }
 

@@ -59,7 +59,10 @@ struct addr_net {
 	unsigned int	 prefix;
 };
 
-/* Parses "192.0.2.0/24", "2001:db8::/32" or a lone address. 0 or -EINVAL. */
+/*
+ * Parses "192.0.2.0/24", "2001:db8::/32" or a lone address. 0 or -EINVAL.
+ * An IPv4-mapped network of /96 or longer becomes the IPv4 network.
+ */
 int	addr_net_parse(const char *, struct addr_net *);
 /* "192.0.2.0/24", into out[ADDR_NET_MAX]. */
 void	addr_net_format(const struct addr_net *, char *out, size_t len);

@@ -60,7 +60,17 @@ test_net_parse(void)
 	    n.prefix == 128, "a lone IPv6 address is a /128");
 	ok(addr_net_parse("::/0", &n) == 0 && n.prefix == 0, "::/0");
 	ok(addr_net_parse("::ffff:192.0.2.1/128", &n) == 0 &&
-	    n.family == AF_INET6, "mapped form is an IPv6 network");
+	    n.family == AF_INET && n.prefix == 32 &&
+	    memcmp(n.addr, "\xc0\x00\x02\x01", 4) == 0 &&
+	    memcmp(n.addr + 4, "\0\0\0\0\0\0\0\0\0\0\0\0", 12) == 0,
+	    "a mapped address is the IPv4 address");
+	ok(addr_net_parse("::ffff:192.0.2.0/120", &n) == 0 &&
+	    n.family == AF_INET && n.prefix == 24, "a mapped /120 is a /24");
+	ok(addr_net_parse("::ffff:0.0.0.0/96", &n) == 0 &&
+	    n.family == AF_INET && n.prefix == 0, "a mapped /96 is 0.0.0.0/0");
+	ok(addr_net_parse("::ffff:0.0.0.0/95", &n) == 0 &&
+	    n.family == AF_INET6 && n.prefix == 95,
+	    "shorter than /96: stays an IPv6 network");
 	ok(addr_net_parse("192.0.2.0/32", &n) == 0 && n.prefix == 32,
 	    "/32 at the limit");
 	ok(addr_net_parse("::/128", &n) == 0 && n.prefix == 128,
@@ -157,6 +167,13 @@ test_nets_match(void)
 	    "0.0.0.0/0 takes a mapped client");
 	ok(!IN("::/0", peer6(&ss, "::ffff:1.2.3.4")),
 	    "::/0 does not take a mapped client");
+	/* and a network written in the mapped form is the IPv4 one */
+	ok(IN("::ffff:10.0.0.0/104", peer4(&ss, "10.1.2.3")),
+	    "mapped-form network takes an IPv4 client");
+	ok(IN("::ffff:10.0.0.0/104", peer6(&ss, "::ffff:10.1.2.3")),
+	    "mapped-form network takes a mapped client");
+	ok(!IN("::ffff:10.0.0.0/104", peer4(&ss, "11.1.2.3")),
+	    "mapped-form network: an IPv4 client outside");
 	ok(!IN("192.0.2.0/23", peer6(&ss, "::c000:201")),
 	    "IPv4-compatible (not mapped) address is IPv6");
 	ok(!IN("0.0.0.0/0", peer6(&ss, "::1")), "0.0.0.0/0: not IPv6");
