@@ -192,24 +192,23 @@ conn_closing(struct conn *c, const char *reason)
  * must stop here: the reply is delayed, or the connection is closing.
  */
 static bool
-handle_message(struct conn *c, const struct frame_msg *m)
+handle_message(struct conn *c, struct answer_env *env,
+    const struct frame_msg *m)
 {
 	const struct conf_service *svc = c->l->svc;
-	struct serve_facts	 facts;
-	struct answer_env	 env;
 	struct answer		 res;
 	size_t			 mark = c->out.len;
 
 	c->msgs++;
 	c->ctx->messages++;
+	env->message_number = c->msgs;
 	if (c->out.cap == 0)
 		buf_pool_take(&c->ctx->out_pool, &c->out);
 	if (c->out.cap == 0 && buf_reserve(&c->out, OUT_INITIAL) < 0) {
 		conn_closing(c, "out of memory");
 		return false;
 	}
-	conn_env(c, &env, &facts);
-	if (answer_message(&env, m, &c->cycle, &c->out, &res) < 0) {
+	if (answer_message(env, m, &c->cycle, &c->out, &res) < 0) {
 		c->out.len = mark;
 		conn_closing(c, "out of memory");
 		return false;
@@ -299,10 +298,13 @@ static size_t
 process(struct conn *c, const char *data, size_t len)
 {
 	const struct conf_service *svc = c->l->svc;
+	struct serve_facts	 facts;
+	struct answer_env	 env;
 	struct frame_msg	 m;
 	size_t			 off = 0;
 	ssize_t			 r;
 
+	conn_env(c, &env, &facts);
 	while (off < len && !c->closing && !c->paused) {
 		r = frame_next(svc->framing, data + off, len - off,
 		    svc->max_message_bytes, c->eof, &m);
@@ -316,7 +318,7 @@ process(struct conn *c, const char *data, size_t len)
 		    throttle(c))
 			break;	/* this message waits for its token */
 		off += (size_t)r;
-		if (!handle_message(c, &m))
+		if (!handle_message(c, &env, &m))
 			break;
 	}
 	return off;
@@ -678,17 +680,18 @@ conn_new(struct serve_ctx *ctx, const struct listener *l, int fd,
 	c->fd = fd;
 	c->tally = tally;
 	c->started = serve_now(ctx);
-	c->sa = *client;
+	if (client->sa.sa_family == AF_INET)
+		c->sa.in = client->in;
+	else if (client->sa.sa_family == AF_INET6)
+		c->sa.in6 = client->in6;
+	else
+		c->sa.sa.sa_family = client->sa.sa_family;
 	addr_format(&c->sa.sa, c->addr, sizeof(c->addr), &c->port);
 	conn_name(c, serial);
 	if (client->sa.sa_family == AF_INET || client->sa.sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if ((c->tr = transport_plain_new(fd)) == NULL) {
-		log_warnx("%s: out of memory for a new connection", l->name);
-		close(fd);
-		free(c);
-		return NULL;
-	}
+	transport_plain_init(&c->plain, fd);
+	c->tr = &c->plain;
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = c;
 	c->events = EPOLLIN;

@@ -25,7 +25,8 @@ struct conn {
 	struct idle_entry	 idle;		/* first: see conn_of_idle() */
 	struct serve_ctx	*ctx;
 	const struct listener	*l;
-	struct transport	*tr;
+	struct transport	*tr;		/* &plain, or one of its own */
+	struct transport	 plain;
 	int			 fd;
 	sd_event_source		*linger;
 	sd_event_source		*delay;		/* a delayed reply is due */
@@ -52,7 +53,11 @@ struct conn {
 	bool			 rearm;		/* input may wait: poll again */
 	bool			 rdhup;		/* the client has sent its FIN */
 	uint16_t		 port;
-	union addr_any		 sa;		/* the client, for networks */
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_in	in;
+		struct sockaddr_in6	in6;
+	}			 sa;		/* the client, for networks */
 	char			 addr[ADDR_TEXT_MAX];
 	char			 peer[CONF_NAME_MAX + 32];	/* for logs */
 };

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* The plain transport: bytes straight to and from the socket. */
 #include <errno.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "transport.h"
@@ -38,7 +37,7 @@ plain_wants(const struct transport *t)
 static void
 plain_free(struct transport *t)
 {
-	free(t);
+	(void)t;	/* embedded in its connection */
 }
 
 static const struct transport_ops plain_ops = {
@@ -50,14 +49,9 @@ static const struct transport_ops plain_ops = {
 	.free = plain_free,
 };
 
-struct transport *
-transport_plain_new(int fd)
+void
+transport_plain_init(struct transport *t, int fd)
 {
-	struct transport	*t;
-
-	if ((t = malloc(sizeof(*t))) == NULL)
-		return NULL;
 	t->ops = &plain_ops;
 	t->fd = fd;
-	return t;
 }

@@ -39,7 +39,10 @@ struct transport {
 	int			 fd;
 };
 
-/* The socket as it is. NULL without memory. */
-struct transport *transport_plain_new(int fd);
+/*
+ * The socket as it is, in t (a connection embeds one, so that plain
+ * connections cost no allocation); its free does nothing.
+ */
+void	transport_plain_init(struct transport *t, int fd);
 
 #endif

@@ -21,7 +21,7 @@ ctx_init(struct template_ctx *ctx, const struct answer_env *env)
 	ctx->max_message_bytes = env->svc->max_message_bytes;
 }
 
-static int
+static inline int
 render(const struct answer_env *env, const struct template *t,
     struct template_ctx *ctx, const char *term, size_t term_len,
     struct buf *out)
