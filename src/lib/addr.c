@@ -7,10 +7,16 @@
 
 #include "addr.h"
 
+/*
+ * sa may point into a smaller union than union addr_any (aligned for
+ * sockaddr_storage): only ever cast it to the kind its family says.
+ */
+#define SIN(sa)		((const struct sockaddr_in *)(const void *)(sa))
+#define SIN6(sa)	((const struct sockaddr_in6 *)(const void *)(sa))
+
 void
 addr_format(const struct sockaddr *sa, char *text, size_t len, uint16_t *port)
 {
-	const union addr_any	*a = (const union addr_any *)(const void *)sa;
 	uint8_t			 key[16];
 
 	switch (addr_key(sa, key)) {
@@ -25,8 +31,8 @@ addr_format(const struct sockaddr *sa, char *text, size_t len, uint16_t *port)
 		*port = 0;
 		return;
 	}
-	*port = ntohs(sa->sa_family == AF_INET ? a->in.sin_port :
-	    a->in6.sin6_port);
+	*port = ntohs(sa->sa_family == AF_INET ? SIN(sa)->sin_port :
+	    SIN6(sa)->sin6_port);
 }
 
 void
@@ -39,22 +45,20 @@ addr_format_peer(const char *text, uint16_t port, char *out, size_t len)
 int
 addr_key(const struct sockaddr *sa, uint8_t key[16])
 {
-	const union addr_any	*a = (const union addr_any *)(const void *)sa;
-
 	memset(key, 0, 16);
 	if (sa == NULL)
 		return 0;
 	if (sa->sa_family == AF_INET) {
-		memcpy(key, &a->in.sin_addr, 4);
+		memcpy(key, &SIN(sa)->sin_addr, 4);
 		return AF_INET;
 	}
 	if (sa->sa_family != AF_INET6)
 		return 0;
-	if (IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr)) {
-		memcpy(key, &a->in6.sin6_addr.s6_addr[12], 4);
+	if (IN6_IS_ADDR_V4MAPPED(&SIN6(sa)->sin6_addr)) {
+		memcpy(key, &SIN6(sa)->sin6_addr.s6_addr[12], 4);
 		return AF_INET;
 	}
-	memcpy(key, &a->in6.sin6_addr, 16);
+	memcpy(key, &SIN6(sa)->sin6_addr, 16);
 	return AF_INET6;
 }
 
