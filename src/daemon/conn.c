@@ -192,7 +192,7 @@ conn_closing(struct conn *c, const char *reason)
  * must stop here: the reply is delayed, or the connection is closing.
  */
 static bool
-handle_message(struct conn *c, struct answer_env *env,
+handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
     const struct frame_msg *m)
 {
 	const struct conf_service *svc = c->l->svc;
@@ -214,11 +214,8 @@ handle_message(struct conn *c, struct answer_env *env,
 		return false;
 	}
 	if (svc->log_messages && log_enabled(LOG_INFO)) {
-		struct log_fields f;
-
-		conn_fields(c, &f);
-		f.rule = res.rule_label;
-		log_message(&f, c->peer, "message", c->msgs, NULL, m->data,
+		f->rule = res.rule_label;
+		log_message(f, c->peer, "message", c->msgs, NULL, m->data,
 		    m->len, svc->log_message_bytes);
 	}
 	if (res.delay_ms > 0) {
@@ -300,11 +297,13 @@ process(struct conn *c, const char *data, size_t len)
 	const struct conf_service *svc = c->l->svc;
 	struct serve_facts	 facts;
 	struct answer_env	 env;
+	struct log_fields	 f;
 	struct frame_msg	 m;
 	size_t			 off = 0;
 	ssize_t			 r;
 
 	conn_env(c, &env, &facts);
+	conn_fields(c, &f);
 	while (off < len && !c->closing && !c->paused) {
 		r = frame_next(svc->framing, data + off, len - off,
 		    svc->max_message_bytes, c->eof, &m);
@@ -318,7 +317,7 @@ process(struct conn *c, const char *data, size_t len)
 		    throttle(c))
 			break;	/* this message waits for its token */
 		off += (size_t)r;
-		if (!handle_message(c, &env, &m))
+		if (!handle_message(c, &env, &f, &m))
 			break;
 	}
 	return off;

@@ -338,12 +338,6 @@ put(char **p, const char *s, size_t n)
 }
 
 static void
-put_str(char **p, const char *s)
-{
-	put(p, s, strlen(s));
-}
-
-static void
 put_u64(char **p, uint64_t v)
 {
 	char	 d[24];
@@ -363,7 +357,8 @@ log_message(const struct log_fields *f, const char *peer, const char *kind,
 	static char		 esc[ESCAPE_SIZE(LOG_MESSAGE_MAX)];
 	struct log_fields	 g = *f;
 	char			*p, *start;
-	size_t			 need, cut = max < LOG_MESSAGE_MAX ? max :
+	size_t			 need, lpeer, lkind, lto, lrule;
+	size_t			 cut = max < LOG_MESSAGE_MAX ? max :
 				    LOG_MESSAGE_MAX;
 
 	if (!log_enabled(LOG_INFO))
@@ -378,9 +373,12 @@ log_message(const struct log_fields *f, const char *peer, const char *kind,
 		return;
 	}
 	/* straight into the buffer, no printf: this runs for every message */
-	need = 8 + strlen(peer) + strlen(kind) + 24 + (to ? strlen(to) + 4 :
-	    0) + ESCAPE_SIZE(cut) + 4 + (g.rule ? strlen(g.rule) + 8 : 0) +
-	    2;
+	lpeer = strlen(peer);
+	lkind = strlen(kind);
+	lto = to != NULL ? strlen(to) : 0;
+	lrule = g.rule != NULL ? strlen(g.rule) : 0;
+	need = 8 + lpeer + lkind + 24 + (to ? lto + 4 : 0) +
+	    ESCAPE_SIZE(cut) + 4 + (g.rule ? lrule + 8 : 0) + 2;
 	if (need > sizeof(logger.buf))
 		return;
 	if (sizeof(logger.buf) - logger.len < need)
@@ -392,24 +390,23 @@ log_message(const struct log_fields *f, const char *peer, const char *kind,
 	p = start = logger.buf + logger.len;
 	if (logger.prefix)
 		put(&p, "<6>", 3);
-	put_str(&p, peer);
+	put(&p, peer, lpeer);
 	put(&p, " ", 1);
-	put_str(&p, kind);
+	put(&p, kind, lkind);
 	if (n > 0) {
 		put(&p, " ", 1);
 		put_u64(&p, n);
 	}
 	if (to != NULL) {
 		put(&p, " to ", 4);
-		put_str(&p, to);
+		put(&p, to, lto);
 	}
 	put(&p, ": \"", 3);
-	escape(p, msg, len, cut);
-	p += strlen(p);
+	p += escape_n(p, msg, len, cut);
 	put(&p, "\"", 1);
 	if (g.rule != NULL) {
 		put(&p, " (rule ", 7);
-		put_str(&p, g.rule);
+		put(&p, g.rule, lrule);
 		put(&p, ")", 1);
 	}
 	put(&p, "\n", 1);

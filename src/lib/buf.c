@@ -28,7 +28,7 @@ buf_reserve(struct buf *b, size_t more)
 }
 
 int
-buf_append(struct buf *b, const void *p, size_t n)
+buf_append_grow(struct buf *b, const void *p, size_t n)
 {
 	int	 r;
 

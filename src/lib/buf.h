@@ -3,6 +3,7 @@
 #define ECHOREPLYD_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 /* A growable byte buffer. The zero value is an empty buffer. */
 struct buf {
@@ -13,7 +14,21 @@ struct buf {
 
 /* Make room for at least `more` bytes after len. Returns 0 or -ENOMEM. */
 int	buf_reserve(struct buf *, size_t more);
-int	buf_append(struct buf *, const void *, size_t);
+/* buf_append() when the room is short. */
+int	buf_append_grow(struct buf *, const void *, size_t);
+
+/* Appends n bytes. Returns 0 or -ENOMEM. Inline: it runs per reply. */
+static inline int
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n > b->cap - b->len)
+		return buf_append_grow(b, p, n);
+	if (n > 0) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+	}
+	return 0;
+}
 void	buf_free(struct buf *);
 
 /*

@@ -14,5 +14,7 @@
  * hold ESCAPE_SIZE(max) bytes. Returns dst, a NUL-terminated string.
  */
 char	*escape(char *dst, const void *src, size_t len, size_t max);
+/* The same, returning the length of what it wrote (the NUL not counted). */
+size_t	escape_n(char *dst, const void *src, size_t len, size_t max);
 
 #endif
