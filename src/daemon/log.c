@@ -337,16 +337,28 @@ put(char **p, const char *s, size_t n)
 	*p += n;
 }
 
+/* Two digits a step: message numbers are written for every message. */
 static void
 put_u64(char **p, uint64_t v)
 {
+	static const char pairs[] =
+	    "00010203040506070809101112131415161718192021222324"
+	    "25262728293031323334353637383940414243444546474849"
+	    "50515253545556575859606162636465666768697071727374"
+	    "75767778798081828384858687888990919293949596979899";
 	char	 d[24];
 	size_t	 i = sizeof(d);
 
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
+	while (v >= 100) {
+		i -= 2;
+		memcpy(d + i, pairs + (v % 100) * 2, 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(d + i, pairs + v * 2, 2);
+	} else
+		d[--i] = (char)('0' + v);
 	put(p, d + i, sizeof(d) - i);
 }
 

@@ -71,6 +71,21 @@ def test_log_connect_message_disconnect():
     equal(len(lines), 4, "records about this client: %r" % lines)
 
 
+def test_log_numbers_every_message():
+    """Message numbers of one to several digits, written without printf."""
+    d = Daemon()
+    s = d.connect()
+    peer = "127.0.0.1:%d" % s.getsockname()[1]
+    s.sendall(b"".join(b"m%d\n" % i for i in range(1, 1011)))
+    recv_until(s, 1010)
+    s.close()
+    d.wait_log("%s disconnected" % peer)
+    nums = [int(m.group(1)) for m in
+            re.finditer(r"^%s message (\d+): \"m(\1)\"$" % re.escape(peer),
+                        d.log(), re.M)]
+    equal(nums, list(range(1, 1011)), "message numbers 1 to 1010")
+
+
 def test_log_escapes_quotes_backslash_and_high_bytes():
     d = Daemon()
     msg = b'q"uote\\ \t\x7f\xff\xc3\xa9 \r'
