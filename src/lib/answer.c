@@ -70,12 +70,8 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 	r = rules_match(env->conf->rules, m->data, m->len, env->listener,
 	    env->client, caps);
 	res->rule = r;
-	ctx_init(&ctx, env);
-	ctx.message = m->data;
-	ctx.message_len = m->len;
 	if (r == NULL) {
 		t = svc->default_reply;
-		ctx.rule = "default";
 		res->close = svc->close_after_reply;
 	} else {
 		res->rule_label = answer_rule_label(r, res->label,
@@ -90,11 +86,21 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 		    (counters = cycle_counters(cycle, env->conf->rules)) != NULL)
 			res->choice = counters[r->cycle_slot]++ % r->nreplies;
 		t = r->replies[res->choice];
-		ctx.rule = res->rule_label;
-		if (r->kind == RULES_REGEX) {
-			ctx.caps = caps;
-			ctx.ncaps = TEMPLATE_CAPTURES;
-		}
+	}
+	/* the echo, the default reply: no template context to build */
+	if (template_is_message(t)) {
+		if (buf_append(out, m->data, m->len) < 0 ||
+		    buf_append(out, m->term, m->term_len) < 0)
+			return -ENOMEM;
+		return 0;
+	}
+	ctx_init(&ctx, env);
+	ctx.message = m->data;
+	ctx.message_len = m->len;
+	ctx.rule = r == NULL ? "default" : res->rule_label;
+	if (r != NULL && r->kind == RULES_REGEX) {
+		ctx.caps = caps;
+		ctx.ncaps = TEMPLATE_CAPTURES;
 	}
 	return render(env, t, &ctx, m->term, m->term_len, out);
 }

@@ -278,6 +278,12 @@ template_needs(const struct template *t)
 	return t->needs;
 }
 
+bool
+template_is_message(const struct template *t)
+{
+	return t->nsegs == 1 && t->segs[0].kind == SEG_MESSAGE;
+}
+
 int
 template_max_capture(const struct template *t)
 {

@@ -3,6 +3,7 @@
 #define ECHOREPLYD_TEMPLATE_H
 
 #include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,8 @@ int	template_render(const struct template *, const struct template_ctx *,
 	    struct buf *out);
 /* TEMPLATE_NEED_* bits for what the template uses. */
 unsigned int template_needs(const struct template *);
+/* Whether the template is "%{message}" and nothing else: the echo. */
+bool	template_is_message(const struct template *);
 /* The highest capture %{N} used, or -1 when none is. */
 int	template_max_capture(const struct template *);
 const char *template_source(const struct template *);

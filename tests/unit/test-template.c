@@ -122,6 +122,28 @@ main(void)
 	    "time, server and captures are known");
 	template_free(t);
 
+	/* the echo is told apart, so that it can skip the renderer */
+	{
+		static const struct {
+			const char	*src;
+			bool		 echo;
+		} echo[] = {
+			{ "%{message}", true }, { "%{message}%{message}", false },
+			{ "x%{message}", false }, { "%{message}\\n", false },
+			{ "", false }, { "%%", false }, { "%{0}", false },
+			{ "%{client_address}", false },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(echo) / sizeof(echo[0]); i++) {
+			ok(template_compile(echo[i].src, &t, err,
+			    sizeof(err)) == 0 && template_is_message(t) ==
+			    echo[i].echo, "\"%s\" is %sthe echo", echo[i].src,
+			    echo[i].echo ? "" : "not ");
+			template_free(t);
+		}
+	}
+
 	/* local time carries its offset */
 	setenv("TZ", "UTC+02:30", 1);
 	tzset();
