@@ -175,8 +175,13 @@ conn_flush(struct conn *c)
 static int
 conn_send(struct conn *c, size_t queued_before)
 {
-	if (queued_before > 0 || conn_queued(c) == 0)
+	if (queued_before > 0)
 		return 0;
+	if (conn_queued(c) == 0) {
+		/* a silent or delayed answer: hold no buffer for nothing */
+		conn_drop_output(c);
+		return 0;
+	}
 	return conn_flush(c);
 }
 

@@ -2,7 +2,7 @@
 /*
  * What the server lends its stream connections and datagram listeners:
  * the loop, the configuration in force, the counters they add to, and
- * the facts a reply template may ask for (facts.c).
+ * the facts a reply template may ask for (serve_fill).
  */
 #ifndef ECHOREPLYD_SERVE_H
 #define ECHOREPLYD_SERVE_H
