@@ -32,6 +32,8 @@ conn_fields(const struct conn *c, struct log_fields *f)
 	f->client_address = c->addr;
 	f->client_port = c->port;
 	f->listener = c->l->name;
+	f->peer = c->peer;
+	f->peer_len = strlen(c->peer);
 }
 
 static void
@@ -220,7 +222,7 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 	}
 	if (svc->log_messages && log_enabled(LOG_INFO)) {
 		f->rule = res.rule_label;
-		log_message(f, c->peer, "message", c->msgs, NULL, m->data,
+		log_message(f, LOG_KIND_MESSAGE, c->msgs, NULL, m->data,
 		    m->len, svc->log_message_bytes);
 	}
 	if (res.delay_ms > 0) {

@@ -177,6 +177,8 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 	f.client_address = addr;
 	f.client_port = port;
 	f.listener = d->l->name;
+	f.peer = name;
+	f.peer_len = strlen(name);
 	d->out.len = 0;
 
 	if (frame_datagram(d->rbuf, n, truncated, svc->max_message_bytes,
@@ -195,7 +197,7 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 	}
 	if (svc->log_messages && log_enabled(LOG_INFO)) {
 		f.rule = res.rule_label;
-		log_message(&f, name, "datagram", 0, d->l->name, m.data,
+		log_message(&f, LOG_KIND_DATAGRAM, 0, d->l->name, m.data,
 		    m.len, svc->log_message_bytes);
 	}
 	if (res.silent || d->out.len == 0)

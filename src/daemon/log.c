@@ -337,7 +337,7 @@ put(char **p, const char *s, size_t n)
 	*p += n;
 }
 
-/* Two digits a step: message numbers are written for every message. */
+/* Two digits a step, in place: a message number goes with every message. */
 static void
 put_u64(char **p, uint64_t v)
 {
@@ -346,51 +346,67 @@ put_u64(char **p, uint64_t v)
 	    "25262728293031323334353637383940414243444546474849"
 	    "50515253545556575859606162636465666768697071727374"
 	    "75767778798081828384858687888990919293949596979899";
-	char	 d[24];
-	size_t	 i = sizeof(d);
+	static const uint64_t tens[] = {
+	    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+	    10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+	    100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+	    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+	    100000000000000000ULL, 1000000000000000000ULL,
+	    10000000000000000000ULL };
+	size_t		 digits = 1;
+	char		*e;
 
+	while (digits < sizeof(tens) / sizeof(tens[0]) && v >= tens[digits])
+		digits++;
+	e = *p + digits;
+	*p = e;
 	while (v >= 100) {
-		i -= 2;
-		memcpy(d + i, pairs + (v % 100) * 2, 2);
+		e -= 2;
+		memcpy(e, pairs + (v % 100) * 2, 2);
 		v /= 100;
 	}
-	if (v >= 10) {
-		i -= 2;
-		memcpy(d + i, pairs + v * 2, 2);
-	} else
-		d[--i] = (char)('0' + v);
-	put(p, d + i, sizeof(d) - i);
+	if (v >= 10)
+		memcpy(e - 2, pairs + v * 2, 2);
+	else
+		e[-1] = (char)('0' + v);
 }
 
 void
-log_message(const struct log_fields *f, const char *peer, const char *kind,
-    uint64_t n, const char *to, const void *msg, size_t len, size_t max)
+log_message(const struct log_fields *f, enum log_kind kind, uint64_t n,
+    const char *to, const void *msg, size_t len, size_t max)
 {
+	static const struct {
+		char	 text[8];	/* no NUL: copied whole */
+		size_t	 len;
+	} kinds[] = {
+		[LOG_KIND_MESSAGE] = { "message", 7 },
+		[LOG_KIND_DATAGRAM] = { "datagram", 8 },
+	};
 	static char		 esc[ESCAPE_SIZE(LOG_MESSAGE_MAX)];
-	struct log_fields	 g = *f;
 	char			*p, *start;
-	size_t			 need, lpeer, lkind, lto, lrule;
+	size_t			 need, lto, lrule;
 	size_t			 cut = max < LOG_MESSAGE_MAX ? max :
 				    LOG_MESSAGE_MAX;
 
 	if (!log_enabled(LOG_INFO))
 		return;
 	if (logger.journal) {
+		struct log_fields g = *f;
+
 		g.message = escape(esc, msg, len, cut);
 		log_client(LOG_INFO, LOG_MSGID_MESSAGE, &g,
-		    "%s %s%s%.0llu%s%s: \"%s\"%s%s%s", peer, kind, n ? " " : "",
+		    "%s %.*s%s%.0llu%s%s: \"%s\"%s%s%s", f->peer,
+		    (int)kinds[kind].len, kinds[kind].text, n ? " " : "",
 		    (unsigned long long)n, to ? " to " : "", to ? to : "",
 		    g.message, g.rule ? " (rule " : "", g.rule ? g.rule : "",
 		    g.rule ? ")" : "");
 		return;
 	}
 	/* straight into the buffer, no printf: this runs for every message */
-	lpeer = strlen(peer);
-	lkind = strlen(kind);
 	lto = to != NULL ? strlen(to) : 0;
-	lrule = g.rule != NULL ? strlen(g.rule) : 0;
-	need = 8 + lpeer + lkind + 24 + (to ? lto + 4 : 0) +
-	    ESCAPE_SIZE(cut) + 4 + (g.rule ? lrule + 8 : 0) + 2;
+	lrule = f->rule != NULL ? strlen(f->rule) : 0;
+	need = 8 + f->peer_len + kinds[kind].len + 24 + (to ? lto + 4 : 0) +
+	    ESCAPE_SIZE(cut) + 4 + (f->rule ? lrule + 8 : 0) + 2;
 	if (need > sizeof(logger.buf))
 		return;
 	if (sizeof(logger.buf) - logger.len < need)
@@ -402,11 +418,13 @@ log_message(const struct log_fields *f, const char *peer, const char *kind,
 	p = start = logger.buf + logger.len;
 	if (logger.prefix)
 		put(&p, "<6>", 3);
-	put(&p, peer, lpeer);
-	put(&p, " ", 1);
-	put(&p, kind, lkind);
+	put(&p, f->peer, f->peer_len);
+	*p++ = ' ';
+	/* eight bytes whatever the length: need leaves the room */
+	memcpy(p, kinds[kind].text, sizeof(kinds[kind].text));
+	p += kinds[kind].len;
 	if (n > 0) {
-		put(&p, " ", 1);
+		*p++ = ' ';
 		put_u64(&p, n);
 	}
 	if (to != NULL) {
@@ -415,13 +433,13 @@ log_message(const struct log_fields *f, const char *peer, const char *kind,
 	}
 	put(&p, ": \"", 3);
 	p += escape_n(p, msg, len, cut);
-	put(&p, "\"", 1);
-	if (g.rule != NULL) {
+	*p++ = '"';
+	if (f->rule != NULL) {
 		put(&p, " (rule ", 7);
-		put(&p, g.rule, lrule);
-		put(&p, ")", 1);
+		put(&p, f->rule, lrule);
+		*p++ = ')';
 	}
-	put(&p, "\n", 1);
+	*p++ = '\n';
 	logger.len += (size_t)(p - start);
 	if (!logger.buffered)
 		log_flush();

@@ -34,6 +34,14 @@ struct log_fields {
 	const char	*listener;		/* LISTENER= */
 	const char	*rule;			/* RULE=; NULL: none */
 	const char	*message;		/* CLIENT_MESSAGE=, escaped */
+	const char	*peer;		/* the client in the text, */
+	size_t		 peer_len;	/* for log_message() only */
+};
+
+/* What log_message() calls the message: a line or a datagram. */
+enum log_kind {
+	LOG_KIND_MESSAGE,
+	LOG_KIND_DATAGRAM,
 };
 
 /* MESSAGE_ID= of each kind of client record; see echoreplyd(8). */
@@ -44,14 +52,13 @@ struct log_fields {
 
 /*
  * The record of one client message, "PEER KIND[ N][ to TO]: "ESCAPED"
- * [(rule R)]", with f->rule; the message is escaped here, cut at max
- * (at most LOG_MESSAGE_MAX) bytes. No printf on the stderr back ends: it
- * runs for every message.
+ * [(rule R)]", with f->peer and f->rule; the message is escaped here,
+ * cut at max (at most LOG_MESSAGE_MAX) bytes. No printf on the stderr
+ * back ends: it runs for every message.
  */
 #define LOG_MESSAGE_MAX		65536	/* bytes of a message logged, at most */
-void	log_message(const struct log_fields *, const char *peer,
-	    const char *kind, uint64_t n, const char *to, const void *msg,
-	    size_t len, size_t max);
+void	log_message(const struct log_fields *, enum log_kind, uint64_t n,
+	    const char *to, const void *msg, size_t len, size_t max);
 void	log_client(int priority, const char *msgid, const struct log_fields *,
 	    const char *, ...) LOG_ATTR_PRINTF(4, 5);
 void	log_warn(const char *, ...) LOG_ATTR_PRINTF(1, 2);

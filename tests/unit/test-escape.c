@@ -144,6 +144,43 @@ test_room(void)
 	}
 }
 
+/*
+ * The word-at-a-time scan against vis(3) itself: every byte value at
+ * every position of a run longer than two words, each next to a digit
+ * (which changes how a NUL is written). One assertion, so that a miss
+ * names the byte and where it was.
+ */
+static void
+test_each_byte_everywhere(void)
+{
+	unsigned char	 src[40];
+	char		 want[ESCAPE_SIZE(sizeof(src))];
+	size_t		 pos, miss_pos = 0, wlen;
+	unsigned	 b, miss_b = 0, misses = 0;
+
+	for (b = 0; b < 256; b++) {
+		for (pos = 0; pos < sizeof(src); pos++) {
+			memset(src, 'a', sizeof(src));
+			src[pos] = (unsigned char)b;
+			if (pos + 1 < sizeof(src))
+				src[pos + 1] = '7';
+			if (strnvisx(want, sizeof(want), (const char *)src,
+			    sizeof(src), VIS_CSTYLE | VIS_OCTAL | VIS_TAB |
+			    VIS_NL | VIS_DQ) < 0)
+				want[0] = '\0';
+			wlen = strlen(want);
+			if (escape_n(out, src, sizeof(src), sizeof(src)) !=
+			    wlen || strcmp(out, want) != 0) {
+				if (misses++ == 0)
+					miss_b = b, miss_pos = pos;
+			}
+		}
+	}
+	ok(misses == 0, "each byte at each of %zu places escaped as vis(3) "
+	    "does (%u misses; first: byte 0x%02x at %zu)", sizeof(src),
+	    misses, miss_b, miss_pos);
+}
+
 int
 main(void)
 {
@@ -152,5 +189,6 @@ main(void)
 	test_invertible();
 	test_cut();
 	test_room();
+	test_each_byte_everywhere();
 	return tap_done();
 }
