@@ -303,7 +303,12 @@ serve(struct daemon *d)
 	}
 	log_set_buffered(true);
 
-	r = sd_event_loop(e);
+	/* sd_event_loop(), with the log written after each dispatch */
+	while ((r = sd_event_run(e, UINT64_MAX)) >= 0) {
+		server_dispatched(d->srv);
+		if (sd_event_get_state(e) == SD_EVENT_FINISHED)
+			break;
+	}
 	log_set_buffered(false);
 	if (r < 0) {
 		errno = -r;

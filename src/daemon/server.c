@@ -44,7 +44,6 @@ struct server {
 	struct listener		*ls;
 	size_t			 nls;
 	struct lsock		*lsocks;
-	sd_event_source		*post;
 	sd_event_source		*accept_pause;
 	sd_event_source		*shutdown_timer;
 	/*
@@ -334,16 +333,19 @@ log_retry(sd_event_source *s, uint64_t usec, void *arg)
 	(void)s;
 	(void)usec;
 	(void)arg;
-	log_flush();	/* on_post runs after this and re-arms if need be */
+	log_flush();	/* server_dispatched() re-arms this if need be */
 	return 0;
 }
 
-static int
-on_post(sd_event_source *s, void *arg)
+/*
+ * After every dispatch of the loop (main.c runs it one sd_event_run() at a
+ * time): what the handlers logged goes out in one write. An sd-event post
+ * source would do the same at the price of one more loop iteration (an
+ * epoll_wait and a gettid) per wake-up.
+ */
+void
+server_dispatched(struct server *srv)
 {
-	struct server	*srv = arg;
-
-	(void)s;
 	log_flush();
 	/* the sink would block: try again soon, even if all is quiet */
 	if (log_pending() && (srv->log_timer == NULL ||
@@ -359,7 +361,6 @@ on_post(sd_event_source *s, void *arg)
 			    SD_EVENT_ONESHOT);
 		}
 	}
-	return 0;
 }
 
 /* Handles up to CONN_BATCH connection events in one dispatch. */
@@ -440,8 +441,6 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 	}
 	if ((r = sd_event_add_io(e, &srv->csrc, srv->ctx.epoll_fd, EPOLLIN,
 	    conns_ready, srv)) < 0)
-		goto fail;
-	if ((r = sd_event_add_post(e, &srv->post, on_post, srv)) < 0)
 		goto fail;
 	if ((srv->ctx.tallies = tallies_new()) == NULL) {
 		r = -ENOMEM;
@@ -548,7 +547,6 @@ server_free(struct server *srv)
 		}
 	free(srv->lsocks);
 	listen_close(srv->ls, srv->nls);
-	sd_event_source_disable_unref(srv->post);
 	sd_event_source_disable_unref(srv->csrc);
 	if (srv->ctx.epoll_fd != -1)
 		close(srv->ctx.epoll_fd);

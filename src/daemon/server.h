@@ -28,5 +28,7 @@ void	server_shutdown(struct server *);
 /* One line for the service manager: clients, messages, errors. */
 void	server_status(const struct server *, char *, size_t);
 void	server_free(struct server *);
+/* After each sd_event_run(): the buffered log goes out (or is retried). */
+void	server_dispatched(struct server *);
 
 #endif
