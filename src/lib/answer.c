@@ -74,8 +74,7 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 		t = svc->default_reply;
 		res->close = svc->close_after_reply;
 	} else {
-		res->rule_label = answer_rule_label(r, res->label,
-		    sizeof(res->label));
+		res->rule_label = answer_rule_label(r);
 		res->close = r->close || svc->close_after_reply;
 		res->delay_ms = r->delay_ms;
 		if (r->nreplies == 0) {
@@ -138,14 +137,11 @@ answer_notice(const struct answer_env *env, enum answer_notice which,
 }
 
 const char *
-answer_rule_label(const struct rules_rule *r, char *buf, size_t len)
+answer_rule_label(const struct rules_rule *r)
 {
 	if (r == NULL)
 		return "default";
-	if (r->name != NULL)
-		return r->name;
-	snprintf(buf, len, "#%zu", r->index + 1);
-	return buf;
+	return r->name != NULL ? r->name : r->number;
 }
 
 void

@@ -57,7 +57,6 @@ struct answer {
 	bool			 silent;	/* no_reply */
 	bool			 close;
 	uint64_t		 delay_ms;
-	char			 label[24];	/* "#N" for a rule without name */
 };
 
 /*
@@ -82,7 +81,7 @@ int	answer_notice(const struct answer_env *, enum answer_notice,
 	    struct buf *out);
 
 /* The rule's name for logs: its name, or its number from 1. */
-const char *answer_rule_label(const struct rules_rule *, char *, size_t);
+const char *answer_rule_label(const struct rules_rule *);
 void	answer_cycle_free(struct answer_cycle *);
 
 #endif

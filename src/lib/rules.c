@@ -387,6 +387,8 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		goto nomem;
 	r->index = rs->n;
+	/* made once here: a label per message would be a printf each */
+	snprintf(r->number, sizeof(r->number), "#%zu", r->index + 1);
 	r->line = d->line;
 	r->kind = d->kind;
 	r->ignore_case = d->ignore_case;

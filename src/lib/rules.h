@@ -29,6 +29,7 @@ enum rules_kind {
 /* One compiled rule. Everything here is owned by the rule set. */
 struct rules_rule {
 	char		 *name;		/* NULL when the rule has none */
+	char		  number[24];	/* "#N", what a rule without one is called */
 	size_t		  index;	/* position in the file, from 0 */
 	unsigned int	  line;		/* where it was defined, for -n and logs */
 	enum rules_kind	  kind;

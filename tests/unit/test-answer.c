@@ -131,7 +131,6 @@ test_message(void)
 	struct answer		 res;
 	struct buf		 out = { 0 };
 	struct answer_cycle	 cycle = { 0 }, cyclebis = { 0 };
-	char			 label[32];
 	const char		*want[] = { "one\n", "two\n", "three\n", "one\n",
 				    "two\n" };
 	int			 i, r;
@@ -246,14 +245,12 @@ test_message(void)
 	build(c, LIT("who"), "\n", NULL, NULL, &out, &res);
 	ok_bytes(out.data, out.len, "#7 main 192.0.2.7\n",
 	    "unnamed rule renders as its number");
-	is(answer_rule_label(res.rule, label, sizeof(label)), "#7",
-	    "label of an unnamed rule");
-	ok(res.rule_label == res.label && strcmp(res.label, "#7") == 0,
-	    "the answer carries it in its own label");
-	is(answer_rule_label(rules_get(c->rules, 1), label, sizeof(label)),
-	    "bye", "label of a named rule");
-	is(answer_rule_label(NULL, label, sizeof(label)), "default",
-	    "label of the default");
+	is(answer_rule_label(res.rule), "#7", "label of an unnamed rule");
+	ok(res.rule_label != NULL && strcmp(res.rule_label, "#7") == 0,
+	    "the answer carries it");
+	is(answer_rule_label(rules_get(c->rules, 1)), "bye",
+	    "label of a named rule");
+	is(answer_rule_label(NULL), "default", "label of the default");
 
 	/* networks through the client of the env */
 	build(c, LIT("lan"), "\n", peer4(&ss, "10.9.8.7"), NULL, &out, &res);
