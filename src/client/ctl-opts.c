@@ -131,16 +131,46 @@ opts_target(const struct opts *o, const struct conf *conf,
 	    o->port ? o->port : (long long)l->port);
 }
 
+/*
+ * What the listener we talk to serves, as far as the config says: the
+ * one opts_target() picks, else the one on the path or port given, else
+ * the top level's. NULL without a config.
+ */
+static const struct conf_service *
+target_service(const struct opts *o, const struct conf *conf)
+{
+	const struct conf_listener	*l;
+	size_t				 i;
+
+	if (conf == NULL)
+		return NULL;
+	if (o->unix_path == NULL && (o->host == NULL || o->port == 0))
+		return pick_listener(o, conf)->service;
+	for (i = 0; i < conf->nlisteners; i++) {
+		l = &conf->listeners[i];
+		if (o->unix_path != NULL ? l->sa.ss_family == AF_UNIX &&
+		    strcmp(l->path, o->unix_path) == 0 :
+		    l->sa.ss_family != AF_UNIX && l->port == o->port &&
+		    (l->type == SOCK_DGRAM) == o->udp)
+			return l->service;
+	}
+	return &conf->service;
+}
+
 bool
 opts_raw(const struct opts *o, const struct conf *conf)
 {
-	return o->raw || (conf != NULL && conf->service.framing == FRAME_RAW);
+	const struct conf_service	*svc = target_service(o, conf);
+
+	return o->raw || (svc != NULL && svc->framing == FRAME_RAW);
 }
 
 bool
 opts_greeting(const struct opts *o, const struct conf *conf)
 {
-	return o->greeting || (conf != NULL && conf->service.greeting != NULL);
+	const struct conf_service	*svc = target_service(o, conf);
+
+	return o->greeting || (svc != NULL && svc->greeting != NULL);
 }
 
 void

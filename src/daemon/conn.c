@@ -69,7 +69,7 @@ conn_waiting(const struct conn *c)
 static void
 conn_touch(struct conn *c)
 {
-	idle_touch(&c->ctx->idle, &c->idle, serve_now(c->ctx));
+	idle_touch(&c->l->idle, &c->idle, serve_now(c->ctx));
 }
 
 /* The teardown: everything it holds, nothing else. */
@@ -77,7 +77,7 @@ static void
 conn_free(struct conn *c)
 {
 	epoll_ctl(c->ctx->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	idle_unlink(&c->ctx->idle, &c->idle);
+	idle_unlink(&c->l->idle, &c->idle);
 	sd_event_source_disable_unref(c->linger);
 	sd_event_source_disable_unref(c->delay);
 	if (c->tr != NULL)
@@ -668,7 +668,7 @@ conn_greet(struct conn *c)
 }
 
 struct conn *
-conn_new(struct serve_ctx *ctx, const struct listener *l, int fd,
+conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
     const union addr_any *client, struct tally *tally, uint64_t serial)
 {
 	struct epoll_event	 ev;
@@ -708,7 +708,7 @@ conn_new(struct serve_ctx *ctx, const struct listener *l, int fd,
 		free(c);
 		return NULL;
 	}
-	idle_append(&ctx->idle, &c->idle, c->started);
+	idle_append(&l->idle, &c->idle, c->started);
 	conn_fields(c, &f);
 	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s",
 	    c->peer, l->name);

@@ -24,7 +24,7 @@
 struct conn {
 	struct idle_entry	 idle;		/* first: see conn_of_idle() */
 	struct serve_ctx	*ctx;
-	const struct listener	*l;
+	struct listener		*l;		/* in its idle list */
 	struct transport	*tr;		/* &plain, or one of its own */
 	struct transport	 plain;
 	int			 fd;
@@ -67,7 +67,7 @@ struct conn {
  * closes even on failure), already admitted. Logs it, watches it, sends
  * the greeting. NULL when it could not be set up (logged).
  */
-struct conn	*conn_new(struct serve_ctx *, const struct listener *, int fd,
+struct conn	*conn_new(struct serve_ctx *, struct listener *, int fd,
 		    const union addr_any *client, struct tally *,
 		    uint64_t serial);
 /* Once the server has counted it: the greeting. CONN_GONE if it closed. */

@@ -125,13 +125,13 @@ admitted(struct dgram *d, const struct sockaddr *sa, const char *name)
 		return false;
 	}
 	if (svc->source_message_rate <= 0 ||
-	    (t = tallies_get(d->ctx->tallies, sa)) == NULL)
+	    (t = tallies_get(d->l->tallies, sa)) == NULL)
 		return true;
 	/* no way to slow a UDP sender down: drop what is over the rate */
 	now = serve_now(d->ctx);
 	ok = bucket_take(&t->bucket, now, svc->source_message_rate,
 	    svc->source_message_burst) == 0;
-	tallies_put(d->ctx->tallies, t, now, svc->source_message_rate,
+	tallies_put(d->l->tallies, t, now, svc->source_message_rate,
 	    svc->source_message_burst);
 	if (!ok) {
 		log_debug("%s datagram dropped: source_message_rate", name);

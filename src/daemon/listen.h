@@ -6,6 +6,8 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "idle.h"
+#include "tally.h"
 
 struct listener {
 	int	 fd;
@@ -17,6 +19,11 @@ struct listener {
 	char	 unlink_path[CONF_PATH_MAX];	/* a socket we created */
 	/* what it serves: set by the server, again on every reload */
 	const struct conf_service *svc;
+	/* the server's books on it */
+	struct idle_list	 idle;		/* its connections, by activity */
+	size_t			 nconns;
+	bool			 full;		/* refusing: its max_connections */
+	struct tallies		*tallies;	/* per client address */
 };
 
 /*

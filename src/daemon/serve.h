@@ -27,9 +27,7 @@ struct serve_ctx {
 	sd_event		*event;
 	const struct conf	*conf;
 	const char		*hostname;
-	struct tallies		*tallies;	/* per client address */
 	int			 epoll_fd;	/* the connections' own set */
-	struct idle_list	 idle;		/* connections, by activity */
 	struct buf_pool		 out_pool;	/* spare output buffers */
 	size_t			 nconns;
 	uint64_t		 messages, errors;

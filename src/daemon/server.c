@@ -37,6 +37,7 @@ struct lsock {
 	struct listener		*l;
 	sd_event_source		*src;		/* stream: accepting */
 	struct dgram		*dgram;		/* UDP */
+	sd_event_source		*idle_timer;	/* its idle_timeout_ms */
 };
 
 struct server {
@@ -53,7 +54,6 @@ struct server {
 	sd_event_source		*csrc;
 	struct epoll_event	 batch[CONN_BATCH];
 	int			 batch_i, batch_n;
-	sd_event_source		*idle_timer;
 	sd_event_source		*log_timer;
 	bool			 full;		/* refusing: max_connections */
 	bool			 stopping;
@@ -63,59 +63,63 @@ struct server {
 	char			 rbuf[SERVE_READ_SIZE + 1];
 };
 
-static void	idle_arm(struct server *);
+static void	idle_arm(struct lsock *);
 
 static int
 idle_expired(sd_event_source *s, uint64_t usec, void *arg)
 {
-	struct server		*srv = arg;
-	const struct conf	*conf = srv->ctx.conf;
-	uint64_t		 now = serve_now(&srv->ctx), limit;
+	struct lsock		*ls = arg;
+	struct listener		*l = ls->l;
+	uint64_t		 now = serve_now(&ls->srv->ctx), limit;
 	struct idle_entry	*e;
 	struct conn		*c;
 
 	(void)s;
 	(void)usec;
-	limit = conf->idle_timeout_ms * 1000;
-	while ((e = srv->ctx.idle.head) != NULL && limit > 0 &&
+	limit = l->svc->idle_timeout_ms * 1000;
+	while ((e = l->idle.head) != NULL && limit > 0 &&
 	    e->active + limit <= now) {
 		c = conn_of_idle(e);
 		if (conn_waiting(c)) {
 			/* waiting on us, or on its own timer: not idle */
-			idle_touch(&srv->ctx.idle, e, now);
+			idle_touch(&l->idle, e, now);
 			continue;
 		}
 		conn_close(c, "idle timeout");
 	}
-	tallies_sweep(srv->ctx.tallies, now, conf->service.source_message_rate,
-	    conf->service.source_message_burst);
-	idle_arm(srv);
+	tallies_sweep(l->tallies, now, l->svc->source_message_rate,
+	    l->svc->source_message_burst);
+	idle_arm(ls);
 	return 0;
 }
 
-/* Arms the idle timer for the least recently active connection. */
+/*
+ * Arms the listener's idle timer for its least recently active connection:
+ * each listener has its own timeout, so its own list and timer.
+ */
 static void
-idle_arm(struct server *srv)
+idle_arm(struct lsock *ls)
 {
-	uint64_t	 limit = srv->ctx.conf->idle_timeout_ms * 1000, when;
+	const struct listener	*l = ls->l;
+	uint64_t		 limit = l->svc->idle_timeout_ms * 1000, when;
 
-	if (srv->ctx.idle.head == NULL || limit == 0) {
-		if (srv->idle_timer != NULL)
-			sd_event_source_set_enabled(srv->idle_timer,
+	if (l->idle.head == NULL || limit == 0) {
+		if (ls->idle_timer != NULL)
+			sd_event_source_set_enabled(ls->idle_timer,
 			    SD_EVENT_OFF);
 		return;
 	}
-	when = srv->ctx.idle.head->active + limit;
-	if (srv->idle_timer == NULL) {
-		if (sd_event_add_time(srv->ctx.event, &srv->idle_timer,
-		    CLOCK_MONOTONIC, when, 100 * 1000, idle_expired, srv) < 0)
-			log_warnx("cannot arm the idle timer");
+	when = l->idle.head->active + limit;
+	if (ls->idle_timer == NULL) {
+		if (sd_event_add_time(ls->srv->ctx.event, &ls->idle_timer,
+		    CLOCK_MONOTONIC, when, 100 * 1000, idle_expired, ls) < 0)
+			log_warnx("%s: cannot arm the idle timer", l->name);
 		return;
 	}
-	if (sd_event_source_get_enabled(srv->idle_timer, NULL) > 0)
+	if (sd_event_source_get_enabled(ls->idle_timer, NULL) > 0)
 		return;		/* armed: it re-arms itself when it fires */
-	sd_event_source_set_time(srv->idle_timer, when);
-	sd_event_source_set_enabled(srv->idle_timer, SD_EVENT_ONESHOT);
+	sd_event_source_set_time(ls->idle_timer, when);
+	sd_event_source_set_enabled(ls->idle_timer, SD_EVENT_ONESHOT);
 }
 
 /* The server's books on a connection that is closing. */
@@ -132,14 +136,19 @@ conn_closed(struct conn *c, void *arg)
 			srv->batch[i].data.ptr = NULL;
 	if (c->tally != NULL) {
 		c->tally->conns--;
-		tallies_put(srv->ctx.tallies, c->tally, serve_now(&srv->ctx),
+		tallies_put(c->l->tallies, c->tally, serve_now(&srv->ctx),
 		    c->l->svc->source_message_rate,
 		    c->l->svc->source_message_burst);
 	}
 	srv->ctx.nconns--;
+	c->l->nconns--;
 	if (srv->full && srv->ctx.nconns < conf->max_connections) {
 		srv->full = false;
 		log_info("accepting new connections again");
+	}
+	if (c->l->full && c->l->nconns < c->l->svc->max_connections) {
+		c->l->full = false;
+		log_info("%s: accepting new connections again", c->l->name);
 	}
 	if (srv->stopping && srv->ctx.nconns == 0)
 		sd_event_exit(srv->ctx.event, 0);
@@ -177,7 +186,7 @@ refuse(struct server *srv, const struct listener *l, int fd,
  * false when the connection was refused (and closed).
  */
 static bool
-admit(struct server *srv, const struct listener *l, int fd,
+admit(struct server *srv, struct listener *l, int fd,
     const union addr_any *ss, struct tally **tp)
 {
 	const struct conf	*conf = srv->ctx.conf;
@@ -204,13 +213,24 @@ admit(struct server *srv, const struct listener *l, int fd,
 		refuse(srv, l, fd, addr, port);
 		return false;
 	}
+	if (l->nconns >= svc->max_connections) {
+		addr_format(&ss->sa, addr, sizeof(addr), &port);
+		if (!l->full)
+			log_warnx("%s: refusing new connections: %zu open "
+			    "(its max_connections)", l->name, l->nconns);
+		l->full = true;
+		log_debug("%s port %u refused: max_connections of %s", addr,
+		    port, l->name);
+		refuse(srv, l, fd, addr, port);
+		return false;
+	}
 	if (svc->max_connections_per_source > 0 ||
 	    svc->source_message_rate > 0) {
-		if (tallies_count(srv->ctx.tallies) > srv->ctx.nconns * 2 + 1024)
-			tallies_sweep(srv->ctx.tallies, serve_now(&srv->ctx),
+		if (tallies_count(l->tallies) > l->nconns * 2 + 1024)
+			tallies_sweep(l->tallies, serve_now(&srv->ctx),
 			    svc->source_message_rate,
 			    svc->source_message_burst);
-		t = tallies_get(srv->ctx.tallies, &ss->sa);
+		t = tallies_get(l->tallies, &ss->sa);
 	}
 	if (t != NULL && svc->max_connections_per_source > 0 &&
 	    t->conns >= svc->max_connections_per_source) {
@@ -218,7 +238,7 @@ admit(struct server *srv, const struct listener *l, int fd,
 		log_info("%s port %u refused: %u connections from it "
 		    "(max_connections_per_source)", addr, port, t->conns);
 		refuse(srv, l, fd, addr, port);
-		tallies_put(srv->ctx.tallies, t, serve_now(&srv->ctx),
+		tallies_put(l->tallies, t, serve_now(&srv->ctx),
 		    svc->source_message_rate, svc->source_message_burst);
 		return false;
 	}
@@ -227,9 +247,10 @@ admit(struct server *srv, const struct listener *l, int fd,
 }
 
 static void
-accepted(struct server *srv, const struct listener *l, int fd,
-    const union addr_any *ss)
+accepted(struct lsock *ls, int fd, const union addr_any *ss)
 {
+	struct server	*srv = ls->srv;
+	struct listener	*l = ls->l;
 	struct tally	*t;
 	struct conn	*c;
 
@@ -237,14 +258,15 @@ accepted(struct server *srv, const struct listener *l, int fd,
 		return;
 	srv->accepted++;
 	if ((c = conn_new(&srv->ctx, l, fd, ss, t, srv->accepted)) == NULL) {
-		tallies_put(srv->ctx.tallies, t, serve_now(&srv->ctx),
+		tallies_put(l->tallies, t, serve_now(&srv->ctx),
 		    l->svc->source_message_rate, l->svc->source_message_burst);
 		return;
 	}
 	srv->ctx.nconns++;
+	l->nconns++;
 	if (t != NULL)
 		t->conns++;
-	idle_arm(srv);
+	idle_arm(ls);
 	(void)conn_start(c);
 }
 
@@ -322,7 +344,7 @@ on_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 			log_info("accepting new connections again");
 			srv->fd_exhausted = false;
 		}
-		accepted(srv, ls->l, fd, &ss);
+		accepted(ls, fd, &ss);
 	}
 	return 0;
 }
@@ -427,6 +449,10 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 	for (i = 0; i < nls; i++) {
 		srv->lsocks[i].srv = srv;
 		srv->lsocks[i].l = &ls[i];
+		if ((ls[i].tallies = tallies_new()) == NULL) {
+			r = -ENOMEM;
+			goto fail;
+		}
 		if (ls[i].type == SOCK_DGRAM)
 			r = dgram_new(&srv->ctx, &ls[i], &srv->lsocks[i].dgram);
 		else
@@ -442,10 +468,6 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 	if ((r = sd_event_add_io(e, &srv->csrc, srv->ctx.epoll_fd, EPOLLIN,
 	    conns_ready, srv)) < 0)
 		goto fail;
-	if ((srv->ctx.tallies = tallies_new()) == NULL) {
-		r = -ENOMEM;
-		goto fail;
-	}
 	*out = srv;
 	return 0;
 fail:
@@ -457,13 +479,17 @@ const struct conf *
 server_set_conf(struct server *srv, const struct conf *conf)
 {
 	const struct conf	*old = srv->ctx.conf;
+	size_t			 i;
 
 	srv->ctx.conf = conf;
 	set_services(srv, conf);
-	/* the idle limit may have changed */
-	if (srv->idle_timer != NULL)
-		sd_event_source_set_enabled(srv->idle_timer, SD_EVENT_OFF);
-	idle_arm(srv);
+	/* the idle limits may have changed */
+	for (i = 0; i < srv->nls; i++) {
+		if (srv->lsocks[i].idle_timer != NULL)
+			sd_event_source_set_enabled(srv->lsocks[i].idle_timer,
+			    SD_EVENT_OFF);
+		idle_arm(&srv->lsocks[i]);
+	}
 	return old;
 }
 
@@ -472,16 +498,19 @@ shutdown_expired(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct server	*srv = arg;
 	struct conn	*c;
+	size_t		 i;
 
 	(void)s;
 	(void)usec;
-	while (srv->ctx.idle.head != NULL) {
-		c = conn_of_idle(srv->ctx.idle.head);
-		if (conn_queued(c) > 0)
-			log_warnx("%s %zu reply bytes not sent: shutdown "
-			    "timeout", c->peer, conn_queued(c));
-		conn_close(c, "shutdown timeout");
-	}
+	for (i = 0; i < srv->nls; i++)
+		while (srv->ls[i].idle.head != NULL) {
+			c = conn_of_idle(srv->ls[i].idle.head);
+			if (conn_queued(c) > 0)
+				log_warnx("%s %zu reply bytes not sent: "
+				    "shutdown timeout", c->peer,
+				    conn_queued(c));
+			conn_close(c, "shutdown timeout");
+		}
 	sd_event_exit(srv->ctx.event, 0);
 	return 0;
 }
@@ -508,11 +537,12 @@ server_shutdown(struct server *srv)
 	}
 	srv->accept_pause = sd_event_source_disable_unref(srv->accept_pause);
 
-	for (e = srv->ctx.idle.head; e != NULL; e = next) {
-		/* draining may close this one, or touch it to the end */
-		next = e->next;
-		(void)conn_drain(conn_of_idle(e), srv->rbuf);
-	}
+	for (i = 0; i < srv->nls; i++)
+		for (e = srv->ls[i].idle.head; e != NULL; e = next) {
+			/* draining may close this one, or touch it to the end */
+			next = e->next;
+			(void)conn_drain(conn_of_idle(e), srv->rbuf);
+		}
 	if (srv->ctx.nconns == 0) {
 		sd_event_exit(srv->ctx.event, 0);
 		return;
@@ -538,13 +568,21 @@ server_free(struct server *srv)
 
 	if (srv == NULL)
 		return;
-	while (srv->ctx.idle.head != NULL)
-		conn_close(conn_of_idle(srv->ctx.idle.head), "server exiting");
+	for (i = 0; i < srv->nls; i++)
+		while (srv->ls[i].idle.head != NULL)
+			conn_close(conn_of_idle(srv->ls[i].idle.head),
+			    "server exiting");
 	if (srv->lsocks != NULL)
 		for (i = 0; i < srv->nls; i++) {
 			sd_event_source_disable_unref(srv->lsocks[i].src);
+			sd_event_source_disable_unref(
+			    srv->lsocks[i].idle_timer);
 			dgram_free(srv->lsocks[i].dgram);
 		}
+	for (i = 0; i < srv->nls; i++) {
+		tallies_free(srv->ls[i].tallies);
+		srv->ls[i].tallies = NULL;
+	}
 	free(srv->lsocks);
 	listen_close(srv->ls, srv->nls);
 	sd_event_source_disable_unref(srv->csrc);
@@ -552,9 +590,7 @@ server_free(struct server *srv)
 		close(srv->ctx.epoll_fd);
 	sd_event_source_disable_unref(srv->accept_pause);
 	sd_event_source_disable_unref(srv->shutdown_timer);
-	sd_event_source_disable_unref(srv->idle_timer);
 	sd_event_source_disable_unref(srv->log_timer);
-	tallies_free(srv->ctx.tallies);
 	buf_pool_free(&srv->ctx.out_pool);
 	sd_event_unref(srv->ctx.event);
 	free(srv);

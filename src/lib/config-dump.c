@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* echoreplyd -n -v: the configuration in its own syntax, defaults filled. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/socket.h>
 
@@ -33,17 +34,18 @@ dump_string(FILE *fp, const char *s)
 }
 
 static void
-dump_nets(FILE *fp, const char *key, const struct addr_net *nets, size_t n)
+dump_nets(FILE *fp, const struct addr_net *nets, size_t n, const char *end)
 {
 	char	 net[ADDR_NET_MAX];
 	size_t	 i;
 
-	fprintf(fp, "%s = [", key);
+	fputc('[', fp);
 	for (i = 0; i < n; i++) {
 		addr_net_format(&nets[i], net, sizeof(net));
 		fprintf(fp, "%s\"%s\"", i ? ", " : " ", net);
 	}
-	fputs(n ? " ];\n" : "];\n", fp);
+	fputs(n ? " ]" : "]", fp);
+	fputs(end, fp);
 }
 
 static void
@@ -116,11 +118,82 @@ dump_rules(const struct conf *c, FILE *fp)
 	fputs(");\n", fp);
 }
 
+/* How the keys of a service are laid out: at the top level or in a group. */
+struct layout {
+	const char	*pre;	/* before each key */
+	const char	*post;	/* after each value */
+};
+
+static void
+key(FILE *fp, const struct layout *lay, const char *name)
+{
+	fprintf(fp, "%s%s = ", lay->pre, name);
+}
+
+static void
+key_template(FILE *fp, const struct layout *lay, const char *name,
+    const struct template *t)
+{
+	key(fp, lay, name);
+	dump_string(fp, t != NULL ? template_source(t) : "");
+	fputs(lay->post, fp);
+}
+
+static void
+key_size(FILE *fp, const struct layout *lay, const char *name,
+    unsigned long long v)
+{
+	key(fp, lay, name);
+	fprintf(fp, "%llu%s", v, lay->post);
+}
+
+static void
+key_bool(FILE *fp, const struct layout *lay, const char *name, bool v)
+{
+	key(fp, lay, name);
+	fprintf(fp, "%s%s", v ? "true" : "false", lay->post);
+}
+
+/* The keys of a service; a UDP listener's only those it takes. */
+static void
+dump_service(FILE *fp, const struct conf_service *svc, bool stream,
+    const struct layout *lay)
+{
+	if (stream) {
+		key(fp, lay, "framing");
+		fprintf(fp, "\"%s\"%s",
+		    svc->framing == FRAME_RAW ? "raw" : "line", lay->post);
+		key_bool(fp, lay, "close_after_reply", svc->close_after_reply);
+		key_template(fp, lay, "greeting", svc->greeting);
+	}
+	key_template(fp, lay, "default_reply", svc->default_reply);
+	key_template(fp, lay, "too_long_reply", svc->too_long_reply);
+	key_size(fp, lay, "max_message_bytes", svc->max_message_bytes);
+	if (stream) {
+		key_size(fp, lay, "max_queued_bytes", svc->max_queued_bytes);
+		key_size(fp, lay, "max_connections", svc->max_connections);
+		key_size(fp, lay, "max_connections_per_source",
+		    svc->max_connections_per_source);
+		key_template(fp, lay, "refuse_reply", svc->refuse_reply);
+		key_size(fp, lay, "idle_timeout_ms", svc->idle_timeout_ms);
+	}
+	key_size(fp, lay, "source_message_rate",
+	    (unsigned long long)svc->source_message_rate);
+	key_size(fp, lay, "source_message_burst",
+	    (unsigned long long)svc->source_message_burst);
+	key(fp, lay, "allow");
+	dump_nets(fp, svc->acl.allow, svc->acl.nallow, lay->post);
+	key(fp, lay, "deny");
+	dump_nets(fp, svc->acl.deny, svc->acl.ndeny, lay->post);
+	key_bool(fp, lay, "log_messages", svc->log_messages);
+	key_size(fp, lay, "log_message_bytes", svc->log_message_bytes);
+}
+
 void
 config_dump(const struct conf *c, FILE *fp)
 {
-	const struct conf_service	*svc = &c->service;
-	size_t				 i;
+	static const struct layout top = { "", ";\n" }, inner = { "\n    ", ";" };
+	size_t	 i;
 
 	fputs("listen = (\n", fp);
 	for (i = 0; i < c->nlisteners; i++) {
@@ -145,43 +218,19 @@ config_dump(const struct conf *c, FILE *fp)
 		if (l->sa.ss_family != AF_UNIX)
 			fprintf(fp, "; reuse_port = %s",
 			    l->reuse_port ? "true" : "false");
-		fprintf(fp, "; }%s\n", i + 1 < c->nlisteners ? "," : "");
+		/* what it serves, resolved: its own keys and the top level's */
+		fputc(';', fp);
+		dump_service(fp, l->service, l->type == SOCK_STREAM, &inner);
+		fprintf(fp, " }%s\n", i + 1 < c->nlisteners ? "," : "");
 	}
 	fputs(");\n", fp);
-	fprintf(fp, "framing = \"%s\";\n",
-	    svc->framing == FRAME_RAW ? "raw" : "line");
-	fprintf(fp, "close_after_reply = %s;\n",
-	    svc->close_after_reply ? "true" : "false");
-	fputs("greeting = ", fp);
-	dump_string(fp, svc->greeting ? template_source(svc->greeting) : "");
-	fputs(";\n", fp);
 	dump_rules(c, fp);
-	fputs("default_reply = ", fp);
-	dump_string(fp, template_source(svc->default_reply));
-	fputs(";\ntoo_long_reply = ", fp);
-	dump_string(fp, template_source(svc->too_long_reply));
-	fputs(";\n", fp);
-	fprintf(fp, "max_message_bytes = %zu;\n", svc->max_message_bytes);
-	fprintf(fp, "max_queued_bytes = %zu;\n", svc->max_queued_bytes);
+	dump_service(fp, &c->service, true, &top);
 	fprintf(fp, "shutdown_timeout_ms = %llu;\n",
 	    (unsigned long long)c->shutdown_timeout_ms);
-	fprintf(fp, "log_messages = %s;\n", svc->log_messages ? "true" : "false");
-	fprintf(fp, "log_message_bytes = %zu;\n", svc->log_message_bytes);
 	fprintf(fp, "log_target = \"%s\";\n",
 	    c->log_target == CONF_LOG_JOURNAL ? "journal" :
 	    c->log_target == CONF_LOG_STDERR ? "stderr" : "auto");
-	fprintf(fp, "max_connections = %zu;\n", c->max_connections);
-	fprintf(fp, "max_connections_per_source = %zu;\n",
-	    svc->max_connections_per_source);
-	fputs("refuse_reply = ", fp);
-	dump_string(fp, template_source(svc->refuse_reply));
-	fprintf(fp, ";\nidle_timeout_ms = %llu;\n",
-	    (unsigned long long)c->idle_timeout_ms);
-	fprintf(fp, "source_message_rate = %.0f;\n", svc->source_message_rate);
-	fprintf(fp, "source_message_burst = %.0f;\n",
-	    svc->source_message_burst);
-	dump_nets(fp, "allow", svc->acl.allow, svc->acl.nallow);
-	dump_nets(fp, "deny", svc->acl.deny, svc->acl.ndeny);
 	if (c->user != NULL) {
 		fputs("user = ", fp);
 		dump_string(fp, c->user);

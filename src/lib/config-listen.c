@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "cfg.h"
 #include "config-listen.h"
+#include "config-service.h"
 
 /* text must be an IPv4 or IPv6 address; it is kept normalised. */
 static void
@@ -81,10 +82,11 @@ static void
 parse_listener(struct parser *p, const config_setting_t *s,
     struct conf_listener *l)
 {
-	static const char *const known[] = {
+	static const char *const own[] = {
 		"name", "protocol", "address", "port", "path", "backlog",
 		"ipv6_only", "reuse_port", NULL
 	};
+	const char		*known[64];
 	const config_setting_t	*where = NULL;
 	const char		*address, *name, *proto, *path;
 	union addr_any		 probe;
@@ -97,6 +99,8 @@ parse_listener(struct parser *p, const config_setting_t *s,
 		    cfg_type_name(config_setting_type(s)));
 		return;
 	}
+	/* its service keys are read later, over the top level's */
+	cfg_service_keys_with(own, known, sizeof(known) / sizeof(known[0]));
 	cfg_check_keys(p, s, known, " in listener");
 
 	l->type = SOCK_STREAM;

@@ -7,93 +7,59 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "cfg.h"
 #include "config.h"
 #include "config-listen.h"
 #include "config-rules.h"
-
-#define MIB			(1024 * 1024)
+#include "config-service.h"
 
 static struct conf *
 conf_new(const char *path)
 {
-	struct conf_service	*svc;
-	struct conf		*c;
-	char			 err[128];
+	struct conf	*c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	svc = &c->service;
-	svc->framing = FRAME_LINE;
-	svc->max_message_bytes = 8192;
-	svc->max_queued_bytes = 1 * MIB;
 	c->shutdown_timeout_ms = 5000;
-	c->max_connections = 10000;
-	c->idle_timeout_ms = 300000;
-	svc->log_messages = true;
-	svc->log_message_bytes = 256;
-	if ((c->path = strdup(path)) == NULL ||
-	    (c->rules = rules_new()) == NULL ||
-	    template_compile("%{message}", &svc->default_reply, err,
-	    sizeof(err)) < 0 ||
-	    template_compile("error: message longer than "
-	    "%{max_message_bytes} bytes", &svc->too_long_reply, err,
-	    sizeof(err)) < 0 ||
-	    template_compile("error: too many connections", &svc->refuse_reply,
-	    err, sizeof(err)) < 0) {
+	if (cfg_service_init(&c->service) < 0 ||
+	    (c->path = strdup(path)) == NULL ||
+	    (c->rules = rules_new()) == NULL) {
 		config_free(c);
 		return NULL;
 	}
+	c->max_connections = c->service.max_connections;
 	return c;
 }
 
 static void
-parse_limits(struct parser *p, struct conf *c, const config_setting_t *root)
+parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 {
-	struct conf_service	*svc = &c->service;
+	static const char *const own[] = {
+		"listen", "rules", "shutdown_timeout_ms", "user",
+		"log_target", NULL
+	};
+	const char		*known[64];
 	const config_setting_t	*s, *where = NULL;
-	struct addr_net		 nets[CFG_NETS_MAX];
 	const char		*str;
 	long long		 v;
-	size_t			 n;
 
-	v = (long long)c->max_connections;
-	cfg_get_int(p, root, "max_connections", 1, 1000000, &v);
-	c->max_connections = (size_t)v;
-	v = (long long)svc->max_connections_per_source;
-	cfg_get_int(p, root, "max_connections_per_source", 0, 1000000, &v);
-	svc->max_connections_per_source = (size_t)v;
-	cfg_get_template(p, root, "refuse_reply", &svc->refuse_reply);
-	v = (long long)c->idle_timeout_ms;
-	cfg_get_int(p, root, "idle_timeout_ms", 0, 86400 * 1000, &v);
-	c->idle_timeout_ms = (uint64_t)v;
-	v = 0;
-	cfg_get_int(p, root, "source_message_rate", 0, 10000000, &v);
-	svc->source_message_rate = (double)v;
-	v = v > 0 ? v : 1;
-	cfg_get_int(p, root, "source_message_burst", 1, 10000000, &v);
-	svc->source_message_burst = (double)v;
+	cfg_service_keys_with(own, known, sizeof(known) / sizeof(known[0]));
+	cfg_check_keys(p, root, known, "");
 
-	if ((s = config_setting_get_member(root, "allow")) != NULL &&
-	    (n = cfg_get_nets(p, s, "allow", nets, CFG_NETS_MAX)) > 0) {
-		if ((svc->acl.allow = calloc(n, sizeof(*svc->acl.allow))) == NULL)
-			cfg_error(p, s, "out of memory");
-		else {
-			memcpy(svc->acl.allow, nets, n * sizeof(*nets));
-			svc->acl.nallow = n;
-		}
-	}
-	if ((s = config_setting_get_member(root, "deny")) != NULL &&
-	    (n = cfg_get_nets(p, s, "deny", nets, CFG_NETS_MAX)) > 0) {
-		if ((svc->acl.deny = calloc(n, sizeof(*svc->acl.deny))) == NULL)
-			cfg_error(p, s, "out of memory");
-		else {
-			memcpy(svc->acl.deny, nets, n * sizeof(*nets));
-			svc->acl.ndeny = n;
-		}
-	}
+	if ((s = config_setting_get_member(root, "listen")) != NULL)
+		cfg_parse_listeners(p, c, s);
+	if ((s = config_setting_get_member(root, "rules")) != NULL)
+		cfg_parse_rules(p, c, s);
+	cfg_parse_service(p, root, SOCK_STREAM, &c->service);
+	/* the top level's max_connections is also the limit in all */
+	c->max_connections = c->service.max_connections;
+
+	v = (long long)c->shutdown_timeout_ms;
+	cfg_get_int(p, root, "shutdown_timeout_ms", 0, 3600 * 1000, &v);
+	c->shutdown_timeout_ms = (uint64_t)v;
 	if ((str = cfg_get_string(p, root, "user", &where)) != NULL) {
 		/* cppcheck-suppress getpwnamCalled ; one thread */
 		if (getpwnam(str) == NULL)
@@ -102,67 +68,6 @@ parse_limits(struct parser *p, struct conf *c, const config_setting_t *root)
 		else if ((c->user = strdup(str)) == NULL)
 			cfg_error(p, where, "out of memory");
 	}
-}
-
-static void
-parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
-{
-	static const char *const known[] = {
-		"listen", "framing", "close_after_reply", "greeting", "rules",
-		"default_reply", "too_long_reply",
-		"max_message_bytes", "max_queued_bytes", "shutdown_timeout_ms",
-		"log_messages", "log_message_bytes", "max_connections",
-		"max_connections_per_source", "refuse_reply", "idle_timeout_ms",
-		"source_message_rate", "source_message_burst", "allow", "deny",
-		"user", "log_target", NULL
-	};
-	struct conf_service	*svc = &c->service;
-	const config_setting_t	*s, *where = NULL;
-	const char		*str;
-	long long		 v;
-
-	cfg_check_keys(p, root, known, "");
-
-	if ((s = config_setting_get_member(root, "listen")) != NULL)
-		cfg_parse_listeners(p, c, s);
-
-	if ((str = cfg_get_string(p, root, "framing", &where)) != NULL) {
-		if (strcmp(str, "line") == 0)
-			svc->framing = FRAME_LINE;
-		else if (strcmp(str, "raw") == 0)
-			svc->framing = FRAME_RAW;
-		else
-			cfg_error(p, where, "'framing' must be \"line\" or "
-			    "\"raw\", not \"%.100s\"", str);
-	}
-	cfg_get_bool(p, root, "close_after_reply", &svc->close_after_reply);
-
-	cfg_get_template(p, root, "greeting", &svc->greeting);
-	if (svc->greeting != NULL && template_source(svc->greeting)[0] == '\0') {
-		template_free(svc->greeting);
-		svc->greeting = NULL;
-	}
-
-	if ((s = config_setting_get_member(root, "rules")) != NULL)
-		cfg_parse_rules(p, c, s);
-	cfg_get_template(p, root, "default_reply", &svc->default_reply);
-	cfg_get_template(p, root, "too_long_reply", &svc->too_long_reply);
-
-	v = (long long)svc->max_message_bytes;
-	cfg_get_int(p, root, "max_message_bytes", 1, 16 * MIB, &v);
-	svc->max_message_bytes = (size_t)v;
-	v = (long long)svc->max_queued_bytes;
-	cfg_get_int(p, root, "max_queued_bytes", 4096, 1024 * MIB, &v);
-	svc->max_queued_bytes = (size_t)v;
-	v = (long long)c->shutdown_timeout_ms;
-	cfg_get_int(p, root, "shutdown_timeout_ms", 0, 3600 * 1000, &v);
-	c->shutdown_timeout_ms = (uint64_t)v;
-	cfg_get_bool(p, root, "log_messages", &svc->log_messages);
-	v = (long long)svc->log_message_bytes;
-	cfg_get_int(p, root, "log_message_bytes", 0, 65536, &v);
-	svc->log_message_bytes = (size_t)v;
-	parse_limits(p, c, root);
-
 	if ((str = cfg_get_string(p, root, "log_target", &where)) != NULL) {
 		if (strcmp(str, "auto") == 0)
 			c->log_target = CONF_LOG_AUTO;
@@ -176,14 +81,44 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 	}
 }
 
-/* Every listener serves with the top level's settings, for now. */
-static void
-link_services(struct conf *c)
+/* The group of listener i in the "listen" setting (a group or a list). */
+static const config_setting_t *
+listener_group(const config_setting_t *listen, size_t i)
 {
-	size_t	 i;
+	if (listen == NULL)
+		return NULL;
+	if (config_setting_type(listen) == CONFIG_TYPE_GROUP)
+		return i == 0 ? listen : NULL;
+	return config_setting_get_elem(listen, (unsigned)i);
+}
 
-	for (i = 0; i < c->nlisteners; i++)
-		c->listeners[i].service = &c->service;
+/*
+ * Each listener's service: the top level's, with the keys of its own group
+ * over it (none for the default listener). Returns -ENOMEM.
+ */
+static int
+link_services(struct parser *p, struct conf *c, const config_setting_t *listen)
+{
+	const config_setting_t	*g;
+	size_t			 i;
+
+	if ((c->services = calloc(c->nlisteners, sizeof(*c->services))) ==
+	    NULL)
+		return -ENOMEM;
+	for (i = 0; i < c->nlisteners; i++) {
+		if (cfg_service_copy(&c->services[i], &c->service) < 0) {
+			while (i-- > 0)
+				cfg_service_free(&c->services[i]);
+			free(c->services);
+			c->services = NULL;
+			return -ENOMEM;
+		}
+		if (p != NULL && (g = listener_group(listen, i)) != NULL)
+			cfg_parse_service(p, g, c->listeners[i].type,
+			    &c->services[i]);
+		c->listeners[i].service = &c->services[i];
+	}
+	return 0;
 }
 
 struct conf *
@@ -236,8 +171,10 @@ config_load(const char *path, config_report_fn report, void *arg,
 	parse_root(&p, c, config_root_setting(&cf));
 	if (p.errors == 0 && c->nlisteners == 0 && cfg_default_listener(c) < 0)
 		cfg_error(&p, NULL, "out of memory");
-	if (p.errors == 0)
-		link_services(c);
+	/* even after errors: those in the listeners' own keys are reported */
+	if (c->nlisteners > 0 && link_services(&p, c,
+	    config_setting_get_member(config_root_setting(&cf), "listen")) < 0)
+		cfg_error(&p, NULL, "out of memory");
 out:
 	cfg_flush_errors(&p);
 	config_destroy(&cf);
@@ -257,11 +194,10 @@ config_default(void)
 
 	if ((c = conf_new("(built-in defaults)")) == NULL)
 		return NULL;
-	if (cfg_default_listener(c) < 0) {
+	if (cfg_default_listener(c) < 0 || link_services(NULL, c, NULL) < 0) {
 		config_free(c);
 		return NULL;
 	}
-	link_services(c);
 	return c;
 }
 
@@ -276,25 +212,21 @@ config_service(const struct conf *c, const char *listener)
 	return &c->service;
 }
 
-static void
-service_free(struct conf_service *svc)
-{
-	template_free(svc->greeting);
-	template_free(svc->default_reply);
-	template_free(svc->too_long_reply);
-	template_free(svc->refuse_reply);
-	addr_acl_free(&svc->acl);
-}
-
 void
 config_free(struct conf *c)
 {
+	size_t	 i;
+
 	if (c == NULL)
 		return;
 	free(c->path);
+	if (c->services != NULL)
+		for (i = 0; i < c->nlisteners; i++)
+			cfg_service_free(&c->services[i]);
+	free(c->services);
 	free(c->listeners);
 	rules_free(c->rules);
-	service_free(&c->service);
+	cfg_service_free(&c->service);
 	free(c->user);
 	free(c);
 }

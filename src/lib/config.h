@@ -38,8 +38,8 @@ enum conf_log_target {
 /*
  * What a listener serves: how messages are framed, what is replied when
  * no rule matches or something is wrong, and the limits on each client.
- * Today every listener takes the top level's; a listener's own keys
- * would fill its own (config_service() finds it).
+ * The top level has one; each listener has its own, a copy of the top
+ * level's with the keys of its group over it (config_service() finds it).
  */
 struct conf_service {
 	enum frame_mode		 framing;
@@ -50,7 +50,9 @@ struct conf_service {
 	struct template		*refuse_reply;
 	size_t			 max_message_bytes;
 	size_t			 max_queued_bytes;
+	size_t			 max_connections;	/* on this listener */
 	size_t			 max_connections_per_source;	/* 0: none */
+	uint64_t		 idle_timeout_ms;		/* 0: none */
 	double			 source_message_rate;		/* 0: none */
 	double			 source_message_burst;
 	struct addr_acl		 acl;
@@ -78,10 +80,10 @@ struct conf {
 	struct conf_listener	*listeners;
 	size_t			 nlisteners;
 	struct conf_service	 service;	/* the top level's */
+	struct conf_service	*services;	/* the listeners', in order */
 	struct rules		*rules;
 	uint64_t		 shutdown_timeout_ms;
-	size_t			 max_connections;
-	uint64_t		 idle_timeout_ms;		/* 0: none */
+	size_t			 max_connections;	/* in all */
 	char			*user;		/* NULL: stay who we are */
 	enum conf_log_target	 log_target;
 };

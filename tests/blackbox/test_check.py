@@ -114,7 +114,7 @@ def test_verbose_dump_round_trip_shipped():
     with TempDir() as t:
         out = round_trip(t, SHIPPED, "shipped")
         check('{ name = "main"; protocol = "tcp"; address = "127.0.0.1"; '
-              'port = 13008; backlog = 128; reuse_port = false; }' in out, "shipped listener:\n" + out)
+              'port = 13008; backlog = 128; reuse_port = false;\n' in out, "shipped listener:\n" + out)
         check('default_reply = "%{message}";\n' in out,
               "shipped default reply:\n" + out)
 
@@ -138,10 +138,10 @@ def test_verbose_dump_round_trip_tricky():
                      'log_message_bytes = 0;\n')
         out = round_trip(t, src, "tricky")
         check('{ name = "a.b-c_1"; protocol = "tcp"; address = "::1"; '
-              'port = 1; backlog = 1; ipv6_only = true; reuse_port = false; }'
+              'port = 1; backlog = 1; ipv6_only = true; reuse_port = false;\n'
               in out, "IPv6 listener not normalised:\n" + out)
         check('{ name = "any"; protocol = "tcp"; address = "0.0.0.0"; '
-              'port = 65535; backlog = 128; reuse_port = false; }' in out,
+              'port = 65535; backlog = 128; reuse_port = false;\n' in out,
               "default backlog missing:\n" + out)
         check('default_reply = "q\\"uote\\\\ tab\\t cr\\r lf\\n ff\\f '
               'ctl\\x01\\x1f 100%% %{message}";\n' in out,

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "config.h"
 #include "tap.h"
+#include "template.h"
 
 static const char *srcdir;
 
@@ -203,9 +204,51 @@ test_missing(void)
 	    CONF_DEFAULT_PORT && c->service.framing == FRAME_LINE &&
 	    c->service.max_message_bytes == 8192, "built-in defaults");
 	ok(c != NULL && c->nlisteners == 1 &&
-	    c->listeners[0].service == &c->service,
-	    "the default listener serves with the top level's settings");
+	    c->listeners[0].service != &c->service &&
+	    c->listeners[0].service->max_message_bytes == 8192 &&
+	    strcmp(template_source(c->listeners[0].service->default_reply),
+	    "%{message}") == 0,
+	    "the default listener serves with a copy of the top level's");
 	config_free(c);
+}
+
+/* A listener's own settings, found by name as a passed socket's are. */
+static void
+test_services(void)
+{
+	const struct conf_service *svc;
+	struct buf	 errs = { 0 };
+	struct conf	*c;
+	char		*path;
+
+	if (asprintf(&path, "%s/tests/config/good-services.conf", srcdir) == -1)
+		abort();
+	c = config_load(path, collect, &errs, NULL);
+	ok(c != NULL, "good-services.conf loads");
+	if (c == NULL) {
+		free(path);
+		buf_free(&errs);
+		return;
+	}
+	svc = config_service(c, "binary");
+	ok(svc == c->listeners[1].service && svc->framing == FRAME_RAW &&
+	    svc->max_message_bytes == 512 && svc->idle_timeout_ms == 1500 &&
+	    svc->max_connections == 3 && svc->source_message_burst == 20 &&
+	    svc->acl.nallow == 1 && !svc->log_messages,
+	    "a listener's own keys");
+	ok(strcmp(template_source(svc->default_reply), "echo %{message}") == 0,
+	    "a key it leaves out, written after 'listen', is the top level's");
+	svc = config_service(c, "lines");
+	ok(svc->framing == FRAME_LINE && svc->max_message_bytes == 100 &&
+	    svc->max_connections == 50 && svc->acl.nallow == 2,
+	    "a listener without keys has the top level's");
+	ok(config_service(c, "nobody") == &c->service,
+	    "an unknown name gets the top level's");
+	ok(c->max_connections == 50, "the top level's max_connections is the "
+	    "limit in all");
+	config_free(c);
+	free(path);
+	buf_free(&errs);
 }
 
 int
@@ -216,5 +259,6 @@ main(void)
 	test_files();
 	test_shipped();
 	test_missing();
+	test_services();
 	return tap_done();
 }

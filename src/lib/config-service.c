@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: ISC */
+/* A service's keys: framing, replies, limits, access and logging. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config-service.h"
+
+#define MIB			(1024 * 1024)
+
+const char *const cfg_service_keys[] = {
+	"framing", "close_after_reply", "greeting", "default_reply",
+	"too_long_reply", "refuse_reply", "max_message_bytes",
+	"max_queued_bytes", "max_connections", "max_connections_per_source",
+	"idle_timeout_ms", "source_message_rate", "source_message_burst",
+	"allow", "deny", "log_messages", "log_message_bytes", NULL
+};
+
+/* What a datagram listener has no use for: it has no connections. */
+static const char *const stream_only[] = {
+	"framing", "close_after_reply", "greeting", "refuse_reply",
+	"max_queued_bytes", "max_connections", "max_connections_per_source",
+	"idle_timeout_ms", NULL
+};
+
+void
+cfg_service_keys_with(const char *const *own, const char **out, size_t max)
+{
+	size_t	 n = 0, i;
+
+	for (i = 0; own[i] != NULL && n + 1 < max; i++)
+		out[n++] = own[i];
+	for (i = 0; cfg_service_keys[i] != NULL && n + 1 < max; i++)
+		out[n++] = cfg_service_keys[i];
+	out[n] = NULL;
+}
+
+int
+cfg_service_init(struct conf_service *svc)
+{
+	char	 err[128];
+
+	memset(svc, 0, sizeof(*svc));
+	svc->framing = FRAME_LINE;
+	svc->max_message_bytes = 8192;
+	svc->max_queued_bytes = 1 * MIB;
+	svc->max_connections = 10000;
+	svc->idle_timeout_ms = 300000;
+	svc->source_message_burst = 1;
+	svc->log_messages = true;
+	svc->log_message_bytes = 256;
+	if (template_compile("%{message}", &svc->default_reply, err,
+	    sizeof(err)) < 0 ||
+	    template_compile("error: message longer than "
+	    "%{max_message_bytes} bytes", &svc->too_long_reply, err,
+	    sizeof(err)) < 0 ||
+	    template_compile("error: too many connections", &svc->refuse_reply,
+	    err, sizeof(err)) < 0) {
+		cfg_service_free(svc);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+copy_template(struct template **dst, const struct template *src)
+{
+	char	 err[128];
+
+	*dst = NULL;
+	if (src == NULL)
+		return 0;
+	/* it compiled once: only memory can fail now */
+	return template_compile(template_source(src), dst, err, sizeof(err));
+}
+
+static int
+copy_nets(struct addr_net **dst, const struct addr_net *src, size_t n)
+{
+	*dst = NULL;
+	if (n == 0)
+		return 0;
+	if ((*dst = calloc(n, sizeof(**dst))) == NULL)
+		return -ENOMEM;
+	memcpy(*dst, src, n * sizeof(**dst));
+	return 0;
+}
+
+int
+cfg_service_copy(struct conf_service *dst, const struct conf_service *src)
+{
+	*dst = *src;
+	if (copy_template(&dst->greeting, src->greeting) < 0 ||
+	    copy_template(&dst->default_reply, src->default_reply) < 0 ||
+	    copy_template(&dst->too_long_reply, src->too_long_reply) < 0 ||
+	    copy_template(&dst->refuse_reply, src->refuse_reply) < 0 ||
+	    copy_nets(&dst->acl.allow, src->acl.allow, src->acl.nallow) < 0 ||
+	    copy_nets(&dst->acl.deny, src->acl.deny, src->acl.ndeny) < 0) {
+		cfg_service_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A list of networks in key, replacing what *nets holds when present. */
+static void
+get_nets(struct parser *p, const config_setting_t *group, const char *key,
+    struct addr_net **nets, size_t *count)
+{
+	struct addr_net		 v[CFG_NETS_MAX];
+	const config_setting_t	*s;
+	struct addr_net		*nv = NULL;
+	size_t			 n;
+
+	if ((s = config_setting_get_member(group, key)) == NULL)
+		return;
+	n = cfg_get_nets(p, s, key, v, CFG_NETS_MAX);
+	if (n > 0 && (nv = calloc(n, sizeof(*nv))) == NULL) {
+		cfg_error(p, s, "out of memory");
+		return;
+	}
+	if (n > 0)
+		memcpy(nv, v, n * sizeof(*nv));
+	free(*nets);
+	*nets = nv;
+	*count = n;
+}
+
+void
+cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
+    struct conf_service *svc)
+{
+	const config_setting_t	*where = NULL;
+	const char		*str;
+	long long		 v;
+	size_t			 i;
+	bool			 rate_set;
+
+	if (type == SOCK_DGRAM)
+		for (i = 0; stream_only[i] != NULL; i++)
+			cfg_not_for(p, group, stream_only[i], "udp listeners");
+
+	if ((str = cfg_get_string(p, group, "framing", &where)) != NULL) {
+		if (strcmp(str, "line") == 0)
+			svc->framing = FRAME_LINE;
+		else if (strcmp(str, "raw") == 0)
+			svc->framing = FRAME_RAW;
+		else
+			cfg_error(p, where, "'framing' must be \"line\" or "
+			    "\"raw\", not \"%.100s\"", str);
+	}
+	cfg_get_bool(p, group, "close_after_reply", &svc->close_after_reply);
+	cfg_get_template(p, group, "greeting", &svc->greeting);
+	if (svc->greeting != NULL && template_source(svc->greeting)[0] == '\0') {
+		template_free(svc->greeting);
+		svc->greeting = NULL;
+	}
+	cfg_get_template(p, group, "default_reply", &svc->default_reply);
+	cfg_get_template(p, group, "too_long_reply", &svc->too_long_reply);
+	cfg_get_template(p, group, "refuse_reply", &svc->refuse_reply);
+
+	v = (long long)svc->max_message_bytes;
+	cfg_get_int(p, group, "max_message_bytes", 1, 16 * MIB, &v);
+	svc->max_message_bytes = (size_t)v;
+	v = (long long)svc->max_queued_bytes;
+	cfg_get_int(p, group, "max_queued_bytes", 4096, 1024 * MIB, &v);
+	svc->max_queued_bytes = (size_t)v;
+	v = (long long)svc->max_connections;
+	cfg_get_int(p, group, "max_connections", 1, 1000000, &v);
+	svc->max_connections = (size_t)v;
+	v = (long long)svc->max_connections_per_source;
+	cfg_get_int(p, group, "max_connections_per_source", 0, 1000000, &v);
+	svc->max_connections_per_source = (size_t)v;
+	v = (long long)svc->idle_timeout_ms;
+	cfg_get_int(p, group, "idle_timeout_ms", 0, 86400 * 1000, &v);
+	svc->idle_timeout_ms = (uint64_t)v;
+
+	/* a rate alone brings its own burst: one second's worth */
+	rate_set = config_setting_get_member(group, "source_message_rate") !=
+	    NULL;
+	v = (long long)svc->source_message_rate;
+	cfg_get_int(p, group, "source_message_rate", 0, 10000000, &v);
+	svc->source_message_rate = (double)v;
+	if (rate_set)
+		svc->source_message_burst = v > 0 ? (double)v : 1;
+	v = (long long)svc->source_message_burst;
+	cfg_get_int(p, group, "source_message_burst", 1, 10000000, &v);
+	svc->source_message_burst = (double)v;
+
+	get_nets(p, group, "allow", &svc->acl.allow, &svc->acl.nallow);
+	get_nets(p, group, "deny", &svc->acl.deny, &svc->acl.ndeny);
+
+	cfg_get_bool(p, group, "log_messages", &svc->log_messages);
+	v = (long long)svc->log_message_bytes;
+	cfg_get_int(p, group, "log_message_bytes", 0, 65536, &v);
+	svc->log_message_bytes = (size_t)v;
+}
+
+void
+cfg_service_free(struct conf_service *svc)
+{
+	template_free(svc->greeting);
+	template_free(svc->default_reply);
+	template_free(svc->too_long_reply);
+	template_free(svc->refuse_reply);
+	addr_acl_free(&svc->acl);
+	memset(svc, 0, sizeof(*svc));
+}
