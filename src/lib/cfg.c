@@ -274,3 +274,31 @@ cfg_get_template(struct parser *p, const config_setting_t *group,
 		*t = nt;
 	}
 }
+
+bool
+cfg_get_choice(struct parser *p, const config_setting_t *group,
+    const char *key, const char *const *names, int *out)
+{
+	const config_setting_t	*where = NULL;
+	const char		*str;
+	char			 allowed[256];
+	size_t			 len = 0;
+	int			 i, n;
+
+	if ((str = cfg_get_string(p, group, key, &where)) == NULL)
+		return false;
+	for (n = 0; names[n] != NULL; n++)
+		if (strcmp(str, names[n]) == 0) {
+			*out = n;
+			return true;
+		}
+	/* "a", "b" or "c" */
+	allowed[0] = '\0';
+	for (i = 0; i < n && len < sizeof(allowed); i++)
+		len += (size_t)snprintf(allowed + len, sizeof(allowed) - len,
+		    "%s\"%s\"", i == 0 ? "" : i + 1 < n ? ", " : " or ",
+		    names[i]);
+	cfg_error(p, where, "'%s' must be %s, not \"%.100s\"", key, allowed,
+	    str);
+	return false;
+}

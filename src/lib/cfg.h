@@ -66,6 +66,13 @@ size_t	cfg_get_nets(struct parser *, const config_setting_t *,
  */
 void	cfg_get_template(struct parser *, const config_setting_t *,
 	    const char *key, struct template **t);
+/*
+ * A string that must be one of names (NULL-terminated): sets *out to its
+ * index and returns true; false when the key is absent or wrong (an
+ * error then says which values are allowed).
+ */
+bool	cfg_get_choice(struct parser *, const config_setting_t *,
+	    const char *key, const char *const *names, int *out);
 bool	cfg_valid_name(const char *);
 
 #endif

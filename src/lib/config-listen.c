@@ -86,9 +86,11 @@ parse_listener(struct parser *p, const config_setting_t *s,
 		"name", "protocol", "address", "port", "path", "backlog",
 		"ipv6_only", "reuse_port", NULL
 	};
+	static const char *const protocols[] = { "tcp", "udp", "unix", NULL };
 	const char		*known[64];
 	const config_setting_t	*where = NULL;
-	const char		*address, *name, *proto, *path;
+	int			 choice;
+	const char		*address, *name, *path;
 	union addr_any		 probe;
 	long long		 port = CONF_DEFAULT_PORT, backlog = 128;
 	bool			 unix_stream = false;
@@ -104,14 +106,9 @@ parse_listener(struct parser *p, const config_setting_t *s,
 	cfg_check_keys(p, s, known, " in listener");
 
 	l->type = SOCK_STREAM;
-	if ((proto = cfg_get_string(p, s, "protocol", &where)) != NULL) {
-		if (strcmp(proto, "udp") == 0)
-			l->type = SOCK_DGRAM;
-		else if (strcmp(proto, "unix") == 0)
-			unix_stream = true;
-		else if (strcmp(proto, "tcp") != 0)
-			cfg_error(p, where, "'protocol' must be \"tcp\", "
-			    "\"udp\" or \"unix\", not \"%.100s\"", proto);
+	if (cfg_get_choice(p, s, "protocol", protocols, &choice)) {
+		l->type = choice == 1 ? SOCK_DGRAM : SOCK_STREAM;
+		unix_stream = choice == 2;
 	}
 
 	if (unix_stream) {

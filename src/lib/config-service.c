@@ -131,25 +131,18 @@ void
 cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
     struct conf_service *svc)
 {
-	const config_setting_t	*where = NULL;
-	const char		*str;
+	static const char *const framings[] = { "line", "raw", NULL };
 	long long		 v;
 	size_t			 i;
+	int			 choice;
 	bool			 rate_set;
 
 	if (type == SOCK_DGRAM)
 		for (i = 0; stream_only[i] != NULL; i++)
 			cfg_not_for(p, group, stream_only[i], "udp listeners");
 
-	if ((str = cfg_get_string(p, group, "framing", &where)) != NULL) {
-		if (strcmp(str, "line") == 0)
-			svc->framing = FRAME_LINE;
-		else if (strcmp(str, "raw") == 0)
-			svc->framing = FRAME_RAW;
-		else
-			cfg_error(p, where, "'framing' must be \"line\" or "
-			    "\"raw\", not \"%.100s\"", str);
-	}
+	if (cfg_get_choice(p, group, "framing", framings, &choice))
+		svc->framing = choice == 0 ? FRAME_LINE : FRAME_RAW;
 	cfg_get_bool(p, group, "close_after_reply", &svc->close_after_reply);
 	cfg_get_template(p, group, "greeting", &svc->greeting);
 	if (svc->greeting != NULL && template_source(svc->greeting)[0] == '\0') {

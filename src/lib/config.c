@@ -41,10 +41,14 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 		"listen", "rules", "shutdown_timeout_ms", "user",
 		"log_target", NULL
 	};
+	static const char *const targets[] = {
+		"auto", "journal", "stderr", NULL
+	};
 	const char		*known[64];
 	const config_setting_t	*s, *where = NULL;
 	const char		*str;
 	long long		 v;
+	int			 choice;
 
 	cfg_service_keys_with(own, known, sizeof(known) / sizeof(known[0]));
 	cfg_check_keys(p, root, known, "");
@@ -68,17 +72,9 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 		else if ((c->user = strdup(str)) == NULL)
 			cfg_error(p, where, "out of memory");
 	}
-	if ((str = cfg_get_string(p, root, "log_target", &where)) != NULL) {
-		if (strcmp(str, "auto") == 0)
-			c->log_target = CONF_LOG_AUTO;
-		else if (strcmp(str, "journal") == 0)
-			c->log_target = CONF_LOG_JOURNAL;
-		else if (strcmp(str, "stderr") == 0)
-			c->log_target = CONF_LOG_STDERR;
-		else
-			cfg_error(p, where, "'log_target' must be \"auto\", "
-			    "\"journal\" or \"stderr\", not \"%.100s\"", str);
-	}
+	if (cfg_get_choice(p, root, "log_target", targets, &choice))
+		c->log_target = choice == 0 ? CONF_LOG_AUTO : choice == 1 ?
+		    CONF_LOG_JOURNAL : CONF_LOG_STDERR;
 }
 
 /* The group of listener i in the "listen" setting (a group or a list). */
