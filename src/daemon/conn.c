@@ -22,6 +22,8 @@
 #define OUT_INITIAL	4096	/* output room taken at once */
 
 static int	delay_done(sd_event_source *, uint64_t, void *);
+static int	flush_due(sd_event_source *, uint64_t, void *);
+static int	conn_consume(struct conn *, char *, size_t, size_t);
 static int	conn_update(struct conn *);
 
 /* What the journal is told about this client. */
@@ -80,6 +82,7 @@ conn_free(struct conn *c)
 	idle_unlink(&c->l->idle, &c->idle);
 	sd_event_source_disable_unref(c->linger);
 	sd_event_source_disable_unref(c->delay);
+	sd_event_source_disable_unref(c->flush);
 	if (c->tr != NULL)
 		c->tr->ops->free(c->tr);
 	close(c->fd);
@@ -313,12 +316,17 @@ process(struct conn *c, const char *data, size_t len)
 	conn_fields(c, &f);
 	while (off < len && !c->closing && !c->paused) {
 		r = frame_next(svc->framing, data + off, len - off,
-		    svc->max_message_bytes, c->eof, &m);
+		    svc->max_message_bytes, c->eof || c->flushing, &m);
 		if (r == 0)
 			break;
 		if (r < 0) {
 			too_long(c);
 			return len;
+		}
+		if (c->flushing && (size_t)r == len - off) {
+			/* the partial line that waited: its reply's end */
+			m.term = svc->line_flush_end;
+			m.term_len = strlen(svc->line_flush_end);
 		}
 		if (c->tally != NULL && svc->source_message_rate > 0 &&
 		    throttle(c))
@@ -371,6 +379,56 @@ conn_keep(struct conn *c, const char *p, size_t n)
 }
 
 /*
+ * A partial line is answered once nothing more has come for line_flush_ms:
+ * the timer is set again by every read that leaves one, and is off while
+ * there is none (or a delay holds the connection: the partial's turn
+ * comes after it).
+ */
+static void
+flush_arm(struct conn *c)
+{
+	const struct conf_service *svc = c->l->svc;
+	uint64_t		 when;
+
+	if (c->inlen == 0 || c->paused || c->closing ||
+	    svc->framing != FRAME_LINE || svc->line_flush_ms == 0) {
+		if (c->flush != NULL)
+			sd_event_source_set_enabled(c->flush, SD_EVENT_OFF);
+		return;
+	}
+	when = serve_now(c->ctx) + svc->line_flush_ms * 1000;
+	if (c->flush == NULL) {
+		if (sd_event_add_time(c->ctx->event, &c->flush, CLOCK_MONOTONIC,
+		    when, SERVE_TIMER_ACCURACY_USEC, flush_due, c) < 0)
+			log_debug("%s cannot arm line_flush_ms", c->peer);
+		return;
+	}
+	sd_event_source_set_time(c->flush, when);
+	sd_event_source_set_enabled(c->flush, SD_EVENT_ONESHOT);
+}
+
+static int
+flush_due(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct conn	*c = arg;
+	size_t		 before;
+	int		 r;
+
+	(void)s;
+	(void)usec;
+	if (c->inlen == 0 || c->paused || c->closing)
+		return 0;
+	before = conn_out_begin(c);
+	c->flushing = true;
+	r = conn_consume(c, c->in, c->inlen, before);
+	if (r == CONN_GONE)
+		return 0;
+	c->flushing = false;
+	conn_update(c);
+	return 0;
+}
+
+/*
  * Answers the messages in data (the read buffer or the connection's
  * own), keeps what is left for later and sends the replies, unless
  * `before` bytes were queued already. CONN_GONE when the connection
@@ -389,6 +447,7 @@ conn_consume(struct conn *c, char *data, size_t len, size_t before)
 		conn_close(c, "out of memory");
 		return CONN_GONE;
 	}
+	flush_arm(c);
 	return conn_send(c, before);
 }
 

@@ -30,6 +30,7 @@ struct conn {
 	int			 fd;
 	sd_event_source		*linger;
 	sd_event_source		*delay;		/* a delayed reply is due */
+	sd_event_source		*flush;		/* line_flush_ms of a partial */
 	char			*delayed;	/* its bytes */
 	size_t			 delayed_len;
 	bool			 delayed_close;
@@ -50,6 +51,7 @@ struct conn {
 	bool			 lingering;	/* write side shut, discarding input */
 	bool			 draining;	/* shutdown: answer what is buffered */
 	bool			 paused;	/* waiting for a delayed reply */
+	bool			 flushing;	/* the partial line is a message */
 	bool			 rearm;		/* input may wait: poll again */
 	bool			 rdhup;		/* the client has sent its FIN */
 	uint16_t		 port;

@@ -163,6 +163,10 @@ dump_service(FILE *fp, const struct conf_service *svc, bool stream,
 		key(fp, lay, "framing");
 		fprintf(fp, "\"%s\"%s",
 		    svc->framing == FRAME_RAW ? "raw" : "line", lay->post);
+		key_size(fp, lay, "line_flush_ms", svc->line_flush_ms);
+		key(fp, lay, "line_flush_end");
+		dump_string(fp, svc->line_flush_end);
+		fputs(lay->post, fp);
 		key_bool(fp, lay, "close_after_reply", svc->close_after_reply);
 		key_template(fp, lay, "greeting", svc->greeting);
 	}

@@ -10,7 +10,8 @@
 #define MIB			(1024 * 1024)
 
 const char *const cfg_service_keys[] = {
-	"framing", "close_after_reply", "greeting", "default_reply",
+	"framing", "line_flush_ms", "line_flush_end", "close_after_reply",
+	"greeting", "default_reply",
 	"too_long_reply", "refuse_reply", "max_message_bytes",
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
 	"idle_timeout_ms", "source_message_rate", "source_message_burst",
@@ -19,7 +20,8 @@ const char *const cfg_service_keys[] = {
 
 /* What a datagram listener has no use for: it has no connections. */
 static const char *const stream_only[] = {
-	"framing", "close_after_reply", "greeting", "refuse_reply",
+	"framing", "line_flush_ms", "line_flush_end", "close_after_reply",
+	"greeting", "refuse_reply",
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
 	"idle_timeout_ms", NULL
 };
@@ -43,6 +45,8 @@ cfg_service_init(struct conf_service *svc)
 
 	memset(svc, 0, sizeof(*svc));
 	svc->framing = FRAME_LINE;
+	if ((svc->line_flush_end = strdup("")) == NULL)
+		return -ENOMEM;
 	svc->max_message_bytes = 8192;
 	svc->max_queued_bytes = 1 * MIB;
 	svc->max_connections = 10000;
@@ -91,7 +95,13 @@ int
 cfg_service_copy(struct conf_service *dst, const struct conf_service *src)
 {
 	*dst = *src;
-	if (copy_template(&dst->greeting, src->greeting) < 0 ||
+	/* nothing of src's own, so that a failure frees only copies */
+	dst->line_flush_end = NULL;
+	dst->greeting = dst->default_reply = NULL;
+	dst->too_long_reply = dst->refuse_reply = NULL;
+	dst->acl.allow = dst->acl.deny = NULL;
+	if ((dst->line_flush_end = strdup(src->line_flush_end)) == NULL ||
+	    copy_template(&dst->greeting, src->greeting) < 0 ||
 	    copy_template(&dst->default_reply, src->default_reply) < 0 ||
 	    copy_template(&dst->too_long_reply, src->too_long_reply) < 0 ||
 	    copy_template(&dst->refuse_reply, src->refuse_reply) < 0 ||
@@ -132,6 +142,8 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
     struct conf_service *svc)
 {
 	static const char *const framings[] = { "line", "raw", NULL };
+	const config_setting_t	*where = NULL;
+	const char		*str;
 	long long		 v;
 	size_t			 i;
 	int			 choice;
@@ -143,6 +155,20 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
 
 	if (cfg_get_choice(p, group, "framing", framings, &choice))
 		svc->framing = choice == 0 ? FRAME_LINE : FRAME_RAW;
+	v = (long long)svc->line_flush_ms;
+	cfg_get_int(p, group, "line_flush_ms", 0, 3600 * 1000, &v);
+	svc->line_flush_ms = (uint64_t)v;
+	if ((str = cfg_get_string(p, group, "line_flush_end", &where)) !=
+	    NULL) {
+		char *s = strdup(str);
+
+		if (s == NULL)
+			cfg_error(p, where, "out of memory");
+		else {
+			free(svc->line_flush_end);
+			svc->line_flush_end = s;
+		}
+	}
 	cfg_get_bool(p, group, "close_after_reply", &svc->close_after_reply);
 	cfg_get_template(p, group, "greeting", &svc->greeting);
 	if (svc->greeting != NULL && template_source(svc->greeting)[0] == '\0') {
@@ -193,6 +219,7 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
 void
 cfg_service_free(struct conf_service *svc)
 {
+	free(svc->line_flush_end);
 	template_free(svc->greeting);
 	template_free(svc->default_reply);
 	template_free(svc->too_long_reply);

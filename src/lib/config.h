@@ -43,6 +43,8 @@ enum conf_log_target {
  */
 struct conf_service {
 	enum frame_mode		 framing;
+	uint64_t		 line_flush_ms;	/* 0: a line waits for its end */
+	char			*line_flush_end;	/* after such a reply */
 	bool			 close_after_reply;
 	struct template		*greeting;	/* NULL: none */
 	struct template		*default_reply;

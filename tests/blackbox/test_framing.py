@@ -9,7 +9,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import Daemon, equal, recv_until  # noqa: E402
+from harness import Daemon, check, equal, recv_until  # noqa: E402
 
 
 def recv_exact(s, n, timeout=harness.WAIT):
@@ -160,6 +160,77 @@ def test_binary_bytes_line_mode():
         equal(recv_until(s, 3), b"\x00\n\x00\x00\r\n\xff\xfe\n",
               "NUL replies")
 
+
+SHIPPED = os.path.join(harness.TOP_SRCDIR, "etc", "echoreplyd.conf")
+
+
+def shipped_daemon():
+    """echoreplyd with the shipped config, on a free port."""
+    port = harness.free_port()
+    with open(SHIPPED) as f:
+        text = f.read()
+    check("port    = 13008;" in text, "the shipped config's port moved")
+    text = text.replace("port    = 13008;", "port    = %d;" % port, 1)
+    # the shipped file drops privileges to nobody: stay who we are here
+    text = text.replace('user = "nobody";', "", 1)
+    return Daemon(text, port=port, listen=False)
+
+
+def test_tutorial_client_answered_with_the_shipped_config():
+    # the classic socket-tutorial client: "hello" with no line end, then
+    # it waits for the reply without closing
+    d = shipped_daemon()
+    with d.connect() as s:
+        s.sendall(b"hello")
+        equal(recv_exact(s, 5), b"hello", "reply to the partial line")
+        # and the connection goes on as before
+        s.sendall(b"again\n")
+        equal(recv_until(s, 1), b"again\n", "a whole line afterwards")
+    d.wait_log('message 1: "hello"')
+
+
+def test_line_flush_keeps_split_and_pipelined_lines():
+    d = shipped_daemon()
+    with d.connect() as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # a line in two writes, one right after the other: one message
+        s.sendall(b"hel")
+        s.sendall(b"lo\n")
+        # pipelined lines and a partial one at the end
+        s.sendall(b"a\nb\r\nc")
+        equal(recv_exact(s, len(b"hello\na\nb\r\nc")),
+              b"hello\na\nb\r\nc", "replies")
+    d.wait_log('message 4: "c"')
+
+
+def test_line_flush_end_and_per_listener():
+    port1, port2 = harness.free_port(), harness.free_port()
+    d = Daemon('listen = ( { port = %d; },\n'
+               '  { name = "waits"; port = %d; line_flush_ms = 0; } );\n'
+               'line_flush_ms = 50;\nline_flush_end = "\\r\\n";\n'
+               'default_reply = "<%%{message}>";\n' % (port1, port2),
+               port=port1, listen=False)
+    waits = socket.create_connection(("127.0.0.1", port2), harness.WAIT)
+    waits.sendall(b"y")
+    # two flushes on the other listener, each after 50 ms of silence and
+    # both armed after the partial line above: had "waits" inherited the
+    # 50 ms, its partial would have been answered first
+    for x in (b"x1", b"x2"):
+        with d.connect() as s:
+            s.sendall(x)
+            equal(recv_until(s, 1), b"<" + x + b">\r\n",
+                  "flushed, with line_flush_end")
+    waits.setblocking(False)
+    try:
+        early = waits.recv(100)
+    except BlockingIOError:
+        early = None
+    equal(early, None, "a reply on the listener with line_flush_ms = 0")
+    waits.setblocking(True)
+    waits.settimeout(harness.WAIT)
+    waits.shutdown(socket.SHUT_WR)
+    equal(recv_until(waits, None), b"<y>\n", "answered at EOF only")
+    waits.close()
 
 if __name__ == "__main__":
     harness.run(globals())
