@@ -162,7 +162,7 @@ opts_raw(const struct opts *o, const struct conf *conf)
 {
 	const struct conf_service	*svc = target_service(o, conf);
 
-	return o->raw || (svc != NULL && svc->framing == FRAME_RAW);
+	return o->raw || (svc != NULL && svc->framing.mode == FRAME_RAW);
 }
 
 bool

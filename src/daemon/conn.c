@@ -208,6 +208,7 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 	const struct conf_service *svc = c->l->svc;
 	struct answer		 res;
 	size_t			 mark = c->out.len;
+	int			 r;
 
 	c->msgs++;
 	c->ctx->messages++;
@@ -218,9 +219,16 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 		conn_closing(c, "out of memory");
 		return false;
 	}
-	if (answer_message(env, m, &c->cycle, &c->out, &res) < 0) {
+	if ((r = answer_message(env, m, &c->cycle, &c->out, &res)) < 0) {
 		c->out.len = mark;
-		conn_closing(c, "out of memory");
+		if (r == -EMSGSIZE) {
+			c->ctx->errors++;
+			log_warnx("%s reply longer than its %u-byte length "
+			    "prefix can say; closing", c->peer,
+			    svc->framing.prefix_bytes);
+			conn_closing(c, "reply too long for its prefix");
+		} else
+			conn_closing(c, "out of memory");
 		return false;
 	}
 	if (svc->log_messages && log_enabled(LOG_INFO)) {
@@ -258,8 +266,9 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 	return true;
 }
 
+/* A message over the limit (-EMSGSIZE) or a malformed frame (-EBADMSG). */
 static void
-too_long(struct conn *c)
+too_long(struct conn *c, ssize_t why)
 {
 	const struct conf_service *svc = c->l->svc;
 	struct serve_facts	 facts;
@@ -268,6 +277,13 @@ too_long(struct conn *c)
 
 	c->ctx->errors++;
 	conn_fields(c, &f);
+	if (why == -EBADMSG) {
+		/* not a message at all: nothing to answer */
+		log_client(LOG_WARNING, LOG_MSGID_TOO_LONG, &f, "%s length "
+		    "prefix smaller than the prefix itself; closing", c->peer);
+		conn_closing(c, "bad length prefix");
+		return;
+	}
 	log_client(LOG_WARNING, LOG_MSGID_TOO_LONG, &f,
 	    "%s message longer than %zu bytes; closing", c->peer,
 	    svc->max_message_bytes);
@@ -315,12 +331,12 @@ process(struct conn *c, const char *data, size_t len)
 	conn_env(c, &env, &facts);
 	conn_fields(c, &f);
 	while (off < len && !c->closing && !c->paused) {
-		r = frame_next(svc->framing, data + off, len - off,
+		r = frame_next(&svc->framing, data + off, len - off,
 		    svc->max_message_bytes, c->eof || c->flushing, &m);
 		if (r == 0)
 			break;
 		if (r < 0) {
-			too_long(c);
+			too_long(c, r);
 			return len;
 		}
 		if (c->flushing && (size_t)r == len - off) {
@@ -365,7 +381,7 @@ conn_keep(struct conn *c, const char *p, size_t n)
 		c->in[n] = '\0';
 		return 0;
 	}
-	cap = frame_pending_max(svc->framing, svc->max_message_bytes);
+	cap = frame_pending_max(&svc->framing, svc->max_message_bytes);
 	if (cap < n)
 		cap = n;
 	if ((np = malloc(cap + 1)) == NULL)
@@ -391,7 +407,7 @@ flush_arm(struct conn *c)
 	uint64_t		 when;
 
 	if (c->inlen == 0 || c->paused || c->closing ||
-	    svc->framing != FRAME_LINE || svc->line_flush_ms == 0) {
+	    svc->framing.mode != FRAME_LINE || svc->line_flush_ms == 0) {
 		if (c->flush != NULL)
 			sd_event_source_set_enabled(c->flush, SD_EVENT_OFF);
 		return;
@@ -486,7 +502,7 @@ conn_read(struct conn *c, char *rbuf)
 	if (c->lingering)
 		return conn_discard(c, rbuf);
 
-	want = frame_pending_max(svc->framing, svc->max_message_bytes);
+	want = frame_pending_max(&svc->framing, svc->max_message_bytes);
 	if (c->in != NULL && c->incap < want) {
 		char *np = realloc(c->in, want + 1);
 
@@ -503,14 +519,15 @@ conn_read(struct conn *c, char *rbuf)
 	} else {
 		dst = rbuf;
 		room = SERVE_READ_SIZE;
-		if (svc->framing == FRAME_RAW && room > svc->max_message_bytes)
+		if (svc->framing.mode == FRAME_RAW &&
+		    room > svc->max_message_bytes)
 			room = svc->max_message_bytes;
 	}
 	if (room == 0) {
 		/* the pending partial outgrew a smaller limit after reload */
 		size_t before = conn_out_begin(c);
 
-		too_long(c);
+		too_long(c, -EMSGSIZE);
 		conn_drop_input(c);
 		return conn_send(c, before) == CONN_GONE ? CONN_GONE : 1;
 	}

@@ -92,8 +92,15 @@ dryrun(const struct conf *conf, char *const *msgs, size_t n,
 		env.message_number = i + 1;
 		m.data = msgs[i];
 		m.len = strlen(msgs[i]);
-		m.term = env.svc->framing == FRAME_LINE ? "\n" : "";
-		m.term_len = strlen(m.term);
+		m.term = "";
+		m.term_len = 0;
+		if (env.svc->framing.mode == FRAME_LINE) {
+			m.term = "\n";
+			m.term_len = 1;
+		} else if (env.svc->framing.mode == FRAME_DELIMITER) {
+			m.term = env.svc->framing.delim;
+			m.term_len = env.svc->framing.delim_len;
+		}
 		out.len = 0;
 		if (answer_message(&env, &m, &cycle, &out, &res) < 0)
 			err(1, NULL);

@@ -36,6 +36,38 @@ render(const struct answer_env *env, const struct template *t,
 	return 0;
 }
 
+/*
+ * Length framing: room for the reply's prefix before it is rendered, so
+ * that nothing moves afterwards. The prefix bytes it takes (0: none).
+ */
+static int
+prefix_room(const struct answer_env *env, struct buf *out, size_t *room)
+{
+	static const char	 zeros[8];
+	const struct frame_spec	*f = &env->svc->framing;
+
+	*room = 0;
+	if (env->datagram || f->mode != FRAME_LENGTH)
+		return 0;
+	*room = f->prefix_bytes;
+	return buf_append(out, zeros, *room);
+}
+
+/* Writes the prefix of the reply at out[mark..]; -EMSGSIZE drops it. */
+static int
+prefix_fill(const struct answer_env *env, struct buf *out, size_t mark,
+    size_t room)
+{
+	if (room == 0)
+		return 0;
+	if (frame_prefix(&env->svc->framing, out->len - mark - room,
+	    out->data + mark) < 0) {
+		out->len = mark;
+		return -EMSGSIZE;
+	}
+	return 0;
+}
+
 /* The counters for this rule set, new ones after a reload. */
 static uint32_t *
 cycle_counters(struct answer_cycle *cycle, const struct rules *rules)
@@ -62,6 +94,7 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 	const struct template	*t;
 	struct template_ctx	 ctx;
 	uint32_t		*counters;
+	size_t			 mark = out->len, room;
 
 	res->silent = false;
 	res->choice = 0;
@@ -86,12 +119,14 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 			res->choice = counters[r->cycle_slot]++ % r->nreplies;
 		t = r->replies[res->choice];
 	}
+	if (prefix_room(env, out, &room) < 0)
+		return -ENOMEM;
 	/* the echo, the default reply: no template context to build */
 	if (template_is_message(t)) {
 		if (buf_append(out, m->data, m->len) < 0 ||
 		    buf_append(out, m->term, m->term_len) < 0)
 			return -ENOMEM;
-		return 0;
+		return prefix_fill(env, out, mark, room);
 	}
 	ctx_init(&ctx, env);
 	ctx.message = m->data;
@@ -101,7 +136,9 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 		ctx.caps = caps;
 		ctx.ncaps = TEMPLATE_CAPTURES;
 	}
-	return render(env, t, &ctx, m->term, m->term_len, out);
+	if (render(env, t, &ctx, m->term, m->term_len, out) < 0)
+		return -ENOMEM;
+	return prefix_fill(env, out, mark, room);
 }
 
 int
@@ -109,9 +146,10 @@ answer_notice(const struct answer_env *env, enum answer_notice which,
     struct buf *out)
 {
 	const struct conf_service *svc = env->svc;
+	const struct frame_spec	*f = &svc->framing;
 	const struct template	*t;
 	struct template_ctx	 ctx;
-	size_t			 mark = out->len;
+	size_t			 mark = out->len, room;
 
 	switch (which) {
 	case ANSWER_GREETING:
@@ -127,13 +165,22 @@ answer_notice(const struct answer_env *env, enum answer_notice which,
 	if (t == NULL)
 		return 0;
 	ctx_init(&ctx, env);
-	if (render(env, t, &ctx, "", 0, out) < 0)
+	if (prefix_room(env, out, &room) < 0 ||
+	    render(env, t, &ctx, "", 0, out) < 0)
 		return -ENOMEM;
 	/* an empty refusal is a silent one: not even a line end */
-	if (env->datagram || svc->framing != FRAME_LINE ||
-	    (which == ANSWER_REFUSED && out->len == mark))
+	if (which == ANSWER_REFUSED && out->len == mark + room) {
+		out->len = mark;
 		return 0;
-	return buf_append(out, "\n", 1);
+	}
+	if (env->datagram)
+		return 0;
+	/* framed as the listener frames replies */
+	if (f->mode == FRAME_LINE)
+		return buf_append(out, "\n", 1);
+	if (f->mode == FRAME_DELIMITER)
+		return buf_append(out, f->delim, f->delim_len);
+	return prefix_fill(env, out, mark, room);
 }
 
 const char *

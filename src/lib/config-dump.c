@@ -6,6 +6,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "hex.h"
 #include "rules.h"
 #include "template.h"
 
@@ -154,15 +155,44 @@ key_bool(FILE *fp, const struct layout *lay, const char *name, bool v)
 	fprintf(fp, "%s%s", v ? "true" : "false", lay->post);
 }
 
+/* framing, and the keys of that framing only. */
+static void
+dump_framing(FILE *fp, const struct frame_spec *f, const struct layout *lay)
+{
+	char	 hex[2 * FRAME_DELIM_MAX + 1];
+
+	key(fp, lay, "framing");
+	fprintf(fp, "\"%s\"%s", frame_mode_name(f->mode), lay->post);
+	switch (f->mode) {
+	case FRAME_DELIMITER:
+		/* in hex: a delimiter may hold any byte, a NUL too */
+		hex_encode(f->delim, f->delim_len, hex);
+		hex[2 * f->delim_len] = '\0';
+		key(fp, lay, "delimiter_hex");
+		fprintf(fp, "\"%s\"%s", hex, lay->post);
+		break;
+	case FRAME_LENGTH:
+		key_size(fp, lay, "length_bytes", f->prefix_bytes);
+		key(fp, lay, "length_endian");
+		fprintf(fp, "\"%s\"%s", f->big_endian ? "big" : "little",
+		    lay->post);
+		key_bool(fp, lay, "length_counts_prefix", f->prefix_counted);
+		break;
+	case FRAME_FIXED:
+		key_size(fp, lay, "fixed_bytes", f->fixed);
+		break;
+	default:
+		break;
+	}
+}
+
 /* The keys of a service; a UDP listener's only those it takes. */
 static void
 dump_service(FILE *fp, const struct conf_service *svc, bool stream,
     const struct layout *lay)
 {
 	if (stream) {
-		key(fp, lay, "framing");
-		fprintf(fp, "\"%s\"%s",
-		    svc->framing == FRAME_RAW ? "raw" : "line", lay->post);
+		dump_framing(fp, &svc->framing, lay);
 		key_size(fp, lay, "line_flush_ms", svc->line_flush_ms);
 		key(fp, lay, "line_flush_end");
 		dump_string(fp, svc->line_flush_end);

@@ -6,11 +6,14 @@
 #include <sys/socket.h>
 
 #include "config-service.h"
+#include "hex.h"
 
 #define MIB			(1024 * 1024)
 
 const char *const cfg_service_keys[] = {
-	"framing", "line_flush_ms", "line_flush_end", "close_after_reply",
+	"framing", "delimiter", "delimiter_hex", "length_bytes",
+	"length_endian", "length_counts_prefix", "fixed_bytes",
+	"line_flush_ms", "line_flush_end", "close_after_reply",
 	"greeting", "default_reply",
 	"too_long_reply", "refuse_reply", "max_message_bytes",
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
@@ -20,7 +23,9 @@ const char *const cfg_service_keys[] = {
 
 /* What a datagram listener has no use for: it has no connections. */
 static const char *const stream_only[] = {
-	"framing", "line_flush_ms", "line_flush_end", "close_after_reply",
+	"framing", "delimiter", "delimiter_hex", "length_bytes",
+	"length_endian", "length_counts_prefix", "fixed_bytes",
+	"line_flush_ms", "line_flush_end", "close_after_reply",
 	"greeting", "refuse_reply",
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
 	"idle_timeout_ms", NULL
@@ -44,7 +49,9 @@ cfg_service_init(struct conf_service *svc)
 	char	 err[128];
 
 	memset(svc, 0, sizeof(*svc));
-	svc->framing = FRAME_LINE;
+	svc->framing.mode = FRAME_LINE;
+	svc->framing.prefix_bytes = 4;
+	svc->framing.big_endian = true;
 	if ((svc->line_flush_end = strdup("")) == NULL)
 		return -ENOMEM;
 	svc->max_message_bytes = 8192;
@@ -137,24 +144,104 @@ get_nets(struct parser *p, const config_setting_t *group, const char *key,
 	*count = n;
 }
 
+/* framing and the keys that say how its messages end. */
+static void
+parse_framing(struct parser *p, const config_setting_t *group,
+    struct frame_spec *f)
+{
+	static const char *const modes[] = {
+		[FRAME_LINE] = "line", [FRAME_RAW] = "raw",
+		[FRAME_DELIMITER] = "delimiter", [FRAME_LENGTH] = "length",
+		[FRAME_FIXED] = "fixed", NULL
+	};
+	static const char *const endians[] = { "big", "little", NULL };
+	const config_setting_t	*where = NULL, *hex = NULL;
+	const char		*str;
+	long long		 v;
+	ssize_t			 n;
+	int			 choice;
+
+	if (cfg_get_choice(p, group, "framing", modes, &choice))
+		f->mode = (enum frame_mode)choice;
+	if ((str = cfg_get_string(p, group, "delimiter", &where)) != NULL) {
+		if (str[0] == '\0' || strlen(str) > FRAME_DELIM_MAX)
+			cfg_error(p, where, "'delimiter' must be 1 to %d bytes",
+			    FRAME_DELIM_MAX);
+		else {
+			f->delim_len = strlen(str);
+			memcpy(f->delim, str, f->delim_len);
+		}
+	}
+	if ((str = cfg_get_string(p, group, "delimiter_hex", &hex)) != NULL) {
+		if (where != NULL)
+			cfg_error(p, hex, "'delimiter_hex' and 'delimiter' "
+			    "say the same thing: give one");
+		else if ((n = hex_decode(str, f->delim, FRAME_DELIM_MAX)) <= 0)
+			cfg_error(p, hex, "'delimiter_hex' must be 1 to %d "
+			    "bytes in hex digits (\"00\", \"0d0a\"), not "
+			    "\"%.100s\"", FRAME_DELIM_MAX, str);
+		else
+			f->delim_len = (size_t)n;
+	}
+	v = f->prefix_bytes;
+	if ((where = config_setting_get_member(group, "length_bytes")) !=
+	    NULL) {
+		cfg_get_int(p, group, "length_bytes", 1, 8, &v);
+		if (v != 1 && v != 2 && v != 4 && v != 8)
+			cfg_error(p, where, "'length_bytes' must be 1, 2, 4 "
+			    "or 8, not %lld", v);
+		else
+			f->prefix_bytes = (unsigned int)v;
+	}
+	if (cfg_get_choice(p, group, "length_endian", endians, &choice))
+		f->big_endian = choice == 0;
+	cfg_get_bool(p, group, "length_counts_prefix", &f->prefix_counted);
+	v = (long long)f->fixed;
+	cfg_get_int(p, group, "fixed_bytes", 1, FRAME_FIXED_MAX, &v);
+	f->fixed = (size_t)v;
+}
+
+/*
+ * What a service's keys must say together, once all are read (a listener
+ * may take its framing from the top level and its limit from its own).
+ */
+static void
+check_service(struct parser *p, const config_setting_t *group,
+    const struct conf_service *svc)
+{
+	const struct frame_spec	*f = &svc->framing;
+	const config_setting_t	*where;
+
+	if ((where = config_setting_get_member(group, "framing")) == NULL)
+		where = group;
+	if (f->mode == FRAME_DELIMITER && f->delim_len == 0 &&
+	    config_setting_get_member(group, "delimiter") == NULL &&
+	    config_setting_get_member(group, "delimiter_hex") == NULL)
+		cfg_error(p, where, "framing \"delimiter\" needs 'delimiter' "
+		    "or 'delimiter_hex'");
+	if (f->mode == FRAME_FIXED && f->fixed == 0)
+		cfg_error(p, where, "framing \"fixed\" needs 'fixed_bytes'");
+	else if (f->mode == FRAME_FIXED && f->fixed > svc->max_message_bytes)
+		cfg_error(p, where, "'fixed_bytes' (%zu) is more than "
+		    "max_message_bytes (%zu)", f->fixed,
+		    svc->max_message_bytes);
+}
+
 void
 cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
     struct conf_service *svc)
 {
-	static const char *const framings[] = { "line", "raw", NULL };
 	const config_setting_t	*where = NULL;
 	const char		*str;
 	long long		 v;
 	size_t			 i;
-	int			 choice;
 	bool			 rate_set;
 
 	if (type == SOCK_DGRAM)
 		for (i = 0; stream_only[i] != NULL; i++)
 			cfg_not_for(p, group, stream_only[i], "udp listeners");
 
-	if (cfg_get_choice(p, group, "framing", framings, &choice))
-		svc->framing = choice == 0 ? FRAME_LINE : FRAME_RAW;
+	parse_framing(p, group, &svc->framing);
 	v = (long long)svc->line_flush_ms;
 	cfg_get_int(p, group, "line_flush_ms", 0, 3600 * 1000, &v);
 	svc->line_flush_ms = (uint64_t)v;
@@ -214,6 +301,7 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
 	v = (long long)svc->log_message_bytes;
 	cfg_get_int(p, group, "log_message_bytes", 0, 65536, &v);
 	svc->log_message_bytes = (size_t)v;
+	check_service(p, group, svc);
 }
 
 void

@@ -42,7 +42,7 @@ enum conf_log_target {
  * level's with the keys of its group over it (config_service() finds it).
  */
 struct conf_service {
-	enum frame_mode		 framing;
+	struct frame_spec	 framing;
 	uint64_t		 line_flush_ms;	/* 0: a line waits for its end */
 	char			*line_flush_end;	/* after such a reply */
 	bool			 close_after_reply;

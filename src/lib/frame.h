@@ -7,27 +7,57 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define FRAME_DELIM_MAX		64	/* bytes of a delimiter, at most */
+#define FRAME_FIXED_MAX		(16 * 1024 * 1024)
+
 enum frame_mode {
 	FRAME_LINE,	/* a message ends at "\n"; a "\r" before it is dropped */
 	FRAME_RAW,	/* every chunk received is one message */
+	FRAME_DELIMITER,	/* a message ends at a byte string */
+	FRAME_LENGTH,	/* a length prefix, then that many bytes */
+	FRAME_FIXED,	/* every N bytes are a message */
+};
+
+/* How a stream is cut into messages, and so how replies are framed. */
+struct frame_spec {
+	enum frame_mode	 mode;
+	char		 delim[FRAME_DELIM_MAX];	/* FRAME_DELIMITER */
+	size_t		 delim_len;			/* 1.. */
+	unsigned int	 prefix_bytes;	/* FRAME_LENGTH: 1, 2, 4 or 8 */
+	bool		 big_endian;
+	bool		 prefix_counted;	/* the length counts the prefix */
+	size_t		 fixed;		/* FRAME_FIXED: 1..FRAME_FIXED_MAX */
 };
 
 struct frame_msg {
 	const char	*data;
 	size_t		 len;
-	const char	*term;		/* terminator for the reply: "\n", "\r\n" or "" */
+	/* what ends the reply: "\n", "\r\n", the delimiter or "" */
+	const char	*term;
 	size_t		 term_len;
 };
+
+/* The framing of the name given, with its defaults ("line", ...). */
+int	frame_mode_parse(const char *, enum frame_mode *);
+const char *frame_mode_name(enum frame_mode);
 
 /*
  * Finds the next message at the start of buf[0..len). Returns the number
  * of bytes it takes up (> 0) with *msg filled in, 0 when more bytes are
- * needed, or -EMSGSIZE when the message is or will be longer than max
- * bytes (terminator not counted). With eof set, a partial line is a
- * message too, and its reply ends in "\n".
+ * needed, -EMSGSIZE when the message is or will be longer than max bytes
+ * (terminator or prefix not counted), or -EBADMSG for a length prefix
+ * smaller than itself. With eof set, what is left of a line, a delimited
+ * or a fixed-size message is a message too (a line's reply ends in
+ * "\n"); an unfinished length-prefixed one is not.
  */
-ssize_t	frame_next(enum frame_mode, const char *buf, size_t len, size_t max,
-	    bool eof, struct frame_msg *msg);
+ssize_t	frame_next(const struct frame_spec *, const char *buf, size_t len,
+	    size_t max, bool eof, struct frame_msg *msg);
+
+/*
+ * For FRAME_LENGTH: the prefix of a reply of len bytes, written to
+ * out[0..prefix_bytes). -EMSGSIZE when the prefix cannot express it.
+ */
+int	frame_prefix(const struct frame_spec *, size_t len, char *out);
 
 /*
  * One datagram of len bytes is one message: a trailing "\n" or "\r\n"
@@ -39,6 +69,6 @@ int	frame_datagram(const char *buf, size_t len, bool truncated, size_t max,
 	    struct frame_msg *msg);
 
 /* The most bytes a partial message may occupy while it waits for its end. */
-size_t	frame_pending_max(enum frame_mode, size_t max);
+size_t	frame_pending_max(const struct frame_spec *, size_t max);
 
 #endif

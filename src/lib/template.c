@@ -5,11 +5,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "hex.h"
 #include "template.h"
 
 enum seg_kind {
 	SEG_TEXT,
 	SEG_MESSAGE,
+	SEG_MESSAGE_HEX,
+	SEG_MESSAGE_LENGTH,
 	SEG_CLIENT_ADDRESS,
 	SEG_CLIENT_PORT,
 	SEG_SERVER_ADDRESS,
@@ -32,6 +35,8 @@ static const struct {
 	unsigned int	 needs;
 } variables[] = {
 	{ "message",		SEG_MESSAGE,		0 },
+	{ "message_hex",	SEG_MESSAGE_HEX,	0 },
+	{ "message_length",	SEG_MESSAGE_LENGTH,	0 },
 	{ "client_address",	SEG_CLIENT_ADDRESS,	0 },
 	{ "client_port",	SEG_CLIENT_PORT,	0 },
 	{ "server_address",	SEG_SERVER_ADDRESS,	TEMPLATE_NEED_SERVER },
@@ -218,6 +223,16 @@ template_render(const struct template *t, const struct template_ctx *ctx,
 			break;
 		case SEG_MESSAGE:
 			r = buf_append(out, ctx->message, ctx->message_len);
+			break;
+		case SEG_MESSAGE_HEX:
+			if ((r = buf_reserve(out, 2 * ctx->message_len)) < 0)
+				break;
+			hex_encode(ctx->message, ctx->message_len,
+			    out->data + out->len);
+			out->len += 2 * ctx->message_len;
+			break;
+		case SEG_MESSAGE_LENGTH:
+			r = append_u64(out, ctx->message_len);
 			break;
 		case SEG_CLIENT_ADDRESS:
 			r = append_str(out, ctx->client_address);

@@ -232,5 +232,84 @@ def test_line_flush_end_and_per_listener():
     equal(recv_until(waits, None), b"<y>\n", "answered at EOF only")
     waits.close()
 
+def test_delimiter_framing():
+    d = Daemon('framing = "delimiter";\ndelimiter = "\\r\\n\\r\\n";\n'
+               'default_reply = "<%{message}>";\nmax_message_bytes = 10;\n')
+    with d.connect() as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(b"one\r\n\r\ntwo\r\nx\r\n\r\n")   # pipelined
+        for b in b"split\r\n\r\n":                # and byte by byte
+            s.sendall(bytes([b]))
+        want = b"<one>\r\n\r\n<two\r\nx>\r\n\r\n<split>\r\n\r\n"
+        equal(recv_exact(s, len(want)), want, "delimited replies")
+        s.sendall(b"0123456789\r\n\r\n")               # at the limit
+        equal(recv_exact(s, 16), b"<0123456789>\r\n\r\n", "at the limit")
+        s.sendall(b"0123456789A\r\n\r\n")              # over it
+        equal(recv_until(s, None),
+              b"error: message longer than 10 bytes\r\n\r\n",
+              "too long, its reply delimited, then closed")
+
+
+def test_nul_delimiter_in_hex():
+    d = Daemon('framing = "delimiter";\ndelimiter_hex = "00";\n')
+    with d.connect() as s:
+        s.sendall(b"a\0b\nc\0")
+        equal(recv_exact(s, 6), b"a\0b\nc\0", "NUL-ended messages echoed")
+    d.wait_log('message 2: "b\\nc"')
+
+
+def length_frame(payload, n=2):
+    return len(payload).to_bytes(n, "big") + payload
+
+
+def test_length_framing():
+    d = Daemon('framing = "length";\nlength_bytes = 2;\n'
+               'default_reply = "[%{message}]";\nmax_message_bytes = 8;\n')
+    with d.connect() as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        stream = length_frame(b"ab") + length_frame(b"") + \
+            length_frame(b"\0\n\xff")
+        s.sendall(stream)                               # pipelined
+        for b in length_frame(b"split"):                # byte by byte
+            s.sendall(bytes([b]))
+        want = length_frame(b"[ab]") + length_frame(b"[]") + \
+            length_frame(b"[\0\n\xff]") + length_frame(b"[split]")
+        equal(recv_exact(s, len(want)), want, "length-prefixed replies")
+        s.sendall(length_frame(b"12345678"))            # at the limit
+        equal(recv_exact(s, 12), length_frame(b"[12345678]"), "at limit")
+        # a length far over the limit: refused at once, nothing awaited
+        s.sendall(b"\xff\xff")
+        equal(recv_until(s, None),
+              length_frame(b"error: message longer than 8 bytes"),
+              "too long, its reply framed, then closed")
+    d.wait_log("message longer than 8 bytes; closing")
+    d.wait_log('message 3: "\\0\\n\\377"')
+
+
+def test_length_framing_counted_little_endian():
+    d = Daemon('framing = "length";\nlength_bytes = 4;\n'
+               'length_endian = "little";\nlength_counts_prefix = true;\n')
+    with d.connect() as s:
+        s.sendall((4 + 3).to_bytes(4, "little") + b"xyz")
+        equal(recv_exact(s, 7), (4 + 3).to_bytes(4, "little") + b"xyz",
+              "echo with a counted little-endian prefix")
+        s.sendall((3).to_bytes(4, "little"))
+        equal(recv_until(s, None), b"", "a prefix smaller than itself: closed")
+    d.wait_log("length prefix smaller than the prefix itself; closing")
+
+
+def test_fixed_framing():
+    d = Daemon('framing = "fixed";\nfixed_bytes = 4;\n'
+               'default_reply = "<%{message}>";\n')
+    with d.connect() as s:
+        s.sendall(b"abcdefg")
+        equal(recv_exact(s, 6), b"<abcd>", "a message per 4 bytes")
+        s.sendall(b"h")
+        equal(recv_exact(s, 6), b"<efgh>", "the second once whole")
+        s.sendall(b"ij")
+        s.shutdown(socket.SHUT_WR)
+        equal(recv_until(s, None), b"<ij>", "what is left at EOF")
+
+
 if __name__ == "__main__":
     harness.run(globals())

@@ -350,7 +350,7 @@ test_notice(void)
 	    "answer_notice appends to out");
 
 	/* the line end is for line framing on a stream only */
-	svc->framing = FRAME_RAW;
+	svc->framing.mode = FRAME_RAW;
 	notice(&env, ANSWER_GREETING, &out);
 	ok_bytes(out.data, out.len, "hello 192.0.2.7 on main",
 	    "raw framing: greeting without a line end");
@@ -360,7 +360,7 @@ test_notice(void)
 	notice(&env, ANSWER_REFUSED, &out);
 	ok_bytes(out.data, out.len, "error: too many connections",
 	    "raw framing: refusal without a line end");
-	svc->framing = FRAME_LINE;
+	svc->framing.mode = FRAME_LINE;
 	env.datagram = true;
 	notice(&env, ANSWER_GREETING, &out);
 	ok_bytes(out.data, out.len, "hello 192.0.2.7 on main",

@@ -201,7 +201,7 @@ test_missing(void)
 
 	c = config_default();
 	ok(c != NULL && c->nlisteners == 1 && c->listeners[0].port ==
-	    CONF_DEFAULT_PORT && c->service.framing == FRAME_LINE &&
+	    CONF_DEFAULT_PORT && c->service.framing.mode == FRAME_LINE &&
 	    c->service.max_message_bytes == 8192, "built-in defaults");
 	ok(c != NULL && c->nlisteners == 1 &&
 	    c->listeners[0].service != &c->service &&
@@ -231,7 +231,7 @@ test_services(void)
 		return;
 	}
 	svc = config_service(c, "binary");
-	ok(svc == c->listeners[1].service && svc->framing == FRAME_RAW &&
+	ok(svc == c->listeners[1].service && svc->framing.mode == FRAME_RAW &&
 	    svc->max_message_bytes == 512 && svc->idle_timeout_ms == 1500 &&
 	    svc->max_connections == 3 && svc->source_message_burst == 20 &&
 	    svc->acl.nallow == 1 && !svc->log_messages,
@@ -239,7 +239,7 @@ test_services(void)
 	ok(strcmp(template_source(svc->default_reply), "echo %{message}") == 0,
 	    "a key it leaves out, written after 'listen', is the top level's");
 	svc = config_service(c, "lines");
-	ok(svc->framing == FRAME_LINE && svc->max_message_bytes == 100 &&
+	ok(svc->framing.mode == FRAME_LINE && svc->max_message_bytes == 100 &&
 	    svc->max_connections == 50 && svc->acl.nallow == 2,
 	    "a listener without keys has the top level's");
 	ok(config_service(c, "nobody") == &c->service,

@@ -110,6 +110,16 @@ main(void)
 	    "render appends to the buffer");
 	template_free(t);
 	buf_free(&out);
+	/* binary messages as hex digits, and their length */
+	bin.message = "\0\xff" "A";
+	bin.message_len = 3;
+	ok(template_compile("%{message_hex}/%{message_length}", &t, err,
+	    sizeof(err)) == 0 && template_render(t, &bin, &out) == 0,
+	    "compile and render hex and length");
+	ok_bytes(out.data, out.len, "00ff41/3", "hex digits and length");
+	template_free(t);
+	buf_free(&out);
+	render_is("[%{message_hex}]", "[70696e67]");
 
 	/* what a template needs, so the server computes only that */
 	ok(template_compile("%{message}", &t, err, sizeof(err)) == 0 &&
