@@ -2,11 +2,11 @@
 /* echoreplyd -n -v: the configuration in its own syntax, defaults filled. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "addr.h"
 #include "config.h"
-#include "hex.h"
 #include "rules.h"
 #include "template.h"
 
@@ -50,6 +50,16 @@ dump_nets(FILE *fp, const struct addr_net *nets, size_t n, const char *end)
 }
 
 static void
+dump_hex(FILE *fp, const void *p, size_t n)
+{
+	const unsigned char	*b = p;
+	size_t			 i;
+
+	for (i = 0; i < n; i++)
+		fprintf(fp, "%02x", b[i]);
+}
+
+static void
 dump_list(FILE *fp, const char *key, char *const *v, size_t n)
 {
 	size_t	 i;
@@ -81,7 +91,14 @@ dump_rules(const struct conf *c, FILE *fp)
 			dump_string(fp, r->name);
 			fputc(';', fp);
 		}
-		if (r->kind != RULES_ANY) {
+		if (r->kind != RULES_ANY &&
+		    memchr(r->pattern, '\0', r->pattern_len) != NULL) {
+			/* a string cannot hold a NUL: in hex */
+			fprintf(fp, " %s_hex = \"", rules_kind_name(r->kind));
+			dump_hex(fp, r->pattern, r->pattern_len);
+			fprintf(fp, "\"; ignore_case = %s;",
+			    r->ignore_case ? "true" : "false");
+		} else if (r->kind != RULES_ANY) {
 			fprintf(fp, " %s = ", rules_kind_name(r->kind));
 			dump_string(fp, r->pattern);
 			fprintf(fp, "; ignore_case = %s;",
@@ -100,6 +117,10 @@ dump_rules(const struct conf *c, FILE *fp)
 		}
 		if (r->nreplies == 0)
 			fputs(" no_reply = true;", fp);
+		else if (r->nreplies == 1 &&
+		    template_is_literal(r->replies[0]))
+			fprintf(fp, " reply_hex = \"%s\";",
+			    template_source(r->replies[0]));
 		else if (r->nreplies == 1) {
 			fputs(" reply = ", fp);
 			dump_string(fp, template_source(r->replies[0]));
@@ -159,17 +180,15 @@ key_bool(FILE *fp, const struct layout *lay, const char *name, bool v)
 static void
 dump_framing(FILE *fp, const struct frame_spec *f, const struct layout *lay)
 {
-	char	 hex[2 * FRAME_DELIM_MAX + 1];
-
 	key(fp, lay, "framing");
 	fprintf(fp, "\"%s\"%s", frame_mode_name(f->mode), lay->post);
 	switch (f->mode) {
 	case FRAME_DELIMITER:
 		/* in hex: a delimiter may hold any byte, a NUL too */
-		hex_encode(f->delim, f->delim_len, hex);
-		hex[2 * f->delim_len] = '\0';
 		key(fp, lay, "delimiter_hex");
-		fprintf(fp, "\"%s\"%s", hex, lay->post);
+		fputc('"', fp);
+		dump_hex(fp, f->delim, f->delim_len);
+		fprintf(fp, "\"%s", lay->post);
 		break;
 	case FRAME_LENGTH:
 		key_size(fp, lay, "length_bytes", f->prefix_bytes);

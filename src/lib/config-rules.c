@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "hex.h"
 #include "config-rules.h"
 #include "rules.h"
 
@@ -14,15 +15,49 @@
 static const struct {
 	const char	*key;
 	enum rules_kind	 kind;
+	bool		 hex;	/* the bytes in hex digits */
 } match_keys[] = {
-	{ "exact",	RULES_EXACT },
-	{ "prefix",	RULES_PREFIX },
-	{ "suffix",	RULES_SUFFIX },
-	{ "contains",	RULES_CONTAINS },
-	{ "glob",	RULES_GLOB },
-	{ "regex",	RULES_REGEX },
+	{ "exact",		RULES_EXACT,	false },
+	{ "prefix",		RULES_PREFIX,	false },
+	{ "suffix",		RULES_SUFFIX,	false },
+	{ "contains",		RULES_CONTAINS,	false },
+	{ "glob",		RULES_GLOB,	false },
+	{ "regex",		RULES_REGEX,	false },
+	{ "exact_hex",		RULES_EXACT,	true },
+	{ "prefix_hex",		RULES_PREFIX,	true },
+	{ "suffix_hex",		RULES_SUFFIX,	true },
+	{ "contains_hex",	RULES_CONTAINS,	true },
 };
 #define NMATCH_KEYS	(sizeof(match_keys) / sizeof(match_keys[0]))
+
+/*
+ * The bytes of a *_hex key, NUL-terminated in *out (which the caller
+ * frees), their count in *len. 0, or -1 after an error.
+ */
+static int
+decode_hex(struct parser *p, const config_setting_t *where, const char *text,
+    char **out, size_t *len)
+{
+	size_t	 max = strlen(text) / 2;
+	ssize_t	 n;
+
+	*out = NULL;
+	if ((*out = malloc(max + 1)) == NULL) {
+		cfg_error(p, where, "out of memory");
+		return -1;
+	}
+	if ((n = hex_decode(text, *out, max)) < 0) {
+		cfg_error(p, where, "'%s' must be bytes in hex digits, two per "
+		    "byte (\"00ff\", \"de ad\"), not \"%.100s\"",
+		    config_setting_name(where), text);
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	(*out)[n] = '\0';
+	*len = (size_t)n;
+	return 0;
+}
 
 /* Checks that the captures a template uses exist in the rule. */
 static int
@@ -51,10 +86,12 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 {
 	static const char *const known[] = {
 		"name", "exact", "prefix", "suffix", "contains", "glob",
-		"regex", "ignore_case", "listener", "networks", "reply",
-		"replies", "no_reply", "close", "delay_ms", NULL
+		"regex", "exact_hex", "prefix_hex", "suffix_hex",
+		"contains_hex", "ignore_case", "listener", "networks", "reply",
+		"reply_hex", "replies", "no_reply", "close", "delay_ms", NULL
 	};
-	const config_setting_t	*ms = NULL, *e, *rs, *where;
+	const config_setting_t	*ms = NULL, *e, *rs, *hx, *where;
+	char			*bytes = NULL;
 	const char		*strs[RULE_NAMES_MAX], *src;
 	struct rules_def	 d;
 	struct addr_net	 nets[RULE_NAMES_MAX];
@@ -101,6 +138,9 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 		ms = e;
 		d.kind = match_keys[i].kind;
 		d.pattern = cfg_get_string(p, s, match_keys[i].key, NULL);
+		if (d.pattern != NULL && match_keys[i].hex &&
+		    decode_hex(p, e, d.pattern, &bytes, &d.pattern_len) == 0)
+			d.pattern = bytes;
 	}
 	cfg_get_bool(p, s, "ignore_case", &d.ignore_case);
 	if (d.pattern != NULL && rules_check_pattern(d.kind, d.pattern,
@@ -124,7 +164,25 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 
 	e = config_setting_get_member(s, "reply");
 	rs = config_setting_get_member(s, "replies");
-	if (e != NULL && rs != NULL)
+	hx = config_setting_get_member(s, "reply_hex");
+	if (hx != NULL && (e != NULL || rs != NULL))
+		cfg_error(p, hx, "a rule has one of 'reply', 'reply_hex' and "
+		    "'replies'");
+	else if (hx != NULL && no_reply)
+		cfg_error(p, hx, "'no_reply' with a reply");
+	else if (hx != NULL) {
+		char	*rb;
+		size_t	 rlen;
+
+		if ((src = cfg_get_string(p, s, "reply_hex", NULL)) != NULL &&
+		    decode_hex(p, hx, src, &rb, &rlen) == 0) {
+			if (template_literal(rb, rlen, &replies[0]) < 0)
+				cfg_error(p, hx, "out of memory");
+			else
+				d.nreplies = 1;
+			free(rb);
+		}
+	} else if (e != NULL && rs != NULL)
 		cfg_error(p, rs, "a rule has 'reply' or 'replies', not both");
 	else if (no_reply && (e != NULL || rs != NULL))
 		cfg_error(p, e ? e : rs, "'no_reply' with a reply");
@@ -162,12 +220,15 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 	if (p->errors > errors) {
 		for (i = 0; i < d.nreplies; i++)
 			template_free(replies[i]);
+		free(bytes);
 		return;
 	}
 	if (rules_add(c->rules, &d) < 0) {
 		cfg_error(p, s, "out of memory");
+		free(bytes);
 		return;
 	}
+	free(bytes);
 	if (d.name != NULL) {
 		for (i = 0; names[i] != NULL; i++)
 			;

@@ -77,13 +77,8 @@ cfg_service_init(struct conf_service *svc)
 static int
 copy_template(struct template **dst, const struct template *src)
 {
-	char	 err[128];
-
 	*dst = NULL;
-	if (src == NULL)
-		return 0;
-	/* it compiled once: only memory can fail now */
-	return template_compile(template_source(src), dst, err, sizeof(err));
+	return src == NULL ? 0 : template_copy(src, dst);
 }
 
 static int

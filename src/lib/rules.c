@@ -408,9 +408,12 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	if (d->name != NULL && (r->name = strdup(d->name)) == NULL)
 		goto nomem;
 	if (d->pattern != NULL) {
-		if ((r->pattern = strdup(d->pattern)) == NULL)
+		r->pattern_len = d->pattern_len > 0 ? d->pattern_len :
+		    strlen(d->pattern);
+		if ((r->pattern = malloc(r->pattern_len + 1)) == NULL)
 			goto nomem;
-		r->pattern_len = strlen(d->pattern);
+		memcpy(r->pattern, d->pattern, r->pattern_len);
+		r->pattern[r->pattern_len] = '\0';
 	}
 	if (d->kind == RULES_REGEX) {
 		cflags = REG_EXTENDED | (d->ignore_case ? REG_ICASE : 0);

@@ -55,7 +55,8 @@ struct rules_def {
 	const char	 *name;
 	unsigned int	  line;
 	enum rules_kind	  kind;
-	const char	 *pattern;
+	const char	 *pattern;	/* NUL-terminated, */
+	size_t		  pattern_len;	/* and may hold NULs (0: strlen) */
 	bool		  ignore_case;
 	const char *const *listeners;
 	size_t		  nlisteners;

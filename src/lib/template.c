@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,8 @@ struct seg {
 };
 
 struct template {
-	char		*source;
+	char		*source;	/* a literal's: its bytes in hex digits */
+	bool		 literal;	/* bytes, no variables */
 	char		*text;
 	struct seg	*segs;
 	size_t		 nsegs;
@@ -309,6 +311,49 @@ const char *
 template_source(const struct template *t)
 {
 	return t->source;
+}
+
+bool
+template_is_literal(const struct template *t)
+{
+	return t->literal;
+}
+
+int
+template_literal(const void *bytes, size_t len, struct template **out)
+{
+	struct template	*t;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->source = malloc(2 * len + 1)) == NULL ||
+	    (t->text = malloc(len + 1)) == NULL) {
+		template_free(t);
+		return -ENOMEM;
+	}
+	t->literal = true;
+	hex_encode(bytes, len, t->source);
+	t->source[2 * len] = '\0';
+	if (len > 0)
+		memcpy(t->text, bytes, len);
+	t->max_capture = -1;
+	if (add_seg(t, SEG_TEXT, 0, len) < 0) {
+		template_free(t);
+		return -ENOMEM;
+	}
+	*out = t;
+	return 0;
+}
+
+int
+template_copy(const struct template *src, struct template **out)
+{
+	char	 err[128];
+
+	if (!src->literal)
+		/* it compiled once: only memory can fail now */
+		return template_compile(src->source, out, err, sizeof(err));
+	return template_literal(src->text, strlen(src->source) / 2, out);
 }
 
 void

@@ -51,7 +51,16 @@ unsigned int template_needs(const struct template *);
 bool	template_is_message(const struct template *);
 /* The highest capture %{N} used, or -1 when none is. */
 int	template_max_capture(const struct template *);
+/* What it was compiled from; a literal's bytes in hex digits. */
 const char *template_source(const struct template *);
+/*
+ * A template of bytes as they are, no variables (a reply given in hex):
+ * 0 or -ENOMEM.
+ */
+int	template_literal(const void *, size_t, struct template **);
+bool	template_is_literal(const struct template *);
+/* Another template the same as src: 0 or -ENOMEM. */
+int	template_copy(const struct template *src, struct template **);
 void	template_free(struct template *);
 
 #endif

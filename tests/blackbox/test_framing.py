@@ -311,5 +311,24 @@ def test_fixed_framing():
         equal(recv_until(s, None), b"<ij>", "what is left at EOF")
 
 
+def test_binary_rules_in_hex():
+    # a binary protocol: 1-byte length frames, a rule on bytes with a NUL,
+    # a reply in hex, and the message shown as hex digits
+    d = Daemon('framing = "length";\nlength_bytes = 1;\n'
+               'rules = (\n'
+               '  { name = "hello"; exact_hex = "00 01 02"; '
+               'reply_hex = "ca fe 00 ba be"; },\n'
+               '  { prefix_hex = "ff"; reply = "%{message_hex}/'
+               '%{message_length}"; }\n);\n')
+    with d.connect() as s:
+        s.sendall(bytes([3, 0, 1, 2]) + bytes([3, 0xff, 0, 0x41]) +
+                  bytes([2, 0, 1]))
+        want = bytes([5]) + b"\xca\xfe\x00\xba\xbe" + \
+            bytes([8]) + b"ff0041/3" + bytes([2, 0, 1])
+        equal(recv_exact(s, len(want)), want, "binary replies")
+    d.wait_log('message 1: "\\0\\001\\002" (rule hello)')
+    d.wait_log('message 3: "\\0\\001"\n')
+
+
 if __name__ == "__main__":
     harness.run(globals())
