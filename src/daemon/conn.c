@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "log.h"
+#include "proxy.h"
 
 #define LINGER_USEC	(5 * 1000 * 1000)
 #define DRAIN_BURST	16	/* reads per connection and wake-up at shutdown */
@@ -24,6 +25,9 @@
 static int	delay_done(sd_event_source *, uint64_t, void *);
 static int	flush_due(sd_event_source *, uint64_t, void *);
 static int	conn_consume(struct conn *, char *, size_t, size_t);
+static int	conn_greet(struct conn *);
+static void	conn_closing(struct conn *, const char *);
+static void	conn_name(struct conn *, uint64_t);
 static int	conn_update(struct conn *);
 
 /* What the journal is told about this client. */
@@ -36,6 +40,10 @@ conn_fields(const struct conn *c, struct log_fields *f)
 	f->listener = c->l->name;
 	f->peer = c->peer;
 	f->peer_len = strlen(c->peer);
+	if (c->proxy_addr[0] != '\0') {
+		f->proxy_address = c->proxy_addr;
+		f->proxy_port = c->proxy_port;
+	}
 }
 
 static void
@@ -47,6 +55,8 @@ conn_env(struct conn *c, struct answer_env *env, struct serve_facts *facts)
 	env->client = &c->sa.sa;
 	env->client_address = c->addr;
 	env->client_port = c->port;
+	env->proxy_address = c->proxy_addr;
+	env->proxy_port = c->proxy_port;
 	env->listener = c->l->name;
 	env->hostname = c->ctx->hostname;
 	env->message_number = c->msgs;
@@ -111,6 +121,20 @@ conn_close(struct conn *c, const char *reason)
 	    (unsigned long long)c->bytes_out, reason);
 	c->ctx->closed(c, c->ctx->arg);
 	conn_free(c);
+}
+
+void
+conn_refuse(struct conn *c, const char *reason)
+{
+	struct serve_facts	 facts;
+	struct answer_env	 env;
+
+	c->ctx->errors++;
+	conn_env(c, &env, &facts);
+	/* sent, then closed as after any last reply (what it sent is read
+	 * and dropped meanwhile, so that the refusal is not reset away) */
+	(void)answer_notice(&env, ANSWER_REFUSED, &c->out);
+	conn_closing(c, reason);
 }
 
 static int
@@ -694,12 +718,111 @@ conn_update(struct conn *c)
 	return 0;
 }
 
+/* The PROXY header did not come in time: one warning, then closed. */
+static int
+proxy_late(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)s;
+	(void)usec;
+	c->delay = sd_event_source_disable_unref(c->delay);
+	c->ctx->errors++;
+	log_warnx("%s no PROXY header within %llu ms; closing", c->peer,
+	    (unsigned long long)c->l->svc->proxy_timeout_ms);
+	conn_close(c, "no PROXY header in time");
+	return 0;
+}
+
+static void
+proxy_refuse(struct conn *c, const char *what)
+{
+	c->ctx->errors++;
+	log_warnx("%s %s; closing", c->peer, what);
+	conn_close(c, what);
+}
+
+/*
+ * Before anything else on a PROXY listener: the header, peeked at so that
+ * not one byte past it is taken from the socket, then read exactly. The
+ * client it names becomes the connection's client, and is admitted as a
+ * directly connected one would have been. CONN_GONE when it closed; else
+ * 0, with proxy_wait still set while the header is not whole.
+ */
+static int
+proxy_read(struct conn *c, char *rbuf)
+{
+	const struct conf_service *svc = c->l->svc;
+	struct proxy_header	 h;
+	struct log_fields	 f;
+	char			 balancer[sizeof(c->peer)];
+	ssize_t			 n, r;
+
+	n = recv(c->fd, rbuf, PROXY_HEADER_MAX, MSG_PEEK);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		return conn_error(c, "recv", errno);
+	}
+	if (n == 0) {
+		proxy_refuse(c, "closed before its PROXY header");
+		return CONN_GONE;
+	}
+	r = proxy_parse(rbuf, (size_t)n, svc->proxy_versions, &h);
+	if (r == 0 && !c->rdhup)
+		return 0;	/* the rest is on its way */
+	if (r <= 0) {
+		proxy_refuse(c, r == -EMSGSIZE ? "PROXY header too long" :
+		    r == 0 ? "closed before its PROXY header was whole" :
+		    "sent no valid PROXY header");
+		return CONN_GONE;
+	}
+	if (recv(c->fd, rbuf, (size_t)r, 0) != r)
+		return conn_error(c, "recv", errno ? errno : EIO);
+	c->bytes_in += (uint64_t)r;
+	c->proxy_wait = false;
+	c->delay = sd_event_source_disable_unref(c->delay);
+	strlcpy(balancer, c->peer, sizeof(balancer));
+	strlcpy(c->proxy_addr, c->addr, sizeof(c->proxy_addr));
+	c->proxy_port = c->port;
+	if (!h.local) {
+		if (h.src.sa.sa_family == AF_INET)
+			c->sa.in = h.src.in;
+		else
+			c->sa.in6 = h.src.in6;
+		addr_format(&c->sa.sa, c->addr, sizeof(c->addr), &c->port);
+		conn_name(c, 0);
+	}
+	switch (c->ctx->admit(c, c->ctx->arg)) {
+	case CONN_GONE:
+		return CONN_GONE;
+	case 1:		/* refused: the refusal goes out, then it closes */
+		return conn_send(c, 0) == CONN_GONE ? CONN_GONE :
+		    conn_update(c);
+	default:
+		break;
+	}
+	conn_fields(c, &f);
+	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s "
+	    "via %s (PROXY v%u%s)", c->peer, c->l->name, balancer, h.version,
+	    h.local ? ", its own address" : "");
+	return conn_greet(c) == CONN_GONE ? CONN_GONE : 0;
+}
+
 int
 conn_event(struct conn *c, uint32_t revents, char *rbuf)
 {
 	/* with edges, the FIN may come with the last data: no later event */
 	if (revents & EPOLLRDHUP)
 		c->rdhup = true;
+	if (c->proxy_wait) {
+		if (proxy_read(c, rbuf) == CONN_GONE)
+			return CONN_GONE;
+		if (c->proxy_wait)
+			return conn_update(c);
+		/* what came after the header is read below, as ever */
+		revents |= EPOLLIN;
+	}
 	if ((revents & EPOLLOUT) && conn_flush(c) == CONN_GONE)
 		return CONN_GONE;
 	if (c->draining && !c->lingering)
@@ -785,6 +908,15 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 		return NULL;
 	}
 	idle_append(&l->idle, &c->idle, c->started);
+	if (l->svc->proxy_versions != 0) {
+		/* who the client is comes first; it is logged then */
+		c->proxy_wait = true;
+		if (sd_event_add_time_relative(ctx->event, &c->delay,
+		    CLOCK_MONOTONIC, l->svc->proxy_timeout_ms * 1000,
+		    SERVE_TIMER_ACCURACY_USEC, proxy_late, c) < 0)
+			log_warnx("%s: cannot time a PROXY header", l->name);
+		return c;
+	}
 	conn_fields(c, &f);
 	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s",
 	    c->peer, l->name);
@@ -795,5 +927,6 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 int
 conn_start(struct conn *c)
 {
-	return conn_greet(c);
+	/* behind a balancer, the greeting waits for the PROXY header */
+	return c->proxy_wait ? 0 : conn_greet(c);
 }

@@ -29,7 +29,8 @@ struct conn {
 	struct transport	 plain;
 	int			 fd;
 	sd_event_source		*linger;
-	sd_event_source		*delay;		/* a delayed reply is due */
+	sd_event_source		*delay;		/* a delayed reply is due, or
+						   the PROXY header is late */
 	sd_event_source		*flush;		/* line_flush_ms of a partial */
 	char			*delayed;	/* its bytes */
 	size_t			 delayed_len;
@@ -52,6 +53,7 @@ struct conn {
 	bool			 draining;	/* shutdown: answer what is buffered */
 	bool			 paused;	/* waiting for a delayed reply */
 	bool			 flushing;	/* the partial line is a message */
+	bool			 proxy_wait;	/* its PROXY header is not read */
 	bool			 rearm;		/* input may wait: poll again */
 	bool			 rdhup;		/* the client has sent its FIN */
 	uint16_t		 port;
@@ -62,6 +64,9 @@ struct conn {
 	}			 sa;		/* the client, for networks */
 	char			 addr[ADDR_TEXT_MAX];
 	char			 peer[CONF_NAME_MAX + 32];	/* for logs */
+	/* the balancer that sent a PROXY header for it; "" for none */
+	char			 proxy_addr[ADDR_TEXT_MAX];
+	uint16_t		 proxy_port;
 };
 
 /*
@@ -92,5 +97,7 @@ bool		conn_waiting(const struct conn *);
 size_t		conn_queued(const struct conn *);
 /* Logs the end, tells the server, and frees it. */
 void		conn_close(struct conn *, const char *reason);
+/* Queues the listener's refuse_reply; the connection closes once sent. */
+void		conn_refuse(struct conn *, const char *reason);
 
 #endif

@@ -207,10 +207,10 @@ static int
 to_journal(int priority, const char *msgid, const struct log_fields *f,
     const char *text, int errnum)
 {
-	struct iovec	 iov[12];
+	struct iovec	 iov[14];
 	char		 msg[LOG_LINE_MAX + 16], prio[16], mid[48], err[24];
 	char		 port[24], *addr = NULL, *lis = NULL, *rule = NULL;
-	char		*cmsg = NULL;
+	char		*cmsg = NULL, *paddr = NULL, pport[24];
 	int		 n = 0, r;
 
 	snprintf(msg, sizeof(msg), "MESSAGE=%s", text);
@@ -243,12 +243,20 @@ to_journal(int priority, const char *msgid, const struct log_fields *f,
 		if (f->message != NULL &&
 		    asprintf(&cmsg, "CLIENT_MESSAGE=%s", f->message) > 0)
 			ADD_FIELD(iov, n, cmsg);
+		if (f->proxy_address != NULL && asprintf(&paddr,
+		    "PROXY_ADDRESS=%s", f->proxy_address) > 0) {
+			ADD_FIELD(iov, n, paddr);
+			snprintf(pport, sizeof(pport), "PROXY_PORT=%u",
+			    f->proxy_port);
+			ADD_FIELD(iov, n, pport);
+		}
 	}
 	r = sd_journal_sendv(iov, n);
 	free(addr);
 	free(lis);
 	free(rule);
 	free(cmsg);
+	free(paddr);
 	return r;
 }
 

@@ -34,6 +34,8 @@ struct log_fields {
 	const char	*listener;		/* LISTENER= */
 	const char	*rule;			/* RULE=; NULL: none */
 	const char	*message;		/* CLIENT_MESSAGE=, escaped */
+	const char	*proxy_address;		/* PROXY_ADDRESS=; NULL: none */
+	unsigned int	 proxy_port;		/* PROXY_PORT= */
 	const char	*peer;		/* the client in the text, */
 	size_t		 peer_len;	/* for log_message() only */
 };

@@ -33,6 +33,13 @@ struct serve_ctx {
 	uint64_t		 messages, errors;
 	/* the server's bookkeeping for a connection that is closing */
 	void			(*closed)(struct conn *, void *arg);
+	/*
+	 * After a PROXY header, the client it names is admitted (access
+	 * list, per-source limit) as others are on accept: 0, or 1 when it
+	 * was refused with a reply (the connection is closing), or CONN_GONE
+	 * (-1) when it was closed at once.
+	 */
+	int			(*admit)(struct conn *, void *arg);
 	void			*arg;
 };
 

@@ -182,8 +182,49 @@ refuse(struct server *srv, const struct listener *l, int fd,
 }
 
 /*
+ * The client a PROXY header named, admitted as admit() does on accept:
+ * the access list, then the per-source limit of the listener.
+ */
+static int
+admit_proxied(struct conn *c, void *arg)
+{
+	struct server		*srv = arg;
+	struct listener		*l = c->l;
+	const struct conf_service *svc = l->svc;
+	struct tally		*t;
+
+	if (!addr_acl_permits(&svc->acl, &c->sa.sa)) {
+		log_info("%s (via %s) refused by the access list", c->peer,
+		    c->proxy_addr);
+		srv->ctx.errors++;
+		conn_close(c, "refused by the access list");
+		return CONN_GONE;
+	}
+	if (svc->max_connections_per_source == 0 &&
+	    svc->source_message_rate == 0)
+		return 0;
+	if ((t = tallies_get(l->tallies, &c->sa.sa)) == NULL)
+		return 0;	/* no memory for its books: let it in */
+	if (svc->max_connections_per_source > 0 &&
+	    t->conns >= svc->max_connections_per_source) {
+		log_info("%s (via %s) refused: %u connections from it "
+		    "(max_connections_per_source)", c->peer, c->proxy_addr,
+		    t->conns);
+		tallies_put(l->tallies, t, serve_now(&srv->ctx),
+		    svc->source_message_rate, svc->source_message_burst);
+		conn_refuse(c, "refused: max_connections_per_source");
+		return 1;
+	}
+	t->conns++;
+	c->tally = t;
+	return 0;
+}
+
+/*
  * Access lists and connection limits, before anything is read. Returns
- * false when the connection was refused (and closed).
+ * false when the connection was refused (and closed). Behind a PROXY
+ * listener the peer is the balancer: it must be in proxy_networks, and
+ * the client's own checks wait for the header (admit_proxied()).
  */
 static bool
 admit(struct server *srv, struct listener *l, int fd,
@@ -196,7 +237,16 @@ admit(struct server *srv, struct listener *l, int fd,
 	struct tally		*t = NULL;
 
 	*tp = NULL;
-	if (!addr_acl_permits(&svc->acl, &ss->sa)) {
+	if (svc->proxy_versions != 0 &&
+	    !addr_acl_permits(&svc->proxy_acl, &ss->sa)) {
+		addr_format(&ss->sa, addr, sizeof(addr), &port);
+		log_warnx("%s port %u refused: not in proxy_networks of %s",
+		    addr, port, l->name);
+		close(fd);
+		srv->ctx.errors++;
+		return false;
+	}
+	if (svc->proxy_versions == 0 && !addr_acl_permits(&svc->acl, &ss->sa)) {
 		addr_format(&ss->sa, addr, sizeof(addr), &port);
 		log_info("%s port %u refused by the access list", addr, port);
 		close(fd);
@@ -224,6 +274,8 @@ admit(struct server *srv, struct listener *l, int fd,
 		refuse(srv, l, fd, addr, port);
 		return false;
 	}
+	if (svc->proxy_versions != 0)
+		return true;	/* the rest once the client is known */
 	if (svc->max_connections_per_source > 0 ||
 	    svc->source_message_rate > 0) {
 		if (tallies_count(l->tallies) > l->nconns * 2 + 1024)
@@ -436,6 +488,7 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 	srv->ctx.epoll_fd = -1;
 	srv->ctx.hostname = srv->hostname;
 	srv->ctx.closed = conn_closed;
+	srv->ctx.admit = admit_proxied;
 	srv->ctx.arg = srv;
 	if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) == -1)
 		strlcpy(srv->hostname, "localhost", sizeof(srv->hostname));

@@ -14,6 +14,8 @@ ctx_init(struct template_ctx *ctx, const struct answer_env *env)
 	ctx->message = "";
 	ctx->client_address = env->client_address;
 	ctx->client_port = env->client_port;
+	ctx->proxy_address = env->proxy_address ? env->proxy_address : "";
+	ctx->proxy_port = env->proxy_port;
 	ctx->listener = env->listener;
 	ctx->hostname = env->hostname;
 	ctx->message_number = env->message_number;

@@ -31,6 +31,8 @@ struct answer_env {
 	const struct sockaddr		*client;	/* NULL: matches no network */
 	const char			*client_address;
 	uint16_t			 client_port;
+	const char			*proxy_address;	/* NULL: none */
+	uint16_t			 proxy_port;
 	const char			*listener;
 	const char			*hostname;
 	uint64_t			 message_number;

@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "proxy.h"
 #include "rules.h"
 #include "template.h"
 
@@ -238,6 +239,15 @@ dump_service(FILE *fp, const struct conf_service *svc, bool stream,
 	dump_nets(fp, svc->acl.allow, svc->acl.nallow, lay->post);
 	key(fp, lay, "deny");
 	dump_nets(fp, svc->acl.deny, svc->acl.ndeny, lay->post);
+	if (stream) {
+		key(fp, lay, "proxy_protocol");
+		fprintf(fp, "\"%s\"%s", proxy_versions_name(svc->proxy_versions),
+		    lay->post);
+		key(fp, lay, "proxy_networks");
+		dump_nets(fp, svc->proxy_acl.allow, svc->proxy_acl.nallow,
+		    lay->post);
+		key_size(fp, lay, "proxy_timeout_ms", svc->proxy_timeout_ms);
+	}
 	key_bool(fp, lay, "log_messages", svc->log_messages);
 	key_size(fp, lay, "log_message_bytes", svc->log_message_bytes);
 }

@@ -7,6 +7,7 @@
 
 #include "config-service.h"
 #include "hex.h"
+#include "proxy.h"
 
 #define MIB			(1024 * 1024)
 
@@ -18,7 +19,8 @@ const char *const cfg_service_keys[] = {
 	"too_long_reply", "refuse_reply", "max_message_bytes",
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
 	"idle_timeout_ms", "source_message_rate", "source_message_burst",
-	"allow", "deny", "log_messages", "log_message_bytes", NULL
+	"allow", "deny", "proxy_protocol", "proxy_networks",
+	"proxy_timeout_ms", "log_messages", "log_message_bytes", NULL
 };
 
 /* What a datagram listener has no use for: it has no connections. */
@@ -28,7 +30,8 @@ static const char *const stream_only[] = {
 	"line_flush_ms", "line_flush_end", "close_after_reply",
 	"greeting", "refuse_reply",
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
-	"idle_timeout_ms", NULL
+	"idle_timeout_ms", "proxy_protocol", "proxy_networks",
+	"proxy_timeout_ms", NULL
 };
 
 void
@@ -61,6 +64,15 @@ cfg_service_init(struct conf_service *svc)
 	svc->source_message_burst = 1;
 	svc->log_messages = true;
 	svc->log_message_bytes = 256;
+	/* a balancer on this host may tell who its clients are */
+	svc->proxy_timeout_ms = 3000;
+	if ((svc->proxy_acl.allow = calloc(2, sizeof(struct addr_net))) ==
+	    NULL || addr_net_parse("127.0.0.0/8", &svc->proxy_acl.allow[0]) < 0 ||
+	    addr_net_parse("::1", &svc->proxy_acl.allow[1]) < 0) {
+		cfg_service_free(svc);
+		return -ENOMEM;
+	}
+	svc->proxy_acl.nallow = 2;
 	if (template_compile("%{message}", &svc->default_reply, err,
 	    sizeof(err)) < 0 ||
 	    template_compile("error: message longer than "
@@ -102,13 +114,16 @@ cfg_service_copy(struct conf_service *dst, const struct conf_service *src)
 	dst->greeting = dst->default_reply = NULL;
 	dst->too_long_reply = dst->refuse_reply = NULL;
 	dst->acl.allow = dst->acl.deny = NULL;
+	dst->proxy_acl.allow = dst->proxy_acl.deny = NULL;
 	if ((dst->line_flush_end = strdup(src->line_flush_end)) == NULL ||
 	    copy_template(&dst->greeting, src->greeting) < 0 ||
 	    copy_template(&dst->default_reply, src->default_reply) < 0 ||
 	    copy_template(&dst->too_long_reply, src->too_long_reply) < 0 ||
 	    copy_template(&dst->refuse_reply, src->refuse_reply) < 0 ||
 	    copy_nets(&dst->acl.allow, src->acl.allow, src->acl.nallow) < 0 ||
-	    copy_nets(&dst->acl.deny, src->acl.deny, src->acl.ndeny) < 0) {
+	    copy_nets(&dst->acl.deny, src->acl.deny, src->acl.ndeny) < 0 ||
+	    copy_nets(&dst->proxy_acl.allow, src->proxy_acl.allow,
+	    src->proxy_acl.nallow) < 0) {
 		cfg_service_free(dst);
 		return -ENOMEM;
 	}
@@ -226,10 +241,12 @@ void
 cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
     struct conf_service *svc)
 {
+	static const char *const proxies[] = { "off", "v1", "v2", "any", NULL };
 	const config_setting_t	*where = NULL;
 	const char		*str;
 	long long		 v;
 	size_t			 i;
+	int			 choice;
 	bool			 rate_set;
 
 	if (type == SOCK_DGRAM)
@@ -291,6 +308,14 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
 
 	get_nets(p, group, "allow", &svc->acl.allow, &svc->acl.nallow);
 	get_nets(p, group, "deny", &svc->acl.deny, &svc->acl.ndeny);
+	if (cfg_get_choice(p, group, "proxy_protocol", proxies, &choice))
+		svc->proxy_versions = choice == 0 ? 0 : choice == 1 ? PROXY_V1 :
+		    choice == 2 ? PROXY_V2 : PROXY_V1 | PROXY_V2;
+	get_nets(p, group, "proxy_networks", &svc->proxy_acl.allow,
+	    &svc->proxy_acl.nallow);
+	v = (long long)svc->proxy_timeout_ms;
+	cfg_get_int(p, group, "proxy_timeout_ms", 1, 600 * 1000, &v);
+	svc->proxy_timeout_ms = (uint64_t)v;
 
 	cfg_get_bool(p, group, "log_messages", &svc->log_messages);
 	v = (long long)svc->log_message_bytes;
@@ -308,5 +333,6 @@ cfg_service_free(struct conf_service *svc)
 	template_free(svc->too_long_reply);
 	template_free(svc->refuse_reply);
 	addr_acl_free(&svc->acl);
+	addr_acl_free(&svc->proxy_acl);
 	memset(svc, 0, sizeof(*svc));
 }

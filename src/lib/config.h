@@ -58,6 +58,9 @@ struct conf_service {
 	double			 source_message_rate;		/* 0: none */
 	double			 source_message_burst;
 	struct addr_acl		 acl;
+	unsigned int		 proxy_versions;	/* PROXY_V1|V2; 0: off */
+	struct addr_acl		 proxy_acl;	/* who may send it: allow */
+	uint64_t		 proxy_timeout_ms;
 	bool			 log_messages;
 	size_t			 log_message_bytes;
 };

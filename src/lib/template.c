@@ -18,6 +18,8 @@ enum seg_kind {
 	SEG_CLIENT_PORT,
 	SEG_SERVER_ADDRESS,
 	SEG_SERVER_PORT,
+	SEG_PROXY_ADDRESS,
+	SEG_PROXY_PORT,
 	SEG_LISTENER,
 	SEG_HOSTNAME,
 	SEG_RULE,
@@ -42,6 +44,8 @@ static const struct {
 	{ "client_port",	SEG_CLIENT_PORT,	0 },
 	{ "server_address",	SEG_SERVER_ADDRESS,	TEMPLATE_NEED_SERVER },
 	{ "server_port",	SEG_SERVER_PORT,	TEMPLATE_NEED_SERVER },
+	{ "proxy_address",	SEG_PROXY_ADDRESS,	0 },
+	{ "proxy_port",		SEG_PROXY_PORT,		0 },
 	{ "listener",		SEG_LISTENER,		0 },
 	{ "hostname",		SEG_HOSTNAME,		0 },
 	{ "rule",		SEG_RULE,		0 },
@@ -247,6 +251,12 @@ template_render(const struct template *t, const struct template_ctx *ctx,
 			break;
 		case SEG_SERVER_PORT:
 			r = append_u64(out, ctx->server_port);
+			break;
+		case SEG_PROXY_ADDRESS:
+			r = append_str(out, ctx->proxy_address);
+			break;
+		case SEG_PROXY_PORT:
+			r = append_u64(out, ctx->proxy_port);
 			break;
 		case SEG_LISTENER:
 			r = append_str(out, ctx->listener);

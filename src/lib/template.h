@@ -23,6 +23,8 @@ struct template_ctx {
 	unsigned int	 client_port;
 	const char	*server_address;
 	unsigned int	 server_port;
+	const char	*proxy_address;		/* "": no PROXY header */
+	unsigned int	 proxy_port;
 	const char	*listener;
 	const char	*hostname;
 	const char	*rule;
