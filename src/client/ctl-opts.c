@@ -9,11 +9,17 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "hex.h"
+#include "proxy.h"
 #include "ctl-conn.h"
 #include "ctl-opts.h"
 #include "ctl-report.h"
 
-enum { OPT_RAW = 256 };
+enum {
+	OPT_RAW = 256, OPT_FRAMING, OPT_DELIM, OPT_DELIM_HEX, OPT_LENGTH_BYTES,
+	OPT_LENGTH_ENDIAN, OPT_COUNTS_PREFIX, OPT_FIXED_BYTES, OPT_PROXY,
+	OPT_PROXY_VERSION
+};
 
 static void __attribute__((noreturn))
 usage(int status)
@@ -21,7 +27,11 @@ usage(int status)
 	FILE	*fp = status == 0 ? stdout : stderr;
 
 	fprintf(fp,
-"usage: echoreplyctl [-46ghquVv] [--raw] [-f file] [-H host] [-n count]\n"
+"usage: echoreplyctl [-46ghquVv] [--raw] [--framing name] [--delimiter str]\n"
+"                    [--delimiter-hex hex] [--length-bytes n]\n"
+"                    [--length-endian big|little] [--length-counts-prefix]\n"
+"                    [--fixed-bytes n] [--proxy addr:port]\n"
+"                    [--proxy-version n] [-f file] [-H host] [-n count]\n"
 "                    [-p port] [-t seconds] [-U path] [message ...]\n"
 "  -f, --config FILE   daemon configuration to take the address, protocol,\n"
 "                      framing and greeting from (default %s)\n"
@@ -32,7 +42,18 @@ usage(int status)
 "  -4                  use IPv4 only\n"
 "  -6                  use IPv6 only\n"
 "      --raw           raw framing: no line feed after a message, each\n"
-"                      chunk received is one reply\n"
+"                      chunk received is one reply (--framing raw)\n"
+"      --framing NAME  line, raw, delimiter, length or fixed (default: the\n"
+"                      listener's in the config, else line)\n"
+"      --delimiter STR the delimiter of delimiter framing\n"
+"      --delimiter-hex HEX  the same in hex digits (\"00\")\n"
+"      --length-bytes N  the length prefix: 1, 2, 4 or 8 bytes\n"
+"      --length-endian big|little  its byte order\n"
+"      --length-counts-prefix  the length counts the prefix too\n"
+"      --fixed-bytes N the size of every message of fixed framing\n"
+"      --proxy ADDR:PORT  start with a PROXY header presenting ADDR:PORT\n"
+"      --proxy-version N  of version 1 or 2 (default 1, or 2 for a v2\n"
+"                      listener)\n"
 "  -g, --greeting      expect a greeting line before the replies\n"
 "  -n, --count N       send each message N times\n"
 "  -t, --timeout SECS  limit for connecting and for each reply (default 5)\n"
@@ -133,7 +154,7 @@ opts_target(const struct opts *o, const struct conf *conf,
 
 /*
  * What the listener we talk to serves, as far as the config says: the
- * one opts_target() picks, else the one on the path or port given, else
+ * one on the path or port given, else the one opts_target() picks, else
  * the top level's. NULL without a config.
  */
 static const struct conf_service *
@@ -144,7 +165,7 @@ target_service(const struct opts *o, const struct conf *conf)
 
 	if (conf == NULL)
 		return NULL;
-	if (o->unix_path == NULL && (o->host == NULL || o->port == 0))
+	if (o->unix_path == NULL && o->port == 0)
 		return pick_listener(o, conf)->service;
 	for (i = 0; i < conf->nlisteners; i++) {
 		l = &conf->listeners[i];
@@ -157,12 +178,75 @@ target_service(const struct opts *o, const struct conf *conf)
 	return &conf->service;
 }
 
-bool
-opts_raw(const struct opts *o, const struct conf *conf)
+void
+opts_framing(const struct opts *o, const struct conf *conf,
+    struct frame_spec *f)
 {
 	const struct conf_service	*svc = target_service(o, conf);
+	enum frame_mode			 mode;
+	ssize_t				 n;
 
-	return o->raw || (svc != NULL && svc->framing.mode == FRAME_RAW);
+	memset(f, 0, sizeof(*f));
+	f->mode = FRAME_LINE;
+	f->prefix_bytes = 4;
+	f->big_endian = true;
+	if (svc != NULL)
+		*f = svc->framing;
+	if (o->raw)
+		f->mode = FRAME_RAW;
+	if (o->framing != NULL) {
+		if (frame_mode_parse(o->framing, &mode) < 0)
+			report_usage("framing %s is not line, raw, delimiter, "
+			    "length or fixed", o->framing);
+		f->mode = mode;
+	}
+	if (o->delim != NULL) {
+		if (o->delim[0] == '\0' || strlen(o->delim) > FRAME_DELIM_MAX)
+			report_usage("the delimiter must be 1 to %d bytes",
+			    FRAME_DELIM_MAX);
+		f->delim_len = strlen(o->delim);
+		memcpy(f->delim, o->delim, f->delim_len);
+	}
+	if (o->delim_hex != NULL) {
+		if ((n = hex_decode(o->delim_hex, f->delim, FRAME_DELIM_MAX)) <= 0)
+			report_usage("delimiter %s is not 1 to %d bytes in hex "
+			    "digits", o->delim_hex, FRAME_DELIM_MAX);
+		f->delim_len = (size_t)n;
+	}
+	if (o->length_bytes != 0)
+		f->prefix_bytes = (unsigned int)o->length_bytes;
+	if (o->length_endian != NULL)
+		f->big_endian = strcmp(o->length_endian, "big") == 0;
+	if (o->counts_prefix)
+		f->prefix_counted = true;
+	if (o->fixed_bytes != 0)
+		f->fixed = (size_t)o->fixed_bytes;
+	if (f->mode == FRAME_DELIMITER && f->delim_len == 0)
+		report_usage("delimiter framing needs --delimiter or "
+		    "--delimiter-hex");
+	if (f->mode == FRAME_FIXED && f->fixed == 0)
+		report_usage("fixed framing needs --fixed-bytes");
+}
+
+unsigned int
+opts_proxy(const struct opts *o, const struct conf *conf,
+    union addr_any *src, bool *named)
+{
+	const struct conf_service	*svc = target_service(o, conf);
+	unsigned int			 takes;
+
+	*named = false;
+	takes = svc != NULL ? svc->proxy_versions : 0;
+	if (o->proxy != NULL) {
+		if (addr_parse_hostport(o->proxy, src) < 0)
+			report_usage("--proxy %s is not ADDRESS:PORT (an IPv6 "
+			    "address in brackets)", o->proxy);
+		*named = true;
+	} else if (takes == 0 && o->proxy_version == 0)
+		return 0;
+	if (o->proxy_version != 0)
+		return (unsigned int)o->proxy_version;
+	return takes == PROXY_V2 ? 2 : 1;
 }
 
 bool
@@ -185,6 +269,15 @@ opts_parse(int argc, char *argv[], struct opts *o)
 		{ "port",	required_argument,	NULL, 'p' },
 		{ "quiet",	no_argument,		NULL, 'q' },
 		{ "raw",	no_argument,		NULL, OPT_RAW },
+		{ "framing",	required_argument,	NULL, OPT_FRAMING },
+		{ "delimiter",	required_argument,	NULL, OPT_DELIM },
+		{ "delimiter-hex", required_argument,	NULL, OPT_DELIM_HEX },
+		{ "length-bytes", required_argument,	NULL, OPT_LENGTH_BYTES },
+		{ "length-endian", required_argument,	NULL, OPT_LENGTH_ENDIAN },
+		{ "length-counts-prefix", no_argument,	NULL, OPT_COUNTS_PREFIX },
+		{ "fixed-bytes", required_argument,	NULL, OPT_FIXED_BYTES },
+		{ "proxy",	required_argument,	NULL, OPT_PROXY },
+		{ "proxy-version", required_argument,	NULL, OPT_PROXY_VERSION },
 		{ "timeout",	required_argument,	NULL, 't' },
 		{ "udp",	no_argument,		NULL, 'u' },
 		{ "unix",	required_argument,	NULL, 'U' },
@@ -235,6 +328,48 @@ opts_parse(int argc, char *argv[], struct opts *o)
 		case OPT_RAW:
 			o->raw = true;
 			break;
+		case OPT_FRAMING:
+			o->framing = optarg;
+			break;
+		case OPT_DELIM:
+			o->delim = optarg;
+			break;
+		case OPT_DELIM_HEX:
+			o->delim_hex = optarg;
+			break;
+		case OPT_LENGTH_BYTES:
+			o->length_bytes = strtonum(optarg, 1, 8, &errstr);
+			if (errstr != NULL || (o->length_bytes & (o->length_bytes -
+			    1)) != 0)
+				report_usage("length bytes %s is not 1, 2, 4 or "
+				    "8", optarg);
+			break;
+		case OPT_LENGTH_ENDIAN:
+			if (strcmp(optarg, "big") != 0 &&
+			    strcmp(optarg, "little") != 0)
+				report_usage("length endian %s is not big or "
+				    "little", optarg);
+			o->length_endian = optarg;
+			break;
+		case OPT_COUNTS_PREFIX:
+			o->counts_prefix = true;
+			break;
+		case OPT_FIXED_BYTES:
+			o->fixed_bytes = strtonum(optarg, 1, FRAME_FIXED_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				report_usage("fixed bytes %s is %s (1 to %d)",
+				    optarg, errstr, FRAME_FIXED_MAX);
+			break;
+		case OPT_PROXY:
+			o->proxy = optarg;
+			break;
+		case OPT_PROXY_VERSION:
+			o->proxy_version = strtonum(optarg, 1, 2, &errstr);
+			if (errstr != NULL)
+				report_usage("PROXY version %s is not 1 or 2",
+				    optarg);
+			break;
 		case 't':
 			o->timeout_ms = (int)strtonum(optarg, 1, 3600,
 			    &errstr) * 1000;
@@ -267,6 +402,14 @@ opts_parse(int argc, char *argv[], struct opts *o)
 	if (o->unix_path != NULL && (o->host || o->port || o->udp ||
 	    o->family))
 		report_usage("-U cannot be used with -H, -p, -u, -4 or -6");
+	if (o->raw && o->framing != NULL && strcmp(o->framing, "raw") != 0)
+		report_usage("--raw and --framing %s say different things",
+		    o->framing);
+	if (o->delim != NULL && o->delim_hex != NULL)
+		report_usage("--delimiter and --delimiter-hex say the same "
+		    "thing: give one");
+	if (o->udp && (o->proxy != NULL || o->proxy_version != 0))
+		report_usage("the PROXY protocol is for streams, not -u");
 	if (o->host != NULL && o->host[0] == '\0')
 		report_usage("the host name is empty");
 	for (i = optind; i < argc; i++) {

@@ -8,7 +8,9 @@
 
 #include <stdbool.h>
 
+#include "addr.h"
 #include "ctl-conn.h"
+#include "frame.h"
 
 struct conf;
 
@@ -20,6 +22,15 @@ struct opts {
 	bool		 udp;
 	int		 family;	/* 0, AF_INET or AF_INET6 */
 	bool		 raw;
+	const char	*framing;	/* --framing and its values; */
+	const char	*delim;		/* NULL or 0: the config's */
+	const char	*delim_hex;
+	long long	 length_bytes;
+	const char	*length_endian;
+	bool		 counts_prefix;
+	long long	 fixed_bytes;
+	const char	*proxy;		/* --proxy ADDRESS:PORT */
+	long long	 proxy_version;	/* 0: as the listener takes them */
 	bool		 greeting;
 	bool		 quiet;
 	bool		 verbose;
@@ -40,8 +51,20 @@ struct conf *opts_config(const struct opts *);
 /* Where to connect: the command line, else a listener of conf. */
 void	opts_target(const struct opts *, const struct conf *,
 	    struct conn_target *);
-/* Whether --raw or the config asks for raw framing. */
-bool	opts_raw(const struct opts *, const struct conf *);
+/*
+ * The framing: the options over the config's for the listener (line
+ * without either). Exits with EX_USAGE when they do not make one.
+ */
+void	opts_framing(const struct opts *, const struct conf *,
+	    struct frame_spec *);
+/*
+ * The PROXY header to send first: its version, 0 for none. *named says
+ * whether src holds the client to present (--proxy); without it, a
+ * listener of the config that expects a header gets one that keeps the
+ * connection's own address.
+ */
+unsigned int opts_proxy(const struct opts *, const struct conf *,
+	    union addr_any *src, bool *named);
 /* Whether -g or the config says a stream starts with a greeting line. */
 bool	opts_greeting(const struct opts *, const struct conf *);
 

@@ -18,6 +18,8 @@
 #include "ctl-opts.h"
 #include "ctl-pending.h"
 #include "ctl-report.h"
+#include "frame.h"
+#include "proxy.h"
 
 #define QUEUE_HIGH	(256 * 1024)	/* stop taking messages above this */
 #define REPLY_MAX_BYTES	(16 * 1024 * 1024)
@@ -26,7 +28,8 @@
 
 static struct {
 	struct conn_peer peer;
-	bool		 dgram, raw, quiet;
+	struct frame_spec f;		/* how messages and replies are framed */
+	bool		 dgram, raw, quiet;	/* raw: a reply per read */
 	uint64_t	 timeout_ns;	/* for connecting, and each reply */
 	bool		 greet_owed;	/* a greeting line is due first */
 	bool		 got_reply;	/* anything came back yet */
@@ -57,6 +60,40 @@ owed(void)
 	return c.greet_owed || c.pr.n > 0;
 }
 
+/* The message onto the output, framed as the listener frames them. */
+static int
+frame_message(const char *msg, size_t len)
+{
+	char	 prefix[8];
+
+	if (c.dgram)
+		return buf_append(&c.out, msg, len) < 0 || (!c.raw &&
+		    buf_append(&c.out, "\n", 1) < 0) ? -1 : 0;
+	switch (c.f.mode) {
+	case FRAME_LINE:
+		return buf_append(&c.out, msg, len) < 0 ||
+		    buf_append(&c.out, "\n", 1) < 0 ? -1 : 0;
+	case FRAME_DELIMITER:
+		return buf_append(&c.out, msg, len) < 0 ||
+		    buf_append(&c.out, c.f.delim, c.f.delim_len) < 0 ? -1 : 0;
+	case FRAME_LENGTH:
+		if (len > REPLY_MAX_BYTES ||
+		    frame_prefix(&c.f, len, prefix) < 0)
+			report_die(EX_DATAERR, "a message of %zu bytes does "
+			    "not fit a %u-byte length prefix", len,
+			    c.f.prefix_bytes);
+		return buf_append(&c.out, prefix, c.f.prefix_bytes) < 0 ||
+		    buf_append(&c.out, msg, len) < 0 ? -1 : 0;
+	case FRAME_FIXED:
+		if (len != c.f.fixed)
+			report_die(EX_DATAERR, "a message of %zu bytes: fixed "
+			    "framing takes %zu", len, c.f.fixed);
+		return buf_append(&c.out, msg, len);
+	default:
+		return buf_append(&c.out, msg, len);
+	}
+}
+
 static void
 queue_message(const char *msg, size_t len)
 {
@@ -66,8 +103,7 @@ queue_message(const char *msg, size_t len)
 		report_die(EX_PROTOCOL, "connection closed by the server");
 	if (!owed())
 		c.deadline = now_ns() + c.timeout_ns;
-	if (buf_append(&c.out, msg, len) < 0 ||
-	    (!c.raw && buf_append(&c.out, "\n", 1) < 0) ||
+	if (frame_message(msg, len) < 0 ||
 	    pending_push(&c.pr, c.out.len - before, now_ns()) < 0)
 		report_die(EX_OSERR, "out of memory");
 	report_bytes("> ", msg, len, -1);
@@ -106,7 +142,7 @@ print_reply(const char *data, size_t len)
 
 	if (c.quiet)
 		return;
-	if (!c.raw) {
+	if (c.dgram ? !c.raw : c.f.mode == FRAME_LINE) {
 		if (len > 0 && data[len - 1] == '\n')
 			len--;
 		if (len > 0 && data[len - 1] == '\r')
@@ -214,6 +250,29 @@ send_out(void)
 	}
 }
 
+/* Delimited or length-prefixed replies in rin: each one; bytes used. */
+static size_t
+framed_replies(void)
+{
+	struct frame_msg	 m;
+	size_t			 off = 0;
+	ssize_t			 r;
+
+	while (off < c.rin.len) {
+		r = frame_next(&c.f, c.rin.data + off, c.rin.len - off,
+		    REPLY_MAX_BYTES, false, &m);
+		if (r == 0)
+			break;
+		if (r < 0)
+			report_die(EX_PROTOCOL, r == -EBADMSG ? "a reply's "
+			    "length prefix is smaller than itself" :
+			    "reply longer than %d bytes", REPLY_MAX_BYTES);
+		on_reply(m.data, m.len);
+		off += (size_t)r;
+	}
+	return off;
+}
+
 static void
 receive(void)
 {
@@ -262,16 +321,43 @@ receive(void)
 		return;
 	}
 	c.rin.len += (size_t)n;
-	while ((nl = memchr(c.rin.data + off, '\n', c.rin.len - off)) !=
-	    NULL) {
-		on_reply(c.rin.data + off, (size_t)(nl - (c.rin.data + off)));
-		off = (size_t)(nl - c.rin.data) + 1;
-	}
+	if (c.f.mode == FRAME_LINE)
+		while ((nl = memchr(c.rin.data + off, '\n', c.rin.len - off)) !=
+		    NULL) {
+			on_reply(c.rin.data + off,
+			    (size_t)(nl - (c.rin.data + off)));
+			off = (size_t)(nl - c.rin.data) + 1;
+		}
+	else
+		off = framed_replies();
 	memmove(c.rin.data, c.rin.data + off, c.rin.len - off);
 	c.rin.len -= off;
 	if (c.rin.len > REPLY_MAX_BYTES)
 		report_die(EX_PROTOCOL, "reply longer than %d bytes",
 		    REPLY_MAX_BYTES);
+}
+
+/*
+ * The PROXY header, first on the stream: src presented as the client of
+ * the address connected to, or (NULL) one that keeps ours.
+ */
+static void
+queue_proxy(unsigned int version, const union addr_any *src)
+{
+	union addr_any	 dst;
+	socklen_t	 len = sizeof(dst);
+	char		 h[PROXY_BUILD_MAX + 8];
+	ssize_t		 n;
+
+	memset(&dst, 0, sizeof(dst));
+	if (src != NULL && getpeername(c.peer.fd, &dst.sa, &len) == -1)
+		report_die(EX_OSERR, "getpeername: %s", strerror(errno));
+	if ((n = proxy_build(version, src, &dst, h)) < 0)
+		report_die(EX_USAGE, "a PROXY header names IP addresses: not "
+		    "over a Unix socket");
+	if (buf_append(&c.out, h, (size_t)n) < 0)
+		report_die(EX_OSERR, "out of memory");
+	report_bytes("proxy: ", h, (size_t)n, -1);
 }
 
 static bool
@@ -338,13 +424,20 @@ main(int argc, char *argv[])
 	struct opts		 opt;
 	struct conf		*conf;
 	struct conn_target	 t;
+	union addr_any		 proxy_src;
+	unsigned int		 proxy_version;
+	bool			 proxy_named;
 
 	opts_parse(argc, argv, &opt);
 	report_init(opt.quiet, opt.verbose);
 	conf = opts_config(&opt);
 	opts_target(&opt, conf, &t);
 	c.dgram = t.type == SOCK_DGRAM;
-	c.raw = opts_raw(&opt, conf);
+	opts_framing(&opt, conf, &c.f);
+	/* replies that say not where they end: one read, one reply */
+	c.raw = c.f.mode == FRAME_RAW || (!c.dgram && c.f.mode == FRAME_FIXED);
+	proxy_version = c.dgram ? 0 : opts_proxy(&opt, conf, &proxy_src,
+	    &proxy_named);
 	c.greet_owed = !c.dgram && opts_greeting(&opt, conf);
 	c.quiet = opt.quiet;
 	c.timeout_ns = (uint64_t)opt.timeout_ms * 1000000;
@@ -354,6 +447,8 @@ main(int argc, char *argv[])
 		setvbuf(stderr, NULL, _IOLBF, 0);
 
 	conn_open(&t, opt.timeout_ms, &c.peer);
+	if (proxy_version != 0)
+		queue_proxy(proxy_version, proxy_named ? &proxy_src : NULL);
 	c.deadline = now_ns() + c.timeout_ns;
 	run();
 

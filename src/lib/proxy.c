@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: ISC */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -161,6 +163,82 @@ proxy_parse(const char *buf, size_t n, unsigned int versions,
 	if ((versions & PROXY_V1) && maybe(buf, n, "PROXY ", 6))
 		return n < 6 ? 0 : parse_v1(buf, n, h);
 	return -EPROTO;
+}
+
+/* a as IPv6 (IPv4-mapped when it is IPv4): 0, or -1 for neither */
+static int
+as_v6(const union addr_any *a, struct sockaddr_in6 *out)
+{
+	if (a->sa.sa_family == AF_INET6) {
+		*out = a->in6;
+		return 0;
+	}
+	if (a->sa.sa_family != AF_INET)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->sin6_family = AF_INET6;
+	out->sin6_port = a->in.sin_port;
+	out->sin6_addr.s6_addr[10] = 0xff;
+	out->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&out->sin6_addr.s6_addr[12], &a->in.sin_addr, 4);
+	return 0;
+}
+
+ssize_t
+proxy_build(unsigned int version, const union addr_any *src,
+    const union addr_any *dst, char *out)
+{
+	struct sockaddr_in6	 s6, d6;
+	char			 sa[ADDR_TEXT_MAX], da[ADDR_TEXT_MAX];
+	unsigned char		*p = (unsigned char *)out;
+	bool			 four;
+	int			 n;
+
+	if (src != NULL && (as_v6(src, &s6) < 0 || as_v6(dst, &d6) < 0))
+		return -EAFNOSUPPORT;
+	four = src != NULL && src->sa.sa_family == AF_INET &&
+	    dst->sa.sa_family == AF_INET;
+	if (version == 1) {
+		if (src == NULL) {
+			return snprintf(out, PROXY_V1_MAX + 1,
+			    "PROXY UNKNOWN\r\n");
+		}
+		if (four) {
+			inet_ntop(AF_INET, &src->in.sin_addr, sa, sizeof(sa));
+			inet_ntop(AF_INET, &dst->in.sin_addr, da, sizeof(da));
+		} else {
+			inet_ntop(AF_INET6, &s6.sin6_addr, sa, sizeof(sa));
+			inet_ntop(AF_INET6, &d6.sin6_addr, da, sizeof(da));
+		}
+		n = snprintf(out, PROXY_V1_MAX + 1, "PROXY %s %s %s %u %u\r\n",
+		    four ? "TCP4" : "TCP6", sa, da, ntohs(s6.sin6_port),
+		    ntohs(d6.sin6_port));
+		return n;
+	}
+	memcpy(p, v2_sig, sizeof(v2_sig));
+	if (src == NULL) {
+		p[12] = 0x20;	/* v2 LOCAL */
+		p[13] = 0x00;	/* UNSPEC */
+		p[14] = p[15] = 0;
+		return PROXY_V2_FIXED;
+	}
+	p[12] = 0x21;		/* v2 PROXY */
+	p[13] = four ? 0x11 : 0x21;
+	p[14] = 0;
+	if (four) {
+		p[15] = 12;
+		memcpy(p + 16, &src->in.sin_addr, 4);
+		memcpy(p + 20, &dst->in.sin_addr, 4);
+		memcpy(p + 24, &src->in.sin_port, 2);
+		memcpy(p + 26, &dst->in.sin_port, 2);
+		return PROXY_V2_FIXED + 12;
+	}
+	p[15] = 36;
+	memcpy(p + 16, &s6.sin6_addr, 16);
+	memcpy(p + 32, &d6.sin6_addr, 16);
+	memcpy(p + 48, &s6.sin6_port, 2);
+	memcpy(p + 50, &d6.sin6_port, 2);
+	return PROXY_V2_FIXED + 36;
 }
 
 const char *

@@ -42,6 +42,17 @@ struct proxy_header {
 ssize_t	proxy_parse(const char *buf, size_t n, unsigned int versions,
 	    struct proxy_header *h);
 
+/*
+ * Writes a header of version 1 or 2 to out (at least PROXY_BUILD_MAX
+ * bytes) naming src as the client of dst (IPv4 or IPv6; an IPv4 one is
+ * written IPv4-mapped when the other is IPv6); with src NULL, one that
+ * keeps the connection's own addresses (v1 UNKNOWN, v2 LOCAL). Returns
+ * its length, or -EAFNOSUPPORT.
+ */
+#define PROXY_BUILD_MAX		(PROXY_V2_FIXED + 36)
+ssize_t	proxy_build(unsigned int version, const union addr_any *src,
+	    const union addr_any *dst, char *out);
+
 /* The name of versions for the config: "v1", "v2" or "any". */
 const char *proxy_versions_name(unsigned int versions);
 

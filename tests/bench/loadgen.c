@@ -77,6 +77,8 @@ static struct {
 	uint64_t	 warmup, dur, probe_timeout;
 	const char	*msg, *reply;
 	const char	*term;
+	bool		 length;	/* -L: a 4-byte length before each */
+	bool		 proxy;		/* -X: a PROXY v1 header first */
 	char		*msgbuf;	/* depth + 1 copies of message + term */
 	size_t		 mlen;		/* one message with its terminator */
 	char		*exp;		/* the expected reply with the terminator */
@@ -280,6 +282,34 @@ conn_start(struct conn *c, uint64_t now)
 	return true;
 }
 
+/*
+ * -X: the PROXY v1 header a balancer would send, naming this connection's
+ * own ends, on a socket that has just connected (it takes the few bytes).
+ */
+static bool
+send_proxy(struct conn *c)
+{
+	struct sockaddr_in	 me, peer;
+	socklen_t		 ml = sizeof(me), pl = sizeof(peer);
+	char			 h[108], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	int			 n;
+
+	if (getsockname(c->fd, (struct sockaddr *)&me, &ml) == -1 ||
+	    getpeername(c->fd, (struct sockaddr *)&peer, &pl) == -1) {
+		conn_fail(c);
+		return false;
+	}
+	inet_ntop(AF_INET, &me.sin_addr, a, sizeof(a));
+	inet_ntop(AF_INET, &peer.sin_addr, b, sizeof(b));
+	n = snprintf(h, sizeof(h), "PROXY TCP4 %s %s %u %u\r\n", a, b,
+	    ntohs(me.sin_port), ntohs(peer.sin_port));
+	if (send(c->fd, h, (size_t)n, MSG_NOSIGNAL) != n) {
+		conn_fail(c);
+		return false;
+	}
+	return true;
+}
+
 /* Sends n more messages (or what is still pending when n is 0). */
 static bool
 conn_send(struct conn *c, unsigned int n, uint64_t now)
@@ -423,6 +453,8 @@ on_event(struct conn *c, uint32_t ev, uint64_t now)
 		}
 		c->state = C_OPEN;
 		g.busy--;	/* until the send below */
+		if (g.proxy && !send_proxy(c))
+			return;
 		/* pipe: the whole depth; connect and idle: one message */
 		conn_send(c, g.mode == M_PIPE ? g.depth : 1, now);
 		return;
@@ -710,17 +742,44 @@ parse_uint(const char *s, unsigned int lo, unsigned int hi, const char *what)
 	return (unsigned int)v;
 }
 
+/*
+ * What goes on the wire for s: its bytes and the terminator, or with -L a
+ * 4-byte big-endian length and its bytes. Returns a buffer and its size.
+ */
+static char *
+framed(const char *s, size_t *len)
+{
+	size_t	 n = strlen(s), t = strlen(g.term), pre = g.length ? 4 : 0;
+	char	*p;
+
+	*len = pre + n + (g.length ? 0 : t);
+	if ((p = malloc(*len)) == NULL)
+		err(1, NULL);
+	if (g.length) {
+		p[0] = (char)(n >> 24);
+		p[1] = (char)(n >> 16);
+		p[2] = (char)(n >> 8);
+		p[3] = (char)n;
+	}
+	memcpy(p + pre, s, n);
+	if (!g.length)
+		memcpy(p + pre + n, g.term, t);
+	return p;
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-"usage: loadgen [-r] [-a address] [-c conns] [-d secs] [-e reply]\n"
+"usage: loadgen [-LrX] [-a address] [-c conns] [-d secs] [-e reply]\n"
 "               [-m pipe|connect|idle|probe] [-P depth] [-s message]\n"
 "               [-S sources] [-t secs] [-W pid] [-w secs] port\n"
 "  -a  server address, loopback only (127.0.0.1)\n"
 "  -c  connections: at once (pipe), concurrent (connect), held (idle)\n"
 "  -d  measured time (pipe, connect) or hold time (idle) in s (3)\n"
 "  -e  expected reply without terminator (default: the message)\n"
+"  -L  length framing: a 4-byte big-endian length before each message\n"
+"      and each reply, no line end\n"
 "  -m  mode (pipe)\n"
 "  -P  messages in flight per connection (1)\n"
 "  -r  end messages with CRLF instead of LF (replies too)\n"
@@ -728,7 +787,8 @@ usage(void)
 "  -S  spread connections over this many source addresses from 127.0.0.2\n"
 "  -t  probe: give up after this long in s (10)\n"
 "  -W  report the CPU use of this process (the server) too\n"
-"  -w  warm-up before measuring in s (0.2)\n");
+"  -w  warm-up before measuring in s (0.2)\n"
+"  -X  start each connection with a PROXY v1 header\n");
 	exit(2);
 }
 
@@ -737,6 +797,7 @@ main(int argc, char *argv[])
 {
 	struct rlimit	 rl;
 	const char	*addr = "127.0.0.1";
+	char		*one;
 	unsigned int	 i;
 	int		 ch;
 
@@ -748,8 +809,14 @@ main(int argc, char *argv[])
 	g.probe_timeout = 10 * NSEC;
 	g.msg = "echoreplyd-bench";
 	g.term = "\n";
-	while ((ch = getopt(argc, argv, "a:c:d:e:m:P:rs:S:t:W:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:d:e:Lm:P:rs:S:t:W:w:X")) != -1) {
 		switch (ch) {
+		case 'L':
+			g.length = true;
+			break;
+		case 'X':
+			g.proxy = true;
+			break;
 		case 'a':
 			addr = optarg;
 			break;
@@ -826,21 +893,15 @@ main(int argc, char *argv[])
 		errx(2, "-c %u: more than the descriptor limit (%llu) allows",
 		    g.nconns, (unsigned long long)rl.rlim_cur);
 
-	g.mlen = strlen(g.msg) + strlen(g.term);
-	if ((g.msgbuf = malloc(g.mlen * (g.depth + 1))) == NULL)
-		err(1, NULL);
-	for (i = 0; i <= g.depth; i++) {
-		memcpy(g.msgbuf + i * g.mlen, g.msg, strlen(g.msg));
-		memcpy(g.msgbuf + i * g.mlen + strlen(g.msg), g.term,
-		    strlen(g.term));
-	}
 	if (g.reply == NULL)
 		g.reply = g.msg;
-	g.explen = strlen(g.reply) + strlen(g.term);
-	if ((g.exp = malloc(g.explen)) == NULL)
+	one = framed(g.msg, &g.mlen);
+	if ((g.msgbuf = malloc(g.mlen * (g.depth + 1))) == NULL)
 		err(1, NULL);
-	memcpy(g.exp, g.reply, strlen(g.reply));
-	memcpy(g.exp + strlen(g.reply), g.term, strlen(g.term));
+	for (i = 0; i <= g.depth; i++)
+		memcpy(g.msgbuf + i * g.mlen, one, g.mlen);
+	free(one);
+	g.exp = framed(g.reply, &g.explen);
 
 	if ((g.conns = calloc(g.nconns, sizeof(*g.conns))) == NULL)
 		err(1, NULL);

@@ -148,6 +148,30 @@ def test_several_named_sockets():
         equal(d.stop(), 0, "exit status")
 
 
+def test_passed_sockets_take_their_listeners_settings():
+    # a passed socket named like a configured listener is served with that
+    # listener's settings; an unknown name with the top level's
+    pa, pb = harness.free_port(), harness.free_port()
+    socks = ["127.0.0.1:%d" % pa, "127.0.0.1:%d" % pb]
+    d = activated(socks, names=["shouty", "other"], conf_body=(
+        'listen = ( { name = "shouty"; port = 1; '
+        'default_reply = "SHOUT %{message}"; max_message_bytes = 4; } );\n'
+        'default_reply = "top %{message}";\n'))
+    a = connect(socks[0])
+    b = connect(socks[1])
+    try:
+        d.wait_notify("READY=1")
+        equal(ask(a, b"hey"), b"SHOUT hey\n", "the named listener's reply")
+        equal(ask(b, b"hey"), b"top hey\n", "the top level's reply")
+        a.sendall(b"toolong\n")
+        equal(recv_until(a, 1), b"error: message longer than 4 bytes\n",
+              "the named listener's limit")
+    finally:
+        a.close()
+        b.close()
+    equal(d.stop(), 0, "exit status")
+
+
 def wait_exit(d):
     try:
         return d.proc.wait(harness.WAIT)

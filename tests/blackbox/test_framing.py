@@ -330,5 +330,40 @@ def test_binary_rules_in_hex():
     d.wait_log('message 3: "\\0\\001"\n')
 
 
+def test_ctl_speaks_every_framing():
+    # echoreplyctl takes each listener's framing from the config, or flags
+    lp, dp, fp, bp = (harness.free_port() for _ in range(4))
+    d = Daemon('listen = (\n'
+               '  { name = "len"; port = %d; framing = "length";\n'
+               '    length_bytes = 2; length_endian = "little"; },\n'
+               '  { name = "del"; port = %d; framing = "delimiter";\n'
+               '    delimiter_hex = "00"; },\n'
+               '  { name = "fix"; port = %d; framing = "fixed";\n'
+               '    fixed_bytes = 3; },\n'
+               '  { name = "line"; port = %d; } );\n'
+               'default_reply = "<%%{message}>";\n' % (lp, dp, fp, bp),
+               port=bp, listen=False)
+    for port, msgs, want in ((lp, ["one", "two words"], b"<one>\n<two words>\n"),
+                             (dp, ["a", "b"], b"<a>\n<b>\n"),
+                             (fp, ["abc", "def"], b"<abc>\n<def>\n")):
+        r = harness.ctl("-f", d.conf, "-p", str(port), *msgs)
+        equal((r.returncode, r.stdout, r.stderr), (0, want, b""),
+              "echoreplyctl on port %d" % port)
+    # the same by flags alone, without the config
+    r = harness.ctl("-H", "127.0.0.1", "-p", str(lp), "--framing", "length",
+                    "--length-bytes", "2", "--length-endian", "little", "x")
+    equal((r.returncode, r.stdout), (0, b"<x>\n"), "length by flags")
+    r = harness.ctl("-H", "127.0.0.1", "-p", str(dp), "--framing",
+                    "delimiter", "--delimiter-hex", "00", "y")
+    equal((r.returncode, r.stdout), (0, b"<y>\n"), "delimiter by flags")
+    # a message that is not a fixed-size one: one line, EX_DATAERR
+    r = harness.ctl("-f", d.conf, "-p", str(fp), "abcd")
+    equal((r.returncode, r.stderr), (65, b"echoreplyctl: a message of 4 "
+          b"bytes: fixed framing takes 3\n"), "wrong size")
+    r = harness.ctl("-H", "127.0.0.1", "-p", str(bp), "--framing", "lines",
+                    "z")
+    equal(r.returncode, 64, "an unknown framing is a usage error")
+
+
 if __name__ == "__main__":
     harness.run(globals())

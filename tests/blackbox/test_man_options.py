@@ -59,9 +59,10 @@ def page_options(page):
         m = re.match(r"\.Op Fl (\S+)(.*)", line)
         if not m:
             continue
-        flag, rest = m.group(1), m.group(2)
-        if flag.startswith("\\-"):
-            longs.add(flag[2:])
+        # "Fl \-name" is --name; "\-" is roff's hyphen, inside it too
+        flag, rest = m.group(1).replace("\\-", "-"), m.group(2)
+        if flag.startswith("-"):
+            longs.add(flag[1:])
         elif "Ar" in rest.split():
             shorts.add(flag)
         else:
@@ -72,8 +73,9 @@ def page_options(page):
             continue
         short = long = None
         for flag in re.findall(r"Fl (\S+)", line):
-            if flag.startswith("\\-"):
-                long = flag[2:]
+            flag = flag.replace("\\-", "-")   # roff's hyphen
+            if flag.startswith("-"):
+                long = flag[1:]
             else:
                 short = flag
         pairs.add((short, long))

@@ -270,5 +270,26 @@ def test_haproxy_send_proxy():
         shutil.rmtree(tmp)
 
 
+def test_ctl_sends_proxy_headers():
+    d = proxy_daemon()
+    port = port_of(d)
+    for args, want in ((("--proxy", "192.0.2.1:7"), b"192.0.2.1:7"),
+                       (("--proxy", "[2001:db8::1]:8", "--proxy-version",
+                         "2"), b"2001:db8::1:8")):
+        r = harness.ctl("-H", "127.0.0.1", "-p", str(port), *args, "hi")
+        equal((r.returncode, r.stdout), (0, want + b" via 127.0.0.1 said "
+              b"hi\n"), "echoreplyctl %s (stderr %r)" % (args, r.stderr))
+    # from the config: the listener wants a header, none is named: one that
+    # keeps echoreplyctl's own address
+    r = harness.ctl("-f", d.conf, "hello")
+    check(r.returncode == 0 and r.stdout.startswith(b"127.0.0.1:") and
+          r.stdout.endswith(b" via 127.0.0.1 said hello\n"),
+          "echoreplyctl -f on a PROXY listener: %r" % (r,))
+    d.wait_log("(PROXY v1, its own address)")
+    r = harness.ctl("-H", "127.0.0.1", "-p", str(port), "--proxy", "nowhere",
+                    "x")
+    equal(r.returncode, 64, "a bad --proxy is a usage error")
+
+
 if __name__ == "__main__":
     harness.run(globals())

@@ -367,11 +367,52 @@ test_versions(void)
 	is(proxy_versions_name(0), "off", "name of none");
 }
 
+/* What proxy_build() writes, proxy_parse() reads back as it was meant. */
+static void
+test_build(void)
+{
+	union addr_any		 s4, d4, s6, got;
+	struct proxy_header	 h;
+	char			 out[PROXY_BUILD_MAX + 1];
+	unsigned int		 v;
+	ssize_t			 n, r;
+
+	addr_parse_ip("192.0.2.1", 5000, &s4);
+	addr_parse_ip("10.0.0.1", 80, &d4);
+	addr_parse_ip("2001:db8::7", 443, &s6);
+	for (v = 1; v <= 2; v++) {
+		n = proxy_build(v, &s4, &d4, out);
+		r = proxy_parse(out, (size_t)n, ANY, &h);
+		ok(n > 0 && r == n && h.version == v && !h.local &&
+		    memcmp(&h.src.in, &s4.in, sizeof(s4.in)) == 0 &&
+		    memcmp(&h.dst.in, &d4.in, sizeof(d4.in)) == 0,
+		    "v%u IPv4 built and parsed back (%zd, %zd)", v, n, r);
+		n = proxy_build(v, &s6, &d4, out);
+		r = proxy_parse(out, (size_t)n, ANY, &h);
+		got = h.dst;
+		ok(n > 0 && r == n && !h.local &&
+		    h.src.sa.sa_family == AF_INET6 &&
+		    memcmp(&h.src.in6.sin6_addr, &s6.in6.sin6_addr, 16) == 0 &&
+		    got.sa.sa_family == AF_INET6 &&
+		    got.in6.sin6_addr.s6_addr[11] == 0xff &&
+		    ntohs(got.in6.sin6_port) == 80,
+		    "v%u IPv6 client of an IPv4 server: the server mapped", v);
+		n = proxy_build(v, NULL, &d4, out);
+		r = proxy_parse(out, (size_t)n, ANY, &h);
+		ok(n > 0 && r == n && h.local, "v%u without a client: local", v);
+	}
+	out[0] = 'x';
+	got.sa.sa_family = AF_UNIX;
+	ok(proxy_build(1, &got, &d4, out) == -EAFNOSUPPORT,
+	    "a Unix client cannot be named");
+}
+
 int
 main(void)
 {
 	test_v1();
 	test_v2();
 	test_versions();
+	test_build();
 	return tap_done();
 }
