@@ -2,6 +2,7 @@
 """Black-box tests: how a stream is cut into messages (line and raw)."""
 
 import os
+import re
 import socket
 import sys
 import time
@@ -169,6 +170,10 @@ def shipped_daemon():
     port = harness.free_port()
     with open(SHIPPED) as f:
         text = f.read()
+    # the promise to the tutorial client: a reply within half a second
+    m = re.search(r"^line_flush_ms = (\d+);", text, re.M)
+    check(m and 0 < int(m.group(1)) <= 500,
+          "the shipped line_flush_ms is not 1..500: %r" % (m and m.group(0)))
     check("port    = 13008;" in text, "the shipped config's port moved")
     text = text.replace("port    = 13008;", "port    = %d;" % port, 1)
     # the shipped file drops privileges to nobody: stay who we are here
