@@ -15,6 +15,7 @@
 #include <time.h>
 #include <sysexits.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -252,6 +253,37 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 }
 
 /* Serves until a signal ends it. Returns the exit status. */
+/*
+ * The usual soft limit of 1024 open files would leave clients past about a
+ * thousand waiting: take the hard limit, and say so.
+ */
+static void
+raise_files(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit");
+		return;
+	}
+	if (rl.rlim_cur == rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("cannot raise the open file limit from %llu",
+		    (unsigned long long)was);
+		return;
+	}
+	if (rl.rlim_max == RLIM_INFINITY)
+		log_info("open file limit raised from %llu to unlimited",
+		    (unsigned long long)was);
+	else
+		log_info("open file limit raised from %llu to %llu",
+		    (unsigned long long)was, (unsigned long long)rl.rlim_max);
+}
+
 static int
 serve(struct daemon *d)
 {
@@ -278,6 +310,7 @@ serve(struct daemon *d)
 	    sd_event_add_signal(e, NULL, SIGINT, on_signal, d) < 0 ||
 	    sd_event_add_signal(e, NULL, SIGHUP, on_signal, d) < 0)
 		fatalx("cannot watch signals");
+	raise_files();
 	if ((r = get_listeners(d, &ls, &nls)) != 0) {
 		sd_event_unref(e);
 		return r;

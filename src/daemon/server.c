@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@
 #define ACCEPT_PAUSE_USEC	(100 * 1000)
 #define CONN_BATCH		256	/* connection events per dispatch */
 #define LOG_RETRY_USEC		(100 * 1000)
+/* descriptors besides the clients': the loop, timers, the journal, ... */
+#define FILES_SPARE		32
 
 struct server;
 
@@ -56,6 +59,7 @@ struct server {
 	int			 batch_i, batch_n;
 	sd_event_source		*log_timer;
 	bool			 full;		/* refusing: max_connections */
+	size_t			 max_conns;	/* that, or what files allow */
 	bool			 stopping;
 	bool			 fd_exhausted;
 	uint64_t		 accepted;	/* names Unix stream clients */
@@ -127,7 +131,6 @@ static void
 conn_closed(struct conn *c, void *arg)
 {
 	struct server		*srv = arg;
-	const struct conf	*conf = srv->ctx.conf;
 	int			 i;
 
 	/* forget it in the batch being handled */
@@ -142,7 +145,7 @@ conn_closed(struct conn *c, void *arg)
 	}
 	srv->ctx.nconns--;
 	c->l->nconns--;
-	if (srv->full && srv->ctx.nconns < conf->max_connections) {
+	if (srv->full && srv->ctx.nconns < srv->max_conns) {
 		srv->full = false;
 		log_info("accepting new connections again");
 	}
@@ -230,7 +233,6 @@ static bool
 admit(struct server *srv, struct listener *l, int fd,
     const union addr_any *ss, struct tally **tp)
 {
-	const struct conf	*conf = srv->ctx.conf;
 	const struct conf_service *svc = l->svc;
 	char			 addr[ADDR_TEXT_MAX];
 	uint16_t		 port;
@@ -253,7 +255,7 @@ admit(struct server *srv, struct listener *l, int fd,
 		srv->ctx.errors++;
 		return false;
 	}
-	if (srv->ctx.nconns >= conf->max_connections) {
+	if (srv->ctx.nconns >= srv->max_conns) {
 		addr_format(&ss->sa, addr, sizeof(addr), &port);
 		if (!srv->full)
 			log_warnx("refusing new connections: %zu open "
@@ -473,6 +475,29 @@ set_services(struct server *srv, const struct conf *conf)
 		srv->ls[i].svc = config_service(conf, srv->ls[i].name);
 }
 
+/*
+ * max_connections, or fewer when the open file limit could not hold them:
+ * past it clients get refuse_reply, not a wait in the backlog while accept
+ * fails. Warns once per configuration.
+ */
+static void
+set_limit(struct server *srv, const struct conf *conf)
+{
+	struct rlimit	 rl;
+	size_t		 spare = FILES_SPARE + srv->nls, room;
+
+	srv->max_conns = conf->max_connections;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	room = rl.rlim_cur > spare ? (size_t)rl.rlim_cur - spare : 1;
+	if (room >= srv->max_conns)
+		return;
+	log_warnx("max_connections is %zu but the open file limit (%llu) "
+	    "leaves room for %zu: the connections past them are refused",
+	    conf->max_connections, (unsigned long long)rl.rlim_cur, room);
+	srv->max_conns = room;
+}
+
 int
 server_new(sd_event *e, const struct conf *conf, struct listener *ls,
     size_t nls, struct server **out)
@@ -495,6 +520,7 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 	srv->ls = ls;
 	srv->nls = nls;
 	set_services(srv, conf);
+	set_limit(srv, conf);
 	if ((srv->lsocks = calloc(nls, sizeof(*srv->lsocks))) == NULL) {
 		r = -ENOMEM;
 		goto fail;
@@ -536,6 +562,7 @@ server_set_conf(struct server *srv, const struct conf *conf)
 
 	srv->ctx.conf = conf;
 	set_services(srv, conf);
+	set_limit(srv, conf);
 	/* the idle limits may have changed */
 	for (i = 0; i < srv->nls; i++) {
 		if (srv->lsocks[i].idle_timer != NULL)

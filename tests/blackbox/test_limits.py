@@ -216,8 +216,13 @@ def cpu_seconds(pid):
 def test_out_of_descriptors_pauses_then_resumes():
     if harness.VALGRIND:
         return  # valgrind takes descriptors of its own from the 32
-    # 32 descriptors: a few for the daemon itself, the rest for clients
-    d = Daemon(prefix=["prlimit", "--nofile=32:32"])
+    # 32 descriptors: a few for the daemon itself, the rest for clients;
+    # lowered after the start, so that max_connections, sized to the
+    # limit at start, lets accept() run out (as when something else has
+    # taken the descriptors)
+    d = Daemon()
+    subprocess.run(["prlimit", "--pid", str(d.proc.pid), "--nofile=32:32"],
+                   check=True, timeout=harness.WAIT)
     held = []
     for _ in range(40):   # more than it can accept; the rest wait in backlog
         held.append(socket.create_connection((d.address, d.port),
@@ -260,6 +265,39 @@ def test_warns_when_root_without_user():
         return
     d = Daemon()
     d.wait_log("running as root: set 'user'")
+
+
+def test_open_file_limit_raised_and_respected():
+    # the soft limit is raised to the hard one at start, and said (under
+    # valgrind, which shows its client a hard limit equal to the soft one,
+    # there is nothing to raise)
+    d = Daemon(prefix=["prlimit", "--nofile=64:2048"])
+    if not harness.VALGRIND:
+        d.wait_log("open file limit raised from 64 to 2048")
+    with d.connect() as s:
+        s.sendall(b"x\n")
+        equal(recv_until(s, 1), b"x\n", "serving")
+    equal(d.stop(), 0, "exit status")
+    # a hard limit below max_connections: the daemon says how many it can
+    # take, and the ones past them get refuse_reply instead of a wait
+    d = Daemon('max_connections = 1000;\nrefuse_reply = "full";\n',
+               prefix=["prlimit", "--nofile=48:48"])
+    d.wait_log("leaves room for ")
+    room = int(d.log().split("leaves room for ")[1].split(":")[0])
+    check(0 < room < 48, "room %d" % room)
+    held = []
+    try:
+        for i in range(room):
+            s = d.connect()
+            s.sendall(b"%d\n" % i)
+            equal(recv_until(s, 1), b"%d\n" % i, "connection %d" % i)
+            held.append(s)
+        with d.connect() as s:
+            equal(recv_until(s), b"full\n", "the one past the room")
+    finally:
+        for s in held:
+            s.close()
+    equal(d.stop(), 0, "exit status")
 
 
 if __name__ == "__main__":
