@@ -419,28 +419,35 @@ conn_keep(struct conn *c, const char *p, size_t n)
 }
 
 /*
- * A partial line is answered once nothing more has come for line_flush_ms:
- * the timer is set again by every read that leaves one, and is off while
- * there is none (or a delay holds the connection: the partial's turn
- * comes after it).
+ * While a partial message waits, one timer: a partial line is answered
+ * once nothing more has come for line_flush_ms (set again by every read
+ * that leaves one), and any partial message not whole message_timeout_ms
+ * after its first byte closes the connection (the slow client that sends
+ * a byte now and then, which idle_timeout_ms never sees idle). Off while
+ * there is none, or a delay holds the connection.
  */
 static void
 flush_arm(struct conn *c)
 {
 	const struct conf_service *svc = c->l->svc;
-	uint64_t		 when;
+	uint64_t		 when = UINT64_MAX, t;
 
-	if (c->inlen == 0 || c->paused || c->closing ||
-	    svc->framing.mode != FRAME_LINE || svc->line_flush_ms == 0) {
+	if (c->inlen > 0 && !c->paused && !c->closing) {
+		if (svc->framing.mode == FRAME_LINE && svc->line_flush_ms > 0)
+			when = serve_now(c->ctx) + svc->line_flush_ms * 1000;
+		t = c->partial_since + svc->message_timeout_ms * 1000;
+		if (svc->message_timeout_ms > 0 && t < when)
+			when = t;
+	}
+	if (when == UINT64_MAX) {
 		if (c->flush != NULL)
 			sd_event_source_set_enabled(c->flush, SD_EVENT_OFF);
 		return;
 	}
-	when = serve_now(c->ctx) + svc->line_flush_ms * 1000;
 	if (c->flush == NULL) {
 		if (sd_event_add_time(c->ctx->event, &c->flush, CLOCK_MONOTONIC,
 		    when, SERVE_TIMER_ACCURACY_USEC, flush_due, c) < 0)
-			log_debug("%s cannot arm line_flush_ms", c->peer);
+			log_debug("%s cannot time its partial message", c->peer);
 		return;
 	}
 	sd_event_source_set_time(c->flush, when);
@@ -450,6 +457,7 @@ flush_arm(struct conn *c)
 static int
 flush_due(sd_event_source *s, uint64_t usec, void *arg)
 {
+	const struct conf_service *svc;
 	struct conn	*c = arg;
 	size_t		 before;
 	int		 r;
@@ -458,6 +466,15 @@ flush_due(sd_event_source *s, uint64_t usec, void *arg)
 	(void)usec;
 	if (c->inlen == 0 || c->paused || c->closing)
 		return 0;
+	svc = c->l->svc;
+	if (svc->message_timeout_ms > 0 && serve_now(c->ctx) >=
+	    c->partial_since + svc->message_timeout_ms * 1000) {
+		c->ctx->errors++;
+		log_warnx("%s message not whole after %llu ms; closing",
+		    c->peer, (unsigned long long)svc->message_timeout_ms);
+		conn_close(c, "message timeout");
+		return 0;
+	}
 	before = conn_out_begin(c);
 	c->flushing = true;
 	r = conn_consume(c, c->in, c->inlen, before);
@@ -480,6 +497,9 @@ conn_consume(struct conn *c, char *data, size_t len, size_t before)
 	size_t	 used;
 
 	used = process(c, data, len);
+	/* what is left starts a message, unless it goes on the one kept */
+	if (used > 0 || c->in == NULL)
+		c->partial_since = serve_now(c->ctx);
 	/* after a delay, the rest waits (even past EOF) for its turn */
 	if (c->closing || (c->eof && !c->paused))
 		conn_drop_input(c);

@@ -31,7 +31,10 @@ struct conn {
 	sd_event_source		*linger;
 	sd_event_source		*delay;		/* a delayed reply is due, or
 						   the PROXY header is late */
-	sd_event_source		*flush;		/* line_flush_ms of a partial */
+	sd_event_source		*flush;		/* a partial message's timer:
+						   line_flush_ms, or
+						   message_timeout_ms */
+	uint64_t		 partial_since;	/* when that message began */
 	char			*delayed;	/* its bytes */
 	size_t			 delayed_len;
 	bool			 delayed_close;

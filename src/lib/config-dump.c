@@ -230,6 +230,8 @@ dump_service(FILE *fp, const struct conf_service *svc, bool stream,
 		    svc->max_connections_per_source);
 		key_template(fp, lay, "refuse_reply", svc->refuse_reply);
 		key_size(fp, lay, "idle_timeout_ms", svc->idle_timeout_ms);
+		key_size(fp, lay, "message_timeout_ms",
+		    svc->message_timeout_ms);
 	}
 	key_size(fp, lay, "source_message_rate",
 	    (unsigned long long)svc->source_message_rate);

@@ -14,8 +14,8 @@
 const char *const cfg_service_keys[] = {
 	"framing", "delimiter", "delimiter_hex", "length_bytes",
 	"length_endian", "length_counts_prefix", "fixed_bytes",
-	"line_flush_ms", "line_flush_end", "close_after_reply",
-	"greeting", "default_reply",
+	"line_flush_ms", "line_flush_end", "message_timeout_ms",
+	"close_after_reply", "greeting", "default_reply",
 	"too_long_reply", "refuse_reply", "max_message_bytes",
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
 	"idle_timeout_ms", "source_message_rate", "source_message_burst",
@@ -27,8 +27,8 @@ const char *const cfg_service_keys[] = {
 static const char *const stream_only[] = {
 	"framing", "delimiter", "delimiter_hex", "length_bytes",
 	"length_endian", "length_counts_prefix", "fixed_bytes",
-	"line_flush_ms", "line_flush_end", "close_after_reply",
-	"greeting", "refuse_reply",
+	"line_flush_ms", "line_flush_end", "message_timeout_ms",
+	"close_after_reply", "greeting", "refuse_reply",
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
 	"idle_timeout_ms", "proxy_protocol", "proxy_networks",
 	"proxy_timeout_ms", NULL
@@ -61,6 +61,7 @@ cfg_service_init(struct conf_service *svc)
 	svc->max_queued_bytes = 1 * MIB;
 	svc->max_connections = 10000;
 	svc->idle_timeout_ms = 300000;
+	svc->message_timeout_ms = 60000;
 	svc->source_message_burst = 1;
 	svc->log_messages = true;
 	svc->log_message_bytes = 256;
@@ -293,6 +294,9 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
 	v = (long long)svc->idle_timeout_ms;
 	cfg_get_int(p, group, "idle_timeout_ms", 0, 86400 * 1000, &v);
 	svc->idle_timeout_ms = (uint64_t)v;
+	v = (long long)svc->message_timeout_ms;
+	cfg_get_int(p, group, "message_timeout_ms", 0, 86400 * 1000, &v);
+	svc->message_timeout_ms = (uint64_t)v;
 
 	/* a rate alone brings its own burst: one second's worth */
 	rate_set = config_setting_get_member(group, "source_message_rate") !=

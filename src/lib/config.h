@@ -44,6 +44,7 @@ enum conf_log_target {
 struct conf_service {
 	struct frame_spec	 framing;
 	uint64_t		 line_flush_ms;	/* 0: a line waits for its end */
+	uint64_t		 message_timeout_ms;	/* for a whole message */
 	char			*line_flush_end;	/* after such a reply */
 	bool			 close_after_reply;
 	struct template		*greeting;	/* NULL: none */

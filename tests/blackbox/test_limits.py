@@ -300,5 +300,34 @@ def test_open_file_limit_raised_and_respected():
     equal(d.stop(), 0, "exit status")
 
 
+def test_message_timeout_ends_a_trickling_client():
+    # a byte now and then keeps a connection from being idle; the time to
+    # complete one message is bounded by message_timeout_ms
+    d = Daemon('idle_timeout_ms = 100000;\nmessage_timeout_ms = 300;\n')
+    slow = d.connect()
+    ok_client = d.connect()
+    t0 = time.monotonic()
+    gone = False
+    for i in range(40):     # up to 4 s of trickling, a byte every 0.1 s
+        try:
+            slow.sendall(b"x")
+        except (BrokenPipeError, ConnectionResetError):
+            gone = True
+            break
+        # the other client's whole lines are answered all along
+        ok_client.sendall(b"line %d\n" % i)
+        equal(recv_until(ok_client, 1), b"line %d\n" % i, "whole lines")
+        if time.monotonic() - t0 > 0.3 and d.log().count("message not "
+                                                         "whole after"):
+            break
+        time.sleep(0.1)     # pacing the client, not waiting for the server
+    equal(read_to_eof(slow) if not gone else b"", b"",
+          "the trickling client closed")
+    d.wait_log("message not whole after 300 ms; closing")
+    check(time.monotonic() - t0 >= 0.25, "closed before message_timeout_ms")
+    slow.close()
+    ok_client.close()
+
+
 if __name__ == "__main__":
     harness.run(globals())
