@@ -61,12 +61,8 @@ def test_each_listener_serves_its_own():
           "raw listener's own greeting, no line end (raw framing)")
     raw.sendall(b"abcdef")
     # raw framing with its own limit of 4 bytes: cut into "abcd", "ef"
-    got = b""
-    while got.count(b"]") < 2:
-        chunk = raw.recv(100)
-        check(chunk, "raw listener closed; got %r" % got)
-        got += chunk
-    equal(got, b"[abcd][ef]", "raw listener's own reply and limit")
+    equal(recv_until(raw, 2, terminator=b"]"), b"[abcd][ef]",
+          "raw listener's own reply and limit")
     # its max_connections of 1: a second client is refused with its text
     second = connect(rp)
     equal(recv_until(second), b"raw is full", "raw listener's refusal")
@@ -97,12 +93,8 @@ def test_reload_changes_a_listeners_settings():
     equal(recv_until(raw, terminator=b"raw", count=1), b"hello raw",
           "greeting")
     raw.sendall(b"abcd")
-    got = b""
-    while got.count(b"]") < 2:
-        chunk = raw.recv(100)
-        check(chunk, "closed; got %r" % got)
-        got += chunk
-    equal(got, b"[ab][cd]", "the reloaded limit of the listener")
+    equal(recv_until(raw, 2, terminator=b"]"), b"[ab][cd]",
+          "the reloaded limit of the listener")
     raw.close()
     equal(d.stop(), 0, "exit status")
 
