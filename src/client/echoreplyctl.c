@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /* echoreplyctl: send messages to echoreplyd and print the replies. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
@@ -44,6 +46,29 @@ static struct {
 	struct input	 in;
 	struct buf	 rin;		/* received, not yet a whole line */
 } c;
+
+static bool	 stdout_closed;
+
+/*
+ * 0, 1 and 2 open before anything else, so that the connection never
+ * takes one of them (replies written to "stdout" would go back to the
+ * server as messages). A closed stdout is still an error when a reply is
+ * to be printed.
+ */
+static void
+sane_stdio(void)
+{
+	int	 fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+			if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) ==
+			    -1)
+				exit(EX_OSERR);
+			if (fd == 1)
+				stdout_closed = true;
+		}
+}
 
 static uint64_t
 now_ns(void)
@@ -142,6 +167,8 @@ print_reply(const char *data, size_t len)
 
 	if (c.quiet)
 		return;
+	if (stdout_closed)
+		report_die(EX_IOERR, "standard output: %s", strerror(EBADF));
 	if (c.dgram ? !c.raw : c.f.mode == FRAME_LINE) {
 		if (len > 0 && data[len - 1] == '\n')
 			len--;
@@ -428,6 +455,7 @@ main(int argc, char *argv[])
 	unsigned int		 proxy_version;
 	bool			 proxy_named;
 
+	sane_stdio();
 	opts_parse(argc, argv, &opt);
 	report_init(opt.quiet, opt.verbose);
 	conf = opts_config(&opt);

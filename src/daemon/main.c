@@ -240,9 +240,22 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 	case SIGHUP:
 		reload(d);
 		break;
+	case SIGUSR1: {
+		/* as xinetd does: the state, in the log */
+		char status[160];
+
+		server_status(d->srv, status, sizeof(status));
+		log_info("SIGUSR1 received: %s", status);
+		break;
+	}
+	case SIGUSR2:
+	case SIGALRM:
+		log_debug("signal %d received; ignored", (int)si->ssi_signo);
+		break;
 	default:
 		log_info("%s received; shutting down",
-		    si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+		    si->ssi_signo == SIGINT ? "SIGINT" :
+		    si->ssi_signo == SIGQUIT ? "SIGQUIT" : "SIGTERM");
 		d->status_timer = sd_event_source_disable_unref(
 		    d->status_timer);
 		sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
@@ -252,7 +265,6 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 	return 0;
 }
 
-/* Serves until a signal ends it. Returns the exit status. */
 /*
  * The usual soft limit of 1024 open files would leave clients past about a
  * thousand waiting: take the hard limit, and say so.
@@ -284,6 +296,7 @@ raise_files(void)
 		    (unsigned long long)was, (unsigned long long)rl.rlim_max);
 }
 
+/* Serves until a signal ends it. Returns the exit status. */
 static int
 serve(struct daemon *d)
 {
@@ -300,6 +313,11 @@ serve(struct daemon *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	/* no signal a user may send kills it without cleaning up */
+	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGALRM);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
 		fatal("sigprocmask");
 	if ((r = sd_event_default(&e)) < 0) {
@@ -308,7 +326,11 @@ serve(struct daemon *d)
 	}
 	if (sd_event_add_signal(e, NULL, SIGTERM, on_signal, d) < 0 ||
 	    sd_event_add_signal(e, NULL, SIGINT, on_signal, d) < 0 ||
-	    sd_event_add_signal(e, NULL, SIGHUP, on_signal, d) < 0)
+	    sd_event_add_signal(e, NULL, SIGHUP, on_signal, d) < 0 ||
+	    sd_event_add_signal(e, NULL, SIGQUIT, on_signal, d) < 0 ||
+	    sd_event_add_signal(e, NULL, SIGUSR1, on_signal, d) < 0 ||
+	    sd_event_add_signal(e, NULL, SIGUSR2, on_signal, d) < 0 ||
+	    sd_event_add_signal(e, NULL, SIGALRM, on_signal, d) < 0)
 		fatalx("cannot watch signals");
 	raise_files();
 	if ((r = get_listeners(d, &ls, &nls)) != 0) {

@@ -3,6 +3,7 @@
 
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -205,6 +206,26 @@ def test_message_with_newline_exits_64():
     equal(r.stderr, b"echoreplyctl: message 2 contains a newline\n",
           "stderr")
     equal(r.stdout, b"", "stdout: nothing may be sent")
+
+
+def test_closed_stdio():
+    # stdout closed: the connection must not take fd 1 (replies would go
+    # back to the server as messages); printing a reply is then an error
+    d = Daemon()
+    r = subprocess.run([harness.ECHOREPLYCTL, "-H", "127.0.0.1", "-p",
+                        str(d.port), "hi"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=harness.WAIT,
+                       preexec_fn=lambda: os.close(1))
+    equal((r.returncode, r.stderr), (74, b"echoreplyctl: standard output: "
+          b"Bad file descriptor\n"), "stdout closed")
+    d.wait_log('message 1: "hi"')
+    check('message 2' not in d.log(), "a reply came back as a message:\n" +
+          d.log())
+    # stdin closed, no arguments: nothing to send, no hang
+    r = subprocess.run([harness.ECHOREPLYCTL, "-H", "127.0.0.1", "-p",
+                        str(d.port)], capture_output=True,
+                       timeout=harness.WAIT, preexec_fn=lambda: os.close(0))
+    equal(r.returncode, 0, "stdin closed (stderr %r)" % r.stderr)
 
 
 if __name__ == "__main__":

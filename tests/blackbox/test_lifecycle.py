@@ -3,10 +3,12 @@
 
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import struct
 import sys
+import tempfile
 import termios
 import time
 
@@ -275,6 +277,30 @@ def test_hundred_reloads_under_load():
     equal(problems, [], "failed requests or dropped connections")
     equal(len(counts), 8, "every client still connected at the end")
     equal(d.stop(), 0, "exit status")
+
+
+def test_other_signals_never_kill_it_uncleanly():
+    # USR1 logs the state, USR2 and ALRM are ignored, QUIT shuts down as
+    # TERM does and removes the Unix socket file
+    tmp = tempfile.mkdtemp(prefix="echoreplyd-sig-")
+    path = os.path.join(tmp, "s.sock")
+    try:
+        d = Daemon('listen = { protocol = "unix"; path = "%s"; };\n' % path,
+                   listen=False)
+        for sig in (signal.SIGUSR2, signal.SIGALRM, signal.SIGUSR1):
+            d.signal(sig)
+        d.wait_log("SIGUSR1 received: 0 clients, 0 messages")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(harness.WAIT)
+            s.connect(path)
+            s.sendall(b"alive\n")
+            equal(recv_until(s, 1), b"alive\n", "still serving after them")
+        d.signal(signal.SIGQUIT)
+        equal(wait_exit(d), 0, "exit status after SIGQUIT")
+        check("SIGQUIT received; shutting down\n" in d.log(), d.log())
+        check(not os.path.exists(path), "the socket file was left behind")
+    finally:
+        shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":
