@@ -17,7 +17,8 @@
 #include "escape.h"
 #include "log.h"
 
-#define LOG_BUF_SIZE	(64 * 1024)
+/* the longest message record, escaped, with room for its fields */
+#define LOG_BUF_SIZE	(ESCAPE_SIZE(LOG_MESSAGE_MAX) + 1024)
 #define LOG_LINE_MAX	8192
 #define LOG_IDENT	"echoreplyd"
 
@@ -413,10 +414,14 @@ log_message(const struct log_fields *f, enum log_kind kind, uint64_t n,
 	/* straight into the buffer, no printf: this runs for every message */
 	lto = to != NULL ? strlen(to) : 0;
 	lrule = f->rule != NULL ? strlen(f->rule) : 0;
+	/* the room for this message, not for the longest one allowed */
 	need = 8 + f->peer_len + kinds[kind].len + 24 + (to ? lto + 4 : 0) +
-	    ESCAPE_SIZE(cut) + 4 + (f->rule ? lrule + 8 : 0) + 2;
-	if (need > sizeof(logger.buf))
+	    ESCAPE_SIZE(len < cut ? len : cut) + 4 + (f->rule ? lrule + 8 : 0) +
+	    2;
+	if (need > sizeof(logger.buf)) {
+		logger.lost++;	/* cannot be: the buffer holds the longest */
 		return;
+	}
 	if (sizeof(logger.buf) - logger.len < need)
 		log_flush();
 	if (sizeof(logger.buf) - logger.len < need) {

@@ -329,5 +329,21 @@ def test_message_timeout_ends_a_trickling_client():
     ok_client.close()
 
 
+def test_long_messages_logged_up_to_log_message_bytes():
+    # records longer than the old 64 KiB log buffer once their escapes are
+    # counted were dropped, not even counted as lost
+    d = Daemon('log_message_bytes = 65536;\nmax_message_bytes = 100000;\n')
+    msg = b"\x01" * 20000 + b"z" * 30000     # 80,000 + 30,000 bytes escaped
+    with d.connect() as s:
+        s.sendall(msg + b"\n")
+        equal(recv_until(s, 1), msg + b"\n", "echo of the long message")
+        s.sendall(b"after\n")
+        equal(recv_until(s, 1), b"after\n", "the next one")
+    d.wait_log('message 2: "after"')
+    check(('message 1: "' + "\\001" * 20000 + "z" * 30000 + '"\n') in d.log(),
+          "the long record is not in the log whole")
+    check("records lost" not in d.log(), d.log()[-300:])
+
+
 if __name__ == "__main__":
     harness.run(globals())
