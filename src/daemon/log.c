@@ -17,6 +17,8 @@
 #include "escape.h"
 #include "log.h"
 
+#define JOURNAL_SOCKET	"/run/systemd/journal/socket"
+
 /* the longest message record, escaped, with room for its fields */
 #define LOG_BUF_SIZE	(ESCAPE_SIZE(LOG_MESSAGE_MAX) + 1024)
 #define LOG_LINE_MAX	8192
@@ -85,15 +87,36 @@ open_sink(void)
 		logger.fd = fd;
 }
 
+/*
+ * Whether the journal's socket is there: sd_journal_sendv() reports
+ * success when it is not, and the records would vanish.
+ */
+static bool
+journal_present(void)
+{
+	struct stat	 st;
+
+	return stat(JOURNAL_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 void
 log_init(bool debug, int verbose, enum conf_log_target target)
 {
+	bool	 missing = false;
+
 	log_flush();
 	logger.journal = !debug && (target == CONF_LOG_JOURNAL ||
 	    (target == CONF_LOG_AUTO && stderr_is_journal()));
+	if (logger.journal && !journal_present()) {
+		logger.journal = false;
+		missing = true;
+	}
 	logger.prefix = !debug;
 	logger.level = verbose > 0 ? LOG_DEBUG : LOG_INFO;
 	open_sink();
+	if (missing)
+		log_warnx("no journal at %s: logging to standard error",
+		    JOURNAL_SOCKET);
 }
 
 bool

@@ -345,5 +345,18 @@ def test_long_messages_logged_up_to_log_message_bytes():
     check("records lost" not in d.log(), d.log()[-300:])
 
 
+def test_journal_target_without_a_journal_falls_back_to_stderr():
+    if os.path.exists("/run/systemd/journal/socket"):
+        print("# a journal runs here: nothing to fall back from")
+        return
+    d = Daemon('log_target = "journal";\n', debug=False)
+    d.wait_log("<4>no journal at /run/systemd/journal/socket: logging to "
+               "standard error\n")
+    with d.connect() as s:
+        s.sendall(b"seen\n")
+        equal(recv_until(s, 1), b"seen\n", "reply")
+    d.wait_log('message 1: "seen"')
+
+
 if __name__ == "__main__":
     harness.run(globals())
