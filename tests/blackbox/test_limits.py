@@ -321,8 +321,11 @@ def test_message_timeout_ends_a_trickling_client():
                                                          "whole after"):
             break
         time.sleep(0.1)     # pacing the client, not waiting for the server
-    equal(read_to_eof(slow) if not gone else b"", b"",
-          "the trickling client closed")
+    if not gone:
+        try:
+            equal(read_to_eof(slow), b"", "the trickling client closed")
+        except ConnectionResetError:
+            pass    # closed while a byte of ours was on its way: a reset
     d.wait_log("message not whole after 300 ms; closing")
     check(time.monotonic() - t0 >= 0.25, "closed before message_timeout_ms")
     slow.close()
