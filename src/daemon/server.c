@@ -185,6 +185,40 @@ refuse(struct server *srv, const struct listener *l, int fd,
 }
 
 /*
+ * The books of a client address on l when a per-source limit or rate
+ * applies: its tally (NULL when none applies, or there is no memory for
+ * it; the client is let in). With *over set the address already has its
+ * max_connections_per_source open, *conns of them, and the tally was given
+ * back. The one place both admissions decide it.
+ */
+static struct tally *
+source_tally(struct server *srv, struct listener *l,
+    const struct sockaddr *sa, bool *over, unsigned int *conns)
+{
+	const struct conf_service *svc = l->svc;
+	struct tally		*t;
+
+	*over = false;
+	if (svc->max_connections_per_source == 0 &&
+	    svc->source_message_rate == 0)
+		return NULL;
+	if (tallies_count(l->tallies) > l->nconns * 2 + 1024)
+		tallies_sweep(l->tallies, serve_now(&srv->ctx),
+		    svc->source_message_rate, svc->source_message_burst);
+	if ((t = tallies_get(l->tallies, sa)) == NULL)
+		return NULL;
+	if (svc->max_connections_per_source > 0 &&
+	    t->conns >= svc->max_connections_per_source) {
+		*over = true;
+		*conns = t->conns;
+		tallies_put(l->tallies, t, serve_now(&srv->ctx),
+		    svc->source_message_rate, svc->source_message_burst);
+		return NULL;
+	}
+	return t;
+}
+
+/*
  * The client a PROXY header named, admitted as admit() does on accept:
  * the access list, then the per-source limit of the listener.
  */
@@ -195,6 +229,8 @@ admit_proxied(struct conn *c, void *arg)
 	struct listener		*l = c->l;
 	const struct conf_service *svc = l->svc;
 	struct tally		*t;
+	unsigned int		 conns;
+	bool			 over;
 
 	if (!addr_acl_permits(&svc->acl, &c->sa.sa)) {
 		log_info("%s (via %s) refused by the access list", c->peer,
@@ -203,23 +239,18 @@ admit_proxied(struct conn *c, void *arg)
 		conn_close(c, "refused by the access list");
 		return CONN_GONE;
 	}
-	if (svc->max_connections_per_source == 0 &&
-	    svc->source_message_rate == 0)
-		return 0;
-	if ((t = tallies_get(l->tallies, &c->sa.sa)) == NULL)
-		return 0;	/* no memory for its books: let it in */
-	if (svc->max_connections_per_source > 0 &&
-	    t->conns >= svc->max_connections_per_source) {
+	t = source_tally(srv, l, &c->sa.sa, &over, &conns);
+	if (over) {
 		log_info("%s (via %s) refused: %u connections from it "
 		    "(max_connections_per_source)", c->peer, c->proxy_addr,
-		    t->conns);
-		tallies_put(l->tallies, t, serve_now(&srv->ctx),
-		    svc->source_message_rate, svc->source_message_burst);
+		    conns);
 		conn_refuse(c, "refused: max_connections_per_source");
 		return 1;
 	}
-	t->conns++;
-	c->tally = t;
+	if (t != NULL) {
+		t->conns++;
+		c->tally = t;
+	}
 	return 0;
 }
 
@@ -236,7 +267,8 @@ admit(struct server *srv, struct listener *l, int fd,
 	const struct conf_service *svc = l->svc;
 	char			 addr[ADDR_TEXT_MAX];
 	uint16_t		 port;
-	struct tally		*t = NULL;
+	unsigned int		 conns;
+	bool			 over;
 
 	*tp = NULL;
 	if (svc->proxy_versions != 0 &&
@@ -278,25 +310,14 @@ admit(struct server *srv, struct listener *l, int fd,
 	}
 	if (svc->proxy_versions != 0)
 		return true;	/* the rest once the client is known */
-	if (svc->max_connections_per_source > 0 ||
-	    svc->source_message_rate > 0) {
-		if (tallies_count(l->tallies) > l->nconns * 2 + 1024)
-			tallies_sweep(l->tallies, serve_now(&srv->ctx),
-			    svc->source_message_rate,
-			    svc->source_message_burst);
-		t = tallies_get(l->tallies, &ss->sa);
-	}
-	if (t != NULL && svc->max_connections_per_source > 0 &&
-	    t->conns >= svc->max_connections_per_source) {
+	*tp = source_tally(srv, l, &ss->sa, &over, &conns);
+	if (over) {
 		addr_format(&ss->sa, addr, sizeof(addr), &port);
 		log_info("%s port %u refused: %u connections from it "
-		    "(max_connections_per_source)", addr, port, t->conns);
+		    "(max_connections_per_source)", addr, port, conns);
 		refuse(srv, l, fd, addr, port);
-		tallies_put(l->tallies, t, serve_now(&srv->ctx),
-		    svc->source_message_rate, svc->source_message_burst);
 		return false;
 	}
-	*tp = t;
 	return true;
 }
 
