@@ -52,10 +52,6 @@ def proxy_daemon(extra=""):
                   % port + REPLY + extra, port=port, listen=False)
 
 
-def port_of(d):
-    return d.port
-
-
 def connect(port):
     s = socket.create_connection(("127.0.0.1", port), harness.WAIT)
     s.settimeout(harness.WAIT)
@@ -72,7 +68,7 @@ def closed(s):
 
 def test_v1_and_v2_name_the_client():
     d = proxy_daemon()
-    port = port_of(d)
+    port = d.port
     with connect(port) as s:
         # the header and the first message in one write
         s.sendall(v1("192.0.2.1", 5000) + b"hello\n")
@@ -94,7 +90,7 @@ def test_v1_and_v2_name_the_client():
 
 def test_local_and_unknown_keep_the_balancers_address():
     d = proxy_daemon()
-    port = port_of(d)
+    port = d.port
     for header in (v2_local(), b"PROXY UNKNOWN\r\n",
                    b"PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n"):
         with connect(port) as s:
@@ -107,7 +103,7 @@ def test_local_and_unknown_keep_the_balancers_address():
 
 def test_bad_headers_are_closed_with_one_warning():
     d = proxy_daemon()
-    port = port_of(d)
+    port = d.port
     bad = [
         (b"GET / HTTP/1.0\r\n\r\n", "sent no valid PROXY header"),
         (b"PROXY TCP4 192.0.2.1 10.0.0.1 99999 80\r\n", "sent no valid"),
@@ -162,7 +158,7 @@ def test_versions_and_networks():
 def test_the_carried_client_meets_the_access_list_and_limits():
     d = proxy_daemon('deny = "192.0.2.66";\nmax_connections_per_source = 1;\n'
                      'refuse_reply = "busy";\n')
-    port = port_of(d)
+    port = d.port
     with connect(port) as s:
         s.sendall(v1("192.0.2.66", 1) + b"x\n")
         check(closed(s), "a denied client got through the balancer")
@@ -221,7 +217,7 @@ def test_haproxy_send_proxy():
               "skipped (scripts/bootstrap installs it)")
         return
     d = proxy_daemon()
-    port = port_of(d)
+    port = d.port
     tmp = tempfile.mkdtemp(prefix="echoreplyd-haproxy-")
     fronts = (harness.free_port(), harness.free_port())
     cfg = os.path.join(tmp, "haproxy.cfg")
@@ -274,7 +270,7 @@ def test_haproxy_send_proxy():
 
 def test_ctl_sends_proxy_headers():
     d = proxy_daemon()
-    port = port_of(d)
+    port = d.port
     for args, want in ((("--proxy", "192.0.2.1:7"), b"192.0.2.1:7"),
                        (("--proxy", "[2001:db8::1]:8", "--proxy-version",
                          "2"), b"2001:db8::1:8")):
