@@ -616,7 +616,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* 5. match, against the reference */
 	for (i = 0; i < TEMPLATE_CAPTURES; i++)
 		caps[i].rm_so = caps[i].rm_eo = -1;
-	r = rules_match(b.rs, msg, mlen, listener, peer, caps);
+	r = rules_match(b.rs, msg, mlen, listener, peer, NULL, caps);
 	want = SIZE_MAX;
 	for (i = 0; i < rules_count(b.rs) && want == SIZE_MAX; i++) {
 		const struct rules_rule *x = rules_get(b.rs, i);
@@ -653,7 +653,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		add(&rb, RULES_REGEX, pat, ci, 0, NULL, 3);
 		for (i = 0; i < TEMPLATE_CAPTURES; i++)
 			caps[i].rm_so = caps[i].rm_eo = -1;
-		if ((r = rules_match(rb.rs, msg, mlen, NULL, NULL, caps)) !=
+		if ((r = rules_match(rb.rs, msg, mlen, NULL, NULL, NULL, caps)) !=
 		    NULL) {
 			check_caps(caps, mlen);
 			render(r, msg, mlen, caps);

@@ -14,9 +14,11 @@
 #include "answer.h"
 #include "bucket.h"
 #include "conn.h"
+#include "escape.h"
 #include "frame.h"
 #include "log.h"
 #include "proxy.h"
+#include "transport-tls.h"
 
 #define LINGER_USEC	(5 * 1000 * 1000)
 #define DRAIN_BURST	16	/* reads per connection and wake-up at shutdown */
@@ -29,6 +31,8 @@ static int	conn_greet(struct conn *);
 static void	conn_closing(struct conn *, const char *);
 static void	conn_name(struct conn *, uint64_t);
 static int	conn_update(struct conn *);
+static void	conn_again(struct conn *);
+static int	tls_time(struct conn *);
 
 /* What the journal is told about this client. */
 static void
@@ -44,6 +48,7 @@ conn_fields(const struct conn *c, struct log_fields *f)
 		f->proxy_address = c->proxy_addr;
 		f->proxy_port = c->proxy_port;
 	}
+	f->tls = c->tr->ops->info(c->tr);
 }
 
 static void
@@ -61,6 +66,7 @@ conn_env(struct conn *c, struct answer_env *env, struct serve_facts *facts)
 	env->hostname = c->ctx->hostname;
 	env->message_number = c->msgs;
 	env->connections = c->ctx->nconns;
+	env->tls = c->tr->ops->info(c->tr);
 	env->datagram = false;
 	env->fill = serve_fill;
 	env->fill_arg = facts;
@@ -93,6 +99,7 @@ conn_free(struct conn *c)
 	sd_event_source_disable_unref(c->linger);
 	sd_event_source_disable_unref(c->delay);
 	sd_event_source_disable_unref(c->flush);
+	sd_event_source_disable_unref(c->again);
 	if (c->tr != NULL)
 		c->tr->ops->free(c->tr);
 	close(c->fd);
@@ -700,6 +707,35 @@ linger_done(sd_event_source *s, uint64_t usec, void *arg)
 	return 0;
 }
 
+static int
+again_due(sd_event_source *s, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)s;
+	(void)conn_event(c, EPOLLIN, c->ctx->rbuf);
+	return 0;
+}
+
+/*
+ * The transport took more from the socket than there was room for: no
+ * edge will come for it, so the connection reads again soon, after what
+ * else is ready.
+ */
+static void
+conn_again(struct conn *c)
+{
+	if (c->again == NULL) {
+		if (sd_event_add_defer(c->ctx->event, &c->again, again_due,
+		    c) < 0)
+			log_warnx("%s cannot come back for its input", c->peer);
+		else
+			sd_event_source_set_enabled(c->again, SD_EVENT_ONESHOT);
+		return;
+	}
+	sd_event_source_set_enabled(c->again, SD_EVENT_ONESHOT);
+}
+
 /* Recomputes what to wait for; closes when done. CONN_GONE then. */
 static int
 conn_update(struct conn *c)
@@ -735,6 +771,8 @@ conn_update(struct conn *c)
 	if (q > 0 || (c->draining && !c->closing && !c->eof && !c->paused))
 		ev |= EPOLLOUT;
 	conn_set_events(c, ev | c->tr->ops->wants(c->tr));
+	if (conn_can_read(c) && c->tr->ops->pending(c->tr))
+		conn_again(c);
 	return 0;
 }
 
@@ -826,7 +864,78 @@ proxy_read(struct conn *c, char *rbuf)
 	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s "
 	    "via %s (PROXY v%u%s)", c->peer, c->l->name, balancer, h.version,
 	    h.local ? ", its own address" : "");
+	if (c->tls_wait)	/* the handshake follows the header */
+		return tls_time(c);
 	return conn_greet(c) == CONN_GONE ? CONN_GONE : 0;
+}
+
+/* The TLS handshake did not end in time: one warning, then closed. */
+static int
+tls_late(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)s;
+	(void)usec;
+	c->delay = sd_event_source_disable_unref(c->delay);
+	c->ctx->errors++;
+	log_warnx("%s no TLS handshake within %llu ms; closing", c->peer,
+	    (unsigned long long)c->l->svc->tls.handshake_timeout_ms);
+	conn_close(c, "TLS handshake timeout");
+	return 0;
+}
+
+/* The handshake's clock starts. */
+static int
+tls_time(struct conn *c)
+{
+	if (sd_event_add_time_relative(c->ctx->event, &c->delay,
+	    CLOCK_MONOTONIC, c->l->svc->tls.handshake_timeout_ms * 1000,
+	    SERVE_TIMER_ACCURACY_USEC, tls_late, c) < 0)
+		log_warnx("%s cannot time its TLS handshake", c->peer);
+	return 0;
+}
+
+/*
+ * The TLS handshake, a step each time the socket is ready for it. Once
+ * done, what was agreed is logged and the greeting goes out; a failure
+ * is one warning, then the connection closes (a lingering close, so
+ * that the client sees an end rather than a reset). CONN_GONE when it
+ * closed.
+ */
+static int
+tls_step(struct conn *c)
+{
+	const struct template_tls *t;
+	struct log_fields	 f;
+	char			 why[192], sni[ESCAPE_SIZE(255)];
+	char			 alpn[ESCAPE_SIZE(255)];
+	char			 subject[ESCAPE_SIZE(255)];
+	int			 r;
+
+	if ((r = c->tr->ops->handshake(c->tr, why, sizeof(why))) == 0)
+		return 0;
+	c->delay = sd_event_source_disable_unref(c->delay);
+	c->tls_wait = false;
+	if (r < 0) {
+		c->ctx->errors++;
+		log_warnx("%s %s; closing", c->peer, why);
+		conn_closing(c, "TLS handshake failed");
+		return 0;
+	}
+	conn_fields(c, &f);
+	t = f.tls;
+	/* what the client chose is escaped, as its messages are */
+	escape(sni, t->sni, strlen(t->sni), 255);
+	escape(alpn, t->alpn, strlen(t->alpn), 255);
+	escape(subject, t->client_subject, strlen(t->client_subject), 255);
+	log_client(LOG_INFO, LOG_MSGID_TLS, &f, "%s TLS: %s, %s%s%s%s%s%s%s%s%s"
+	    "%s%s", c->peer, t->version, t->cipher,
+	    sni[0] ? ", SNI \"" : "", sni, sni[0] ? "\"" : "",
+	    alpn[0] ? ", ALPN \"" : "", alpn, alpn[0] ? "\"" : "",
+	    subject[0] ? ", client \"" : "", subject,
+	    subject[0] ? "\" SHA-256 " : "", t->client_fingerprint);
+	return conn_greet(c);
 }
 
 int
@@ -843,6 +952,16 @@ conn_event(struct conn *c, uint32_t revents, char *rbuf)
 		/* what came after the header is read below, as ever */
 		revents |= EPOLLIN;
 	}
+	if (c->tls_wait) {
+		if (tls_step(c) == CONN_GONE)
+			return CONN_GONE;
+		if (c->tls_wait || c->closing)
+			return conn_update(c);
+		/* what came right after the handshake is read below */
+		revents |= EPOLLIN;
+	} else if (c->tr->ops->wants(c->tr) != 0)
+		/* a read needs a write, or a write a read: retry both */
+		revents |= EPOLLIN | EPOLLOUT;
 	if ((revents & EPOLLOUT) && conn_flush(c) == CONN_GONE)
 		return CONN_GONE;
 	if (c->draining && !c->lingering)
@@ -917,6 +1036,16 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	transport_plain_init(&c->plain, fd);
 	c->tr = &c->plain;
+	if (l->tls != NULL) {
+		if ((c->tr = transport_tls_new(l->tls, fd)) == NULL) {
+			log_warnx("%s: out of memory for a TLS connection",
+			    l->name);
+			close(fd);
+			free(c);
+			return NULL;
+		}
+		c->tls_wait = true;
+	}
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = c;
 	c->events = EPOLLIN;
@@ -940,6 +1069,8 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 	conn_fields(c, &f);
 	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s",
 	    c->peer, l->name);
+	if (c->tls_wait)
+		(void)tls_time(c);
 	return c;
 }
 
@@ -947,6 +1078,7 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 int
 conn_start(struct conn *c)
 {
-	/* behind a balancer, the greeting waits for the PROXY header */
-	return c->proxy_wait ? 0 : conn_greet(c);
+	/* behind a balancer, the greeting waits for the PROXY header; on
+	 * TLS, for the handshake */
+	return c->proxy_wait || c->tls_wait ? 0 : conn_greet(c);
 }

@@ -30,7 +30,9 @@ struct conn {
 	int			 fd;
 	sd_event_source		*linger;
 	sd_event_source		*delay;		/* a delayed reply is due, or
-						   the PROXY header is late */
+						   the PROXY header or the TLS
+						   handshake is late */
+	sd_event_source		*again;		/* input the transport holds */
 	sd_event_source		*flush;		/* a partial message's timer:
 						   line_flush_ms, or
 						   message_timeout_ms */
@@ -57,6 +59,7 @@ struct conn {
 	bool			 paused;	/* waiting for a delayed reply */
 	bool			 flushing;	/* the partial line is a message */
 	bool			 proxy_wait;	/* its PROXY header is not read */
+	bool			 tls_wait;	/* its TLS handshake is not done */
 	bool			 rearm;		/* input may wait: poll again */
 	bool			 rdhup;		/* the client has sent its FIN */
 	uint16_t		 port;

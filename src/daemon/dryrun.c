@@ -56,8 +56,9 @@ print_answer(const struct conf *conf, const struct answer *res,
 
 int
 dryrun(const struct conf *conf, char *const *msgs, size_t n,
-    const char *client, const char *listener)
+    const char *client, const char *listener, const char *sni)
 {
+	struct template_tls	 tls = { "", "", "", "", "", "" };
 	struct answer_cycle	 cycle = { 0 };
 	struct answer_env	 env;
 	struct frame_msg	 m;
@@ -88,6 +89,11 @@ dryrun(const struct conf *conf, char *const *msgs, size_t n,
 	env.hostname = host;
 	env.connections = 1;
 	env.fill = dry_fill;
+	/* no handshake: of what TLS agrees on, only the name asked for */
+	if (sni != NULL || env.svc->tls.on) {
+		tls.sni = sni != NULL ? sni : "";
+		env.tls = &tls;
+	}
 	for (i = 0; i < n; i++) {
 		env.message_number = i + 1;
 		m.data = msgs[i];

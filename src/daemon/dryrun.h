@@ -10,10 +10,11 @@
 /*
  * Prints, for each message in turn as one connection would send them,
  * the rule, the exact reply (escaped), the delay and whether it closes.
- * client is "address" or "address:port"; listener NULL means the first.
- * Returns an exit status.
+ * client is "address" or "address:port"; listener NULL means the first;
+ * sni is the TLS server name the client asked for (NULL: none). Returns
+ * an exit status.
  */
 int	dryrun(const struct conf *, char *const *msgs, size_t n,
-	    const char *client, const char *listener);
+	    const char *client, const char *listener, const char *sni);
 
 #endif

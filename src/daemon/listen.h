@@ -9,6 +9,8 @@
 #include "idle.h"
 #include "tally.h"
 
+struct tls_ctx;
+
 struct listener {
 	int	 fd;
 	int	 type;		/* SOCK_STREAM or SOCK_DGRAM */
@@ -19,6 +21,7 @@ struct listener {
 	char	 unlink_path[CONF_PATH_MAX];	/* a socket we created */
 	/* what it serves: set by the server, again on every reload */
 	const struct conf_service *svc;
+	struct tls_ctx		*tls;		/* its TLS context; NULL: none */
 	/* the server's books on it */
 	struct idle_list	 idle;		/* its connections, by activity */
 	size_t			 nconns;

@@ -227,11 +227,45 @@ to_stderr(int priority, const char *text)
 	(n)++;								\
 } while (0)
 
+/* Client-chosen TLS facts (SNI, ALPN, subject) go escaped, as messages do. */
+#define TLS_FIELD_MAX	256
+#define TLS_FIELDS	6
+
+struct tls_fields {
+	char	 v[TLS_FIELDS][sizeof("TLS_CLIENT_FINGERPRINT=") +
+		    ESCAPE_SIZE(TLS_FIELD_MAX)];
+};
+
+static int
+add_tls(struct iovec *iov, int n, const struct template_tls *t,
+    struct tls_fields *tf)
+{
+	static const char *const names[TLS_FIELDS] = {
+		"TLS_VERSION=", "TLS_CIPHER=", "TLS_SNI=", "TLS_ALPN=",
+		"TLS_CLIENT_SUBJECT=", "TLS_CLIENT_FINGERPRINT="
+	};
+	const char	*vals[TLS_FIELDS] = {
+		t->version, t->cipher, t->sni, t->alpn, t->client_subject,
+		t->client_fingerprint
+	};
+	size_t		 i, k;
+
+	for (i = 0; i < TLS_FIELDS; i++) {
+		if (vals[i] == NULL || vals[i][0] == '\0')
+			continue;
+		k = strlcpy(tf->v[i], names[i], sizeof(tf->v[i]));
+		escape(tf->v[i] + k, vals[i], strlen(vals[i]), TLS_FIELD_MAX);
+		ADD_FIELD(iov, n, tf->v[i]);
+	}
+	return n;
+}
+
 static int
 to_journal(int priority, const char *msgid, const struct log_fields *f,
     const char *text, int errnum)
 {
-	struct iovec	 iov[14];
+	static struct tls_fields tf;
+	struct iovec	 iov[14 + TLS_FIELDS];
 	char		 msg[LOG_LINE_MAX + 16], prio[16], mid[48], err[24];
 	char		 port[24], *addr = NULL, *lis = NULL, *rule = NULL;
 	char		*cmsg = NULL, *paddr = NULL, pport[24];
@@ -274,6 +308,8 @@ to_journal(int priority, const char *msgid, const struct log_fields *f,
 			    f->proxy_port);
 			ADD_FIELD(iov, n, pport);
 		}
+		if (f->tls != NULL)
+			n = add_tls(iov, n, f->tls, &tf);
 	}
 	r = sd_journal_sendv(iov, n);
 	free(addr);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "template.h"
 
 #define LOG_ATTR_PRINTF(a, b)	__attribute__((format(printf, a, b)))
 
@@ -36,6 +37,7 @@ struct log_fields {
 	const char	*message;		/* CLIENT_MESSAGE=, escaped */
 	const char	*proxy_address;		/* PROXY_ADDRESS=; NULL: none */
 	unsigned int	 proxy_port;		/* PROXY_PORT= */
+	const struct template_tls *tls;		/* TLS_*=; NULL: not TLS */
 	const char	*peer;		/* the client in the text, */
 	size_t		 peer_len;	/* for log_message() only */
 };
@@ -51,6 +53,7 @@ enum log_kind {
 #define LOG_MSGID_MESSAGE	"0c8a54bcd36a44dbaf136f0315e05306"
 #define LOG_MSGID_TOO_LONG	"21a93533bb6c4ec094592975f81b1b2a"
 #define LOG_MSGID_DISCONNECT	"e93efcf4e5b14c7cad9ae559eaedf5ce"
+#define LOG_MSGID_TLS		"f28b5c67d693441386aa0e01277b72ff"
 
 /*
  * The record of one client message, "PEER KIND[ N][ to TO]: "ESCAPED"

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "dryrun.h"
 #include "server.h"
+#include "transport-tls.h"
 
 #define STATUS_USEC	(2 * 1000 * 1000)
 
@@ -31,6 +32,7 @@
 struct daemon {
 	const char	*conf_path;
 	struct conf	*conf;		/* in force */
+	struct tls_set	*tls;		/* its TLS contexts */
 	struct server	*srv;
 	sd_event_source	*status_timer;
 	char		 last_status[256];
@@ -47,7 +49,7 @@ usage(int status)
 	fprintf(fp,
 "usage: echoreplyd [-dhnvV] [-f file]\n"
 "       echoreplyd [-f file] [--client address] [--listener name]\n"
-"                  --reply message ...\n"
+"                  [--sni name] --reply message ...\n"
 "  -f, --config FILE  configuration file (default %s)\n"
 "  -n, --check        check the configuration and exit; with -v print it\n"
 "  -d, --debug        log plain text to stderr, even under systemd\n"
@@ -57,6 +59,7 @@ usage(int status)
 "                     exit; repeat for several messages on one connection\n"
 "      --client ADDR  with --reply: the client's address, or address:port\n"
 "      --listener NAME  with --reply: the listener (default: the first)\n"
+"      --sni NAME     with --reply: the TLS server name the client asked for\n"
 "  -h, --help         print this help and exit\n", CONF_DEFAULT_PATH);
 	exit(status);
 }
@@ -161,15 +164,20 @@ static void
 reload(struct daemon *d)
 {
 	struct conf	*c;
+	struct tls_set	*tls = NULL;
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading "
 	    "%s", (unsigned long long)ts.tv_sec * 1000000ULL +
 	    (unsigned long long)ts.tv_nsec / 1000, d->conf_path);
-	if ((c = config_load(d->conf_path, report_log, NULL, NULL)) == NULL) {
+	/* certificates too: a bad new one keeps the old configuration */
+	if ((c = config_load(d->conf_path, report_log, NULL, NULL)) == NULL ||
+	    tls_set_load(c, report_log, NULL, &tls) < 0) {
 		log_warnx("reload: %s has errors; keeping the running "
 		    "configuration", d->conf_path);
+		if (c != NULL)
+			config_free(c);
 	} else {
 		/* with passed sockets the listen settings are not used */
 		if (!d->activated && !same_listeners(c, d->conf))
@@ -180,9 +188,12 @@ reload(struct daemon *d)
 			log_warnx("reload: a change of 'user' takes effect "
 			    "only after a restart");
 		log_init(d->debug, d->verbose, c->log_target);
-		(void)server_set_conf(d->srv, c);
+		/* open connections keep the TLS contexts they came with */
+		(void)server_set_conf(d->srv, c, tls);
+		tls_set_free(d->tls);
 		config_free(d->conf);
 		d->conf = c;
+		d->tls = tls;
 		log_info("reload: configuration %s loaded", d->conf_path);
 	}
 	notify_status(d, "READY=1\n");
@@ -307,6 +318,12 @@ serve(struct daemon *d)
 	int		 r;
 
 	log_init(d->debug, d->verbose, d->conf->log_target);
+	/* keys are read here, before privileges are dropped */
+	if (tls_set_load(d->conf, report_stderr, NULL, &d->tls) < 0) {
+		sd_notifyf(0, "STATUS=configuration %s has errors\nERRNO=%d",
+		    d->conf_path, EINVAL);
+		return EX_CONFIG;
+	}
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		fatal("signal");
 	sigemptyset(&mask);
@@ -337,7 +354,7 @@ serve(struct daemon *d)
 		sd_event_unref(e);
 		return r;
 	}
-	if ((r = server_new(e, d->conf, ls, nls, &d->srv)) < 0) {
+	if ((r = server_new(e, d->conf, d->tls, ls, nls, &d->srv)) < 0) {
 		errno = -r;
 		fatal("server");
 	}
@@ -390,10 +407,11 @@ main(int argc, char *argv[])
 		{ "reply",	required_argument,	NULL, 'R' },
 		{ "client",	required_argument,	NULL, 'C' },
 		{ "listener",	required_argument,	NULL, 'L' },
+		{ "sni",	required_argument,	NULL, 'S' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct daemon	 d = { .conf_path = CONF_DEFAULT_PATH };
-	const char	*client = "127.0.0.1", *listener = NULL;
+	const char	*client = "127.0.0.1", *listener = NULL, *sni = NULL;
 	char		**dry = NULL;
 	size_t		 ndry = 0;
 	bool		 check = false;
@@ -416,6 +434,10 @@ main(int argc, char *argv[])
 			break;
 		case 'V':
 			printf("echoreplyd %s\n", PACKAGE_VERSION);
+			if (tls_library() != NULL)
+				printf("TLS: %s\n", tls_library());
+			else
+				printf("TLS: not built (--without-tls)\n");
 			return 0;
 		case 'h':
 			usage(0);
@@ -431,6 +453,9 @@ main(int argc, char *argv[])
 		case 'L':
 			listener = optarg;
 			break;
+		case 'S':
+			sni = optarg;
+			break;
 		default:
 			usage(EX_USAGE);
 		}
@@ -442,15 +467,17 @@ main(int argc, char *argv[])
 	}
 
 	if ((d.conf = config_load(d.conf_path, report_stderr, NULL,
-	    NULL)) == NULL) {
+	    NULL)) == NULL || (check && ndry == 0 &&
+	    tls_set_load(d.conf, report_stderr, NULL, &d.tls) < 0)) {
 		if (!check)
 			sd_notifyf(0, "STATUS=configuration %s has errors\n"
 			    "ERRNO=%d", d.conf_path, EINVAL);
 		free(dry);
+		config_free(d.conf);
 		return EX_CONFIG;
 	}
 	if (ndry > 0)
-		r = dryrun(d.conf, dry, ndry, client, listener);
+		r = dryrun(d.conf, dry, ndry, client, listener, sni);
 	else if (check) {
 		if (d.verbose)
 			config_dump(d.conf, stdout);
@@ -460,6 +487,8 @@ main(int argc, char *argv[])
 	} else
 		r = serve(&d);
 	free(dry);
+	tls_set_free(d.tls);
 	config_free(d.conf);
+	tls_cleanup();
 	return r;
 }

@@ -29,6 +29,7 @@ struct serve_ctx {
 	const char		*hostname;
 	int			 epoll_fd;	/* the connections' own set */
 	struct buf_pool		 out_pool;	/* spare output buffers */
+	char			*rbuf;		/* SERVE_READ_SIZE + 1 bytes */
 	size_t			 nconns;
 	uint64_t		 messages, errors;
 	/* the server's bookkeeping for a connection that is closing */

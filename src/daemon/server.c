@@ -24,6 +24,7 @@
 #include "server.h"
 #include "serve.h"
 #include "tally.h"
+#include "transport-tls.h"
 
 #define ACCEPT_BURST		64
 #define ACCEPT_PAUSE_USEC	(100 * 1000)
@@ -58,6 +59,7 @@ struct server {
 	struct epoll_event	 batch[CONN_BATCH];
 	int			 batch_i, batch_n;
 	sd_event_source		*log_timer;
+	const struct tls_set	*tls;		/* the configuration's */
 	bool			 full;		/* refusing: max_connections */
 	size_t			 max_conns;	/* that, or what files allow */
 	bool			 stopping;
@@ -492,8 +494,11 @@ set_services(struct server *srv, const struct conf *conf)
 {
 	size_t	 i;
 
-	for (i = 0; i < srv->nls; i++)
+	for (i = 0; i < srv->nls; i++) {
 		srv->ls[i].svc = config_service(conf, srv->ls[i].name);
+		srv->ls[i].tls = srv->ls[i].type == SOCK_STREAM ?
+		    tls_set_find(srv->tls, srv->ls[i].svc) : NULL;
+	}
 }
 
 /*
@@ -520,8 +525,8 @@ set_limit(struct server *srv, const struct conf *conf)
 }
 
 int
-server_new(sd_event *e, const struct conf *conf, struct listener *ls,
-    size_t nls, struct server **out)
+server_new(sd_event *e, const struct conf *conf, const struct tls_set *tls,
+    struct listener *ls, size_t nls, struct server **out)
 {
 	struct server	*srv;
 	size_t		 i;
@@ -532,6 +537,7 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 	srv->ctx.event = sd_event_ref(e);
 	srv->ctx.conf = conf;
 	srv->ctx.epoll_fd = -1;
+	srv->ctx.rbuf = srv->rbuf;
 	srv->ctx.hostname = srv->hostname;
 	srv->ctx.closed = conn_closed;
 	srv->ctx.admit = admit_proxied;
@@ -540,6 +546,7 @@ server_new(sd_event *e, const struct conf *conf, struct listener *ls,
 		strlcpy(srv->hostname, "localhost", sizeof(srv->hostname));
 	srv->ls = ls;
 	srv->nls = nls;
+	srv->tls = tls;
 	set_services(srv, conf);
 	set_limit(srv, conf);
 	if ((srv->lsocks = calloc(nls, sizeof(*srv->lsocks))) == NULL) {
@@ -576,12 +583,14 @@ fail:
 }
 
 const struct conf *
-server_set_conf(struct server *srv, const struct conf *conf)
+server_set_conf(struct server *srv, const struct conf *conf,
+    const struct tls_set *tls)
 {
 	const struct conf	*old = srv->ctx.conf;
 	size_t			 i;
 
 	srv->ctx.conf = conf;
+	srv->tls = tls;
 	set_services(srv, conf);
 	set_limit(srv, conf);
 	/* the idle limits may have changed */

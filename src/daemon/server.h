@@ -9,16 +9,21 @@
 #include "listen.h"
 
 struct server;
+struct tls_set;
 
 /*
- * Serves the given listeners on the event loop with the configuration,
- * which the caller keeps alive until it is replaced. Takes ownership of
- * the listeners.
+ * Serves the given listeners on the event loop with the configuration and
+ * its TLS contexts, which the caller keeps alive until they are replaced.
+ * Takes ownership of the listeners.
  */
-int	server_new(sd_event *, const struct conf *, struct listener *, size_t,
-	    struct server **);
-/* Answers every later message with the new configuration; returns the old. */
-const struct conf *server_set_conf(struct server *, const struct conf *);
+int	server_new(sd_event *, const struct conf *, const struct tls_set *,
+	    struct listener *, size_t, struct server **);
+/*
+ * Answers every later message with the new configuration, new clients
+ * with its TLS contexts; returns the old configuration.
+ */
+const struct conf *server_set_conf(struct server *, const struct conf *,
+	    const struct tls_set *);
 /*
  * Stops accepting, answers what was received, flushes, closes every
  * connection and then exits the loop with 0, or when the configured

@@ -5,6 +5,15 @@
 
 #include "transport.h"
 
+static int
+plain_handshake(struct transport *t, char *why, size_t len)
+{
+	(void)t;
+	if (len > 0)
+		why[0] = '\0';		/* nothing to say: it never fails */
+	return 1;
+}
+
 static ssize_t
 plain_read(struct transport *t, void *buf, size_t len)
 {
@@ -34,6 +43,20 @@ plain_wants(const struct transport *t)
 	return 0;
 }
 
+static bool
+plain_pending(const struct transport *t)
+{
+	(void)t;
+	return false;
+}
+
+static const struct template_tls *
+plain_info(const struct transport *t)
+{
+	(void)t;
+	return NULL;
+}
+
 static void
 plain_free(struct transport *t)
 {
@@ -42,10 +65,13 @@ plain_free(struct transport *t)
 
 static const struct transport_ops plain_ops = {
 	.name = "plain",
+	.handshake = plain_handshake,
 	.read = plain_read,
 	.write = plain_write,
 	.shutdown = plain_shutdown,
 	.wants = plain_wants,
+	.pending = plain_pending,
+	.info = plain_info,
 	.free = plain_free,
 };
 

@@ -9,12 +9,21 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <sys/types.h>
+
+#include "template.h"
 
 struct transport;
 
 struct transport_ops {
 	const char	*name;
+	/*
+	 * Before any read or write: 1 once the transport is ready for
+	 * them, 0 while it waits (wants() says for what), or a negative
+	 * errno with a sentence for the log in why.
+	 */
+	int		(*handshake)(struct transport *, char *why, size_t len);
 	/*
 	 * Bytes read (> 0), 0 at the end of the stream, -EAGAIN when there
 	 * is nothing now, or another negative errno.
@@ -29,6 +38,13 @@ struct transport_ops {
 	 * under way), besides what the connection wants.
 	 */
 	uint32_t	(*wants)(const struct transport *);
+	/*
+	 * Whether input the transport already took from the socket waits
+	 * to be read: epoll will not say so, so the reader comes back.
+	 */
+	bool		(*pending)(const struct transport *);
+	/* What TLS agreed on, once the handshake is done; NULL: no TLS. */
+	const struct template_tls *(*info)(const struct transport *);
 	/* Frees the transport; the connection closes the socket. */
 	void		(*free)(struct transport *);
 };

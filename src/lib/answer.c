@@ -21,6 +21,7 @@ ctx_init(struct template_ctx *ctx, const struct answer_env *env)
 	ctx->message_number = env->message_number;
 	ctx->connections = env->connections;
 	ctx->max_message_bytes = env->svc->max_message_bytes;
+	ctx->tls = env->tls;
 }
 
 static inline int
@@ -103,7 +104,7 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 	res->delay_ms = 0;
 	res->rule_label = NULL;
 	r = rules_match(env->conf->rules, m->data, m->len, env->listener,
-	    env->client, caps);
+	    env->client, env->tls != NULL ? env->tls->sni : NULL, caps);
 	res->rule = r;
 	if (r == NULL) {
 		t = svc->default_reply;

@@ -37,6 +37,7 @@ struct answer_env {
 	const char			*hostname;
 	uint64_t			 message_number;
 	uint64_t			 connections;	/* open now */
+	const struct template_tls	*tls;		/* NULL: not TLS */
 	bool				 datagram;	/* no line ends on notices */
 	answer_fill_fn			 fill;
 	void				*fill_arg;

@@ -108,6 +108,8 @@ dump_rules(const struct conf *c, FILE *fp)
 		if (r->nlisteners > 0)
 			dump_list(fp, "listener", r->listeners,
 			    r->nlisteners);
+		if (r->nsnis > 0)
+			dump_list(fp, "sni", r->snis, r->nsnis);
 		if (r->nnets > 0) {
 			fputs(" networks = [ ", fp);
 			for (j = 0; j < r->nnets; j++) {
@@ -208,6 +210,51 @@ dump_framing(FILE *fp, const struct frame_spec *f, const struct layout *lay)
 
 /* The keys of a service; a UDP listener's only those it takes. */
 static void
+key_string(FILE *fp, const struct layout *lay, const char *name,
+    const char *v)
+{
+	if (v == NULL)
+		return;
+	key(fp, lay, name);
+	dump_string(fp, v);
+	fputs(lay->post, fp);
+}
+
+/* tls, and the rest only where it is on. */
+static void
+dump_tls(FILE *fp, const struct conf_tls *t, const struct layout *lay)
+{
+	static const char *const verifies[] = { "none", "optional", "require" };
+	size_t	 i;
+
+	key_bool(fp, lay, "tls", t->on);
+	if (!t->on)
+		return;
+	if (t->self_signed)
+		key_bool(fp, lay, "tls_self_signed", true);
+	key_string(fp, lay, "tls_certificate", t->certificate);
+	key_string(fp, lay, "tls_key", t->key);
+	key_string(fp, lay, "tls_client_ca", t->client_ca);
+	key(fp, lay, "tls_verify_client");
+	fprintf(fp, "\"%s\"%s", verifies[t->verify_client], lay->post);
+	key(fp, lay, "tls_min_version");
+	fprintf(fp, "\"1.%u\"%s", t->min_version - 10, lay->post);
+	key_string(fp, lay, "tls_ciphers", t->ciphers);
+	key_string(fp, lay, "tls_ciphersuites", t->ciphersuites);
+	if (t->nalpn > 0) {
+		key(fp, lay, "tls_alpn");
+		fputs("[ ", fp);
+		for (i = 0; i < t->nalpn; i++) {
+			dump_string(fp, t->alpn[i]);
+			fputs(i + 1 < t->nalpn ? ", " : " ]", fp);
+		}
+		fputs(lay->post, fp);
+	}
+	key_bool(fp, lay, "tls_session_tickets", t->session_tickets);
+	key_size(fp, lay, "tls_handshake_timeout_ms", t->handshake_timeout_ms);
+}
+
+static void
 dump_service(FILE *fp, const struct conf_service *svc, bool stream,
     const struct layout *lay)
 {
@@ -249,6 +296,7 @@ dump_service(FILE *fp, const struct conf_service *svc, bool stream,
 		dump_nets(fp, svc->proxy_acl.allow, svc->proxy_acl.nallow,
 		    lay->post);
 		key_size(fp, lay, "proxy_timeout_ms", svc->proxy_timeout_ms);
+		dump_tls(fp, &svc->tls, lay);
 	}
 	key_bool(fp, lay, "log_messages", svc->log_messages);
 	key_size(fp, lay, "log_message_bytes", svc->log_message_bytes);

@@ -87,7 +87,7 @@ parse_listener(struct parser *p, const config_setting_t *s,
 		"ipv6_only", "reuse_port", NULL
 	};
 	static const char *const protocols[] = { "tcp", "udp", "unix", NULL };
-	const char		*known[64];
+	const char		*known[96];
 	const config_setting_t	*where = NULL;
 	int			 choice;
 	const char		*address, *name, *path;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "glob.h"
 #include "hex.h"
 #include "config-rules.h"
 #include "rules.h"
@@ -113,11 +114,13 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 		"name", "exact", "prefix", "suffix", "contains", "glob",
 		"regex", "exact_hex", "prefix_hex", "suffix_hex",
 		"contains_hex", "ignore_case", "listener", "networks", "reply",
-		"reply_hex", "replies", "no_reply", "close", "delay_ms", NULL
+		"reply_hex", "replies", "no_reply", "close", "delay_ms", "sni",
+		NULL
 	};
 	const config_setting_t	*ms = NULL, *e, *rs, *hx, *where;
 	char			*bytes = NULL;
 	const char		*strs[RULE_NAMES_MAX], *src;
+	const char		*snis[RULE_NAMES_MAX];
 	struct rules_def	 d;
 	struct addr_net	 nets[RULE_NAMES_MAX];
 	struct template		*replies[RULE_REPLIES_MAX];
@@ -173,6 +176,15 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 		d.nlisteners = cfg_get_strings(p, e, "listener", strs,
 		    RULE_NAMES_MAX);
 		d.listeners = strs;
+	}
+	if ((e = config_setting_get_member(s, "sni")) != NULL) {
+		d.nsnis = cfg_get_strings(p, e, "sni", snis, RULE_NAMES_MAX);
+		d.snis = snis;
+		for (i = 0; i < d.nsnis; i++)
+			if (glob_check(snis[i], err, sizeof(err)) < 0) {
+				cfg_error(p, e, "'sni': %s", err);
+				break;
+			}
 	}
 	if ((e = config_setting_get_member(s, "networks")) != NULL) {
 		d.nnets = cfg_get_nets(p, e, "networks", nets, RULE_NAMES_MAX);

@@ -43,6 +43,8 @@ cfg_service_keys_with(const char *const *own, const char **out, size_t max)
 		out[n++] = own[i];
 	for (i = 0; cfg_service_keys[i] != NULL && n + 1 < max; i++)
 		out[n++] = cfg_service_keys[i];
+	for (i = 0; cfg_tls_keys[i] != NULL && n + 1 < max; i++)
+		out[n++] = cfg_tls_keys[i];
 	out[n] = NULL;
 }
 
@@ -65,6 +67,7 @@ cfg_service_init(struct conf_service *svc)
 	svc->source_message_burst = 1;
 	svc->log_messages = true;
 	svc->log_message_bytes = 256;
+	cfg_tls_init(&svc->tls);
 	/* a balancer on this host may tell who its clients are */
 	svc->proxy_timeout_ms = 3000;
 	if ((svc->proxy_acl.allow = calloc(2, sizeof(struct addr_net))) ==
@@ -116,6 +119,7 @@ cfg_service_copy(struct conf_service *dst, const struct conf_service *src)
 	dst->too_long_reply = dst->refuse_reply = NULL;
 	dst->acl.allow = dst->acl.deny = NULL;
 	dst->proxy_acl.allow = dst->proxy_acl.deny = NULL;
+	memset(&dst->tls, 0, sizeof(dst->tls));
 	if ((dst->line_flush_end = strdup(src->line_flush_end)) == NULL ||
 	    copy_template(&dst->greeting, src->greeting) < 0 ||
 	    copy_template(&dst->default_reply, src->default_reply) < 0 ||
@@ -124,7 +128,8 @@ cfg_service_copy(struct conf_service *dst, const struct conf_service *src)
 	    copy_nets(&dst->acl.allow, src->acl.allow, src->acl.nallow) < 0 ||
 	    copy_nets(&dst->acl.deny, src->acl.deny, src->acl.ndeny) < 0 ||
 	    copy_nets(&dst->proxy_acl.allow, src->proxy_acl.allow,
-	    src->proxy_acl.nallow) < 0) {
+	    src->proxy_acl.nallow) < 0 ||
+	    cfg_tls_copy(&dst->tls, &src->tls) < 0) {
 		cfg_service_free(dst);
 		return -ENOMEM;
 	}
@@ -250,9 +255,12 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
 	int			 choice;
 	bool			 rate_set;
 
-	if (type == SOCK_DGRAM)
+	if (type == SOCK_DGRAM) {
 		for (i = 0; stream_only[i] != NULL; i++)
 			cfg_not_for(p, group, stream_only[i], "udp listeners");
+		for (i = 0; cfg_tls_keys[i] != NULL; i++)
+			cfg_not_for(p, group, cfg_tls_keys[i], "udp listeners");
+	}
 
 	parse_framing(p, group, &svc->framing);
 	v = (long long)svc->line_flush_ms;
@@ -325,6 +333,9 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
 	v = (long long)svc->log_message_bytes;
 	cfg_get_int(p, group, "log_message_bytes", 0, 65536, &v);
 	svc->log_message_bytes = (size_t)v;
+	if (type != SOCK_DGRAM)
+		cfg_parse_tls(p, group, !config_setting_is_root(group),
+		    &svc->tls);
 	check_service(p, group, svc);
 }
 
@@ -338,5 +349,6 @@ cfg_service_free(struct conf_service *svc)
 	template_free(svc->refuse_reply);
 	addr_acl_free(&svc->acl);
 	addr_acl_free(&svc->proxy_acl);
+	cfg_tls_free(&svc->tls);
 	memset(svc, 0, sizeof(*svc));
 }

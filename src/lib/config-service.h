@@ -33,4 +33,16 @@ void	cfg_parse_service(struct parser *, const config_setting_t *group,
 	    int type, struct conf_service *);
 void	cfg_service_free(struct conf_service *);
 
+/* The TLS keys of a service (NULL-terminated), "tls" first. */
+extern const char *const cfg_tls_keys[];
+void	cfg_tls_init(struct conf_tls *);
+int	cfg_tls_copy(struct conf_tls *dst, const struct conf_tls *src);
+/*
+ * Reads the TLS keys of group over t, then checks them together; a
+ * listener's group (listener true) must not set any while TLS is off.
+ */
+void	cfg_parse_tls(struct parser *, const config_setting_t *group,
+	    bool listener, struct conf_tls *);
+void	cfg_tls_free(struct conf_tls *);
+
 #endif

@@ -44,7 +44,7 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 	static const char *const targets[] = {
 		"auto", "journal", "stderr", NULL
 	};
-	const char		*known[64];
+	const char		*known[96];
 	const config_setting_t	*s, *where = NULL;
 	const char		*str;
 	long long		 v;

@@ -35,6 +35,36 @@ enum conf_log_target {
 	CONF_LOG_STDERR		/* lines with "<N>" priority prefixes */
 };
 
+/* Whether a TLS listener asks for client certificates. */
+enum conf_tls_verify {
+	CONF_TLS_VERIFY_NONE,		/* asks for none */
+	CONF_TLS_VERIFY_OPTIONAL,	/* asks; one sent must verify */
+	CONF_TLS_VERIFY_REQUIRE,	/* no handshake without one */
+};
+
+/*
+ * A stream listener's TLS: what the daemon builds its context from
+ * (src/daemon/transport-tls.c). The lines say where each file was named,
+ * for errors found when it is read.
+ */
+struct conf_tls {
+	bool			 on;
+	bool			 self_signed;	/* made at start, in memory */
+	char			*certificate;	/* PEM chain; NULL: none */
+	char			*key;		/* PEM; NULL: in certificate */
+	char			*client_ca;	/* PEM; NULL: none */
+	enum conf_tls_verify	 verify_client;
+	unsigned int		 min_version;	/* 12 or 13: TLS 1.2, 1.3 */
+	char			*ciphers;	/* TLS 1.2; NULL: OpenSSL's */
+	char			*ciphersuites;	/* TLS 1.3; NULL: OpenSSL's */
+	char			**alpn;		/* by preference; none: off */
+	size_t			 nalpn;
+	bool			 session_tickets;
+	uint64_t		 handshake_timeout_ms;
+	unsigned int		 line;		/* of 'tls', or its group */
+	unsigned int		 certificate_line, key_line, client_ca_line;
+};
+
 /*
  * What a listener serves: how messages are framed, what is replied when
  * no rule matches or something is wrong, and the limits on each client.
@@ -64,6 +94,7 @@ struct conf_service {
 	uint64_t		 proxy_timeout_ms;
 	bool			 log_messages;
 	size_t			 log_message_bytes;
+	struct conf_tls		 tls;
 };
 
 struct conf_listener {

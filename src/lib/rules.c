@@ -196,12 +196,35 @@ rules_check_pattern(enum rules_kind kind, const char *pattern,
 	return 0;
 }
 
+/* Who asks: what a rule's conditions other than its pattern look at. */
+struct who {
+	const char		*listener;
+	const struct sockaddr	*peer;
+	const char		*sni;
+};
+
 static bool
-allowed(const struct rules_rule *r, const char *listener,
-    const struct sockaddr *peer)
+sni_allowed(const struct rules_rule *r, const char *sni)
 {
 	size_t	 i;
 
+	if (sni == NULL || sni[0] == '\0')
+		return false;
+	for (i = 0; i < r->nsnis; i++)
+		if (glob_match(r->snis[i], strlen(r->snis[i]), sni,
+		    strlen(sni), true))
+			return true;
+	return false;
+}
+
+static bool
+allowed(const struct rules_rule *r, const struct who *w)
+{
+	const char	*listener = w->listener;
+	size_t		 i;
+
+	if (r->nsnis > 0 && !sni_allowed(r, w->sni))
+		return false;
 	if (r->nlisteners > 0) {
 		if (listener == NULL)
 			return false;
@@ -211,7 +234,7 @@ allowed(const struct rules_rule *r, const char *listener,
 		if (i == r->nlisteners)
 			return false;
 	}
-	return r->nnets == 0 || addr_nets_match(r->nets, r->nnets, peer);
+	return r->nnets == 0 || addr_nets_match(r->nets, r->nnets, w->peer);
 }
 
 static bool
@@ -305,7 +328,7 @@ index_exact(struct rules *rs, const struct rules_rule *r)
 /* The lowest-numbered exact rule that matches and admits the client. */
 static size_t
 find_exact(const struct rules *rs, const char *msg, size_t len, bool ci,
-    const char *listener, const struct sockaddr *peer, size_t best)
+    const struct who *w, size_t best)
 {
 	const struct rules_rule	*r;
 	uint64_t		 h = hash_bytes(msg, len, ci);
@@ -317,8 +340,7 @@ find_exact(const struct rules *rs, const char *msg, size_t len, bool ci,
 		idx = rs->slots[i].rule - 1;
 		r = rs->v[idx];
 		if (idx < best && r->pattern_len == len &&
-		    eq_bytes(msg, r->pattern, len, ci) &&
-		    allowed(r, listener, peer))
+		    eq_bytes(msg, r->pattern, len, ci) && allowed(r, w))
 			best = idx;
 	}
 	return best;
@@ -326,20 +348,21 @@ find_exact(const struct rules *rs, const char *msg, size_t len, bool ci,
 
 const struct rules_rule *
 rules_match(const struct rules *rs, const char *msg, size_t len,
-    const char *listener, const struct sockaddr *peer,
+    const char *listener, const struct sockaddr *peer, const char *sni,
     regmatch_t caps[TEMPLATE_CAPTURES])
 {
+	const struct who	 w = { listener, peer, sni };
 	const struct rules_rule	*r;
 	size_t			 best = SIZE_MAX, i;
 
 	if (rs->has_cs)
-		best = find_exact(rs, msg, len, false, listener, peer, best);
+		best = find_exact(rs, msg, len, false, &w, best);
 	if (rs->has_ci)
-		best = find_exact(rs, msg, len, true, listener, peer, best);
+		best = find_exact(rs, msg, len, true, &w, best);
 	/* an earlier pattern rule still wins over the exact hit */
 	for (i = 0; i < rs->ninexact && rs->inexact[i] < best; i++) {
 		r = rs->v[rs->inexact[i]];
-		if (allowed(r, listener, peer) && match_one(r, msg, len, caps))
+		if (allowed(r, &w) && match_one(r, msg, len, caps))
 			return r;
 	}
 	return best == SIZE_MAX ? NULL : rs->v[best];
@@ -370,6 +393,9 @@ rule_free(struct rules_rule *r)
 	for (i = 0; i < r->nlisteners; i++)
 		free(r->listeners[i]);
 	free(r->listeners);
+	for (i = 0; i < r->nsnis; i++)
+		free(r->snis[i]);
+	free(r->snis);
 	free(r->nets);
 	for (i = 0; i < r->nreplies; i++)
 		template_free(r->replies[i]);
@@ -434,6 +460,13 @@ rules_add(struct rules *rs, const struct rules_def *d)
 			goto nomem;
 		for (i = 0; i < d->nlisteners; i++, r->nlisteners++)
 			if ((r->listeners[i] = strdup(d->listeners[i])) == NULL)
+				goto nomem;
+	}
+	if (d->nsnis > 0) {
+		if ((r->snis = calloc(d->nsnis, sizeof(*r->snis))) == NULL)
+			goto nomem;
+		for (i = 0; i < d->nsnis; i++, r->nsnis++)
+			if ((r->snis[i] = strdup(d->snis[i])) == NULL)
 				goto nomem;
 	}
 	if (d->nnets > 0) {

@@ -41,6 +41,8 @@ struct rules_rule {
 	size_t		  nlisteners;
 	struct addr_net *nets;		/* empty: any client */
 	size_t		  nnets;
+	char		**snis;		/* globs; empty: TLS or not */
+	size_t		  nsnis;
 	struct template	**replies;	/* empty: no reply */
 	size_t		  nreplies;
 	size_t		  cycle_slot;	/* nreplies > 1: per-connection counter */
@@ -62,6 +64,8 @@ struct rules_def {
 	size_t		  nlisteners;
 	const struct addr_net *nets;
 	size_t		  nnets;
+	const char *const *snis;	/* well-formed globs */
+	size_t		  nsnis;
 	struct template	**replies;	/* taken over by the rule set */
 	size_t		  nreplies;
 	bool		  close;
@@ -90,12 +94,13 @@ uint64_t rules_generation(const struct rules *);
 /*
  * The first rule, in file order, that matches the message from this
  * client (peer may be NULL: matches no network rule) on this listener,
- * or NULL. For a regex rule, caps[0..TEMPLATE_CAPTURES) receive the
+ * which asked for this TLS server name (NULL or "": matches no rule
+ * with 'sni'), or NULL. For a regex rule, caps[0..TEMPLATE_CAPTURES) receive the
  * match and its groups, with offsets into msg.
  */
 const struct rules_rule *rules_match(const struct rules *, const char *msg,
 	    size_t len, const char *listener, const struct sockaddr *peer,
-	    regmatch_t caps[TEMPLATE_CAPTURES]);
+	    const char *sni, regmatch_t caps[TEMPLATE_CAPTURES]);
 
 const char *rules_kind_name(enum rules_kind);
 

@@ -30,6 +30,12 @@ enum seg_kind {
 	SEG_CONNECTIONS,
 	SEG_MAX_MESSAGE_BYTES,
 	SEG_CAPTURE,
+	SEG_TLS_VERSION,
+	SEG_TLS_CIPHER,
+	SEG_TLS_SNI,
+	SEG_TLS_ALPN,
+	SEG_TLS_CLIENT_SUBJECT,
+	SEG_TLS_CLIENT_FINGERPRINT,
 };
 
 static const struct {
@@ -55,6 +61,12 @@ static const struct {
 	{ "message_number",	SEG_MESSAGE_NUMBER,	0 },
 	{ "connections",	SEG_CONNECTIONS,	0 },
 	{ "max_message_bytes",	SEG_MAX_MESSAGE_BYTES,	0 },
+	{ "tls_version",	SEG_TLS_VERSION,	0 },
+	{ "tls_cipher",		SEG_TLS_CIPHER,		0 },
+	{ "tls_sni",		SEG_TLS_SNI,		0 },
+	{ "tls_alpn",		SEG_TLS_ALPN,		0 },
+	{ "tls_client_subject",	SEG_TLS_CLIENT_SUBJECT,	0 },
+	{ "tls_client_fingerprint", SEG_TLS_CLIENT_FINGERPRINT, 0 },
 };
 #define NVARIABLES	(sizeof(variables) / sizeof(variables[0]))
 
@@ -212,6 +224,29 @@ append_time(struct buf *out, uint64_t usec, int utc)
 	return buf_append(out, s, n);
 }
 
+/* What a TLS connection agreed on; nothing on a plain one. */
+static int
+append_tls(struct buf *out, const struct template_tls *tls,
+    enum seg_kind kind)
+{
+	if (tls == NULL)
+		return 0;
+	switch (kind) {
+	case SEG_TLS_VERSION:
+		return append_str(out, tls->version);
+	case SEG_TLS_CIPHER:
+		return append_str(out, tls->cipher);
+	case SEG_TLS_SNI:
+		return append_str(out, tls->sni);
+	case SEG_TLS_ALPN:
+		return append_str(out, tls->alpn);
+	case SEG_TLS_CLIENT_SUBJECT:
+		return append_str(out, tls->client_subject);
+	default:
+		return append_str(out, tls->client_fingerprint);
+	}
+}
+
 int
 template_render(const struct template *t, const struct template_ctx *ctx,
     struct buf *out)
@@ -293,6 +328,14 @@ template_render(const struct template *t, const struct template_ctx *ctx,
 			if (m->rm_so >= 0 && m->rm_eo >= m->rm_so)
 				r = buf_append(out, ctx->message + m->rm_so,
 				    (size_t)(m->rm_eo - m->rm_so));
+			break;
+		case SEG_TLS_VERSION:
+		case SEG_TLS_CIPHER:
+		case SEG_TLS_SNI:
+		case SEG_TLS_ALPN:
+		case SEG_TLS_CLIENT_SUBJECT:
+		case SEG_TLS_CLIENT_FINGERPRINT:
+			r = append_tls(out, ctx->tls, s->kind);
 			break;
 		}
 	}

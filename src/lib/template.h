@@ -15,6 +15,19 @@
 #define TEMPLATE_NEED_TIME	0x01	/* now_usec */
 #define TEMPLATE_NEED_SERVER	0x02	/* server_address and server_port */
 
+/*
+ * What a TLS connection agreed on, as text ("" for what it has not: no
+ * SNI, no ALPN, no client certificate).
+ */
+struct template_tls {
+	const char	*version;		/* "TLSv1.3" */
+	const char	*cipher;		/* "TLS_AES_256_GCM_SHA384" */
+	const char	*sni;			/* the server name asked for */
+	const char	*alpn;			/* the protocol agreed */
+	const char	*client_subject;	/* RFC 2253 */
+	const char	*client_fingerprint;	/* SHA-256, "AB:CD:..." */
+};
+
 /* Everything a reply template can refer to, for one message. */
 struct template_ctx {
 	const char	*message;
@@ -34,6 +47,7 @@ struct template_ctx {
 	uint64_t	 max_message_bytes;
 	const regmatch_t *caps;			/* NULL: no captures */
 	size_t		 ncaps;
+	const struct template_tls *tls;		/* NULL: not TLS */
 };
 
 struct template;

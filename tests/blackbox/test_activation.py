@@ -9,6 +9,7 @@ import errno
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -166,6 +167,34 @@ def test_passed_sockets_take_their_listeners_settings():
         a.sendall(b"toolong\n")
         equal(recv_until(a, 1), b"error: message longer than 4 bytes\n",
               "the named listener's limit")
+    finally:
+        a.close()
+        b.close()
+    equal(d.stop(), 0, "exit status")
+
+
+def test_passed_socket_named_for_a_tls_listener():
+    # TLS is a listener's setting like any other: by its name
+    import ssl
+    r = subprocess.run([harness.ECHOREPLYD, "-V"], capture_output=True,
+                       timeout=harness.WAIT)
+    if b"TLS: not built" in r.stdout:
+        return
+    pa, pb = harness.free_port(), harness.free_port()
+    socks = ["127.0.0.1:%d" % pa, "127.0.0.1:%d" % pb]
+    d = activated(socks, names=["secure", "plain"], conf_body=(
+        'listen = ( { name = "secure"; port = 1; tls = true; '
+        'tls_self_signed = true; default_reply = "%{tls_version}"; } );\n'))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    a = connect(socks[0])
+    b = connect(socks[1])
+    try:
+        with ctx.wrap_socket(a, server_hostname="localhost") as t:
+            d.wait_notify("READY=1")
+            equal(ask(t, b"hey"), b"TLSv1.3\n", "TLS on the named socket")
+        equal(ask(b, b"hey"), b"hey\n", "plain on the other")
     finally:
         a.close()
         b.close()

@@ -192,7 +192,9 @@ def test_version():
     for opt in ("-V", "--version"):
         r = daemon(opt)
         equal(r.returncode, 0, "%s exit status" % opt)
-        m = re.fullmatch(rb"echoreplyd (\S+)\n", r.stdout)
+        # the version, then what TLS it was built with
+        m = re.fullmatch(rb"echoreplyd (\S+)\nTLS: (OpenSSL 3\.\S+ .*|"
+                         rb"not built \(--without-tls\))\n", r.stdout)
         check(m is not None, "%s output: %r" % (opt, r.stdout))
         want = configure_version()
         if want is not None:

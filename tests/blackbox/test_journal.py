@@ -28,6 +28,7 @@ MSGID = {
     "message": "0c8a54bcd36a44dbaf136f0315e05306",
     "too_long": "21a93533bb6c4ec094592975f81b1b2a",
     "disconnect": "e93efcf4e5b14c7cad9ae559eaedf5ce",
+    "tls": "f28b5c67d693441386aa0e01277b72ff",
 }
 
 
@@ -42,10 +43,17 @@ class Journald:
             subprocess.run(["mount", "--bind", os.path.join(self.dir, sub),
                             target], check=True, timeout=harness.WAIT)
         self.out = open(os.path.join(self.dir, "journald.out"), "wb")
+        self.start()
+
+    def start(self):
+        """Starts journald (again: a test reads the journal once stopped)."""
+        sock = "/run/systemd/journal/socket"
+        if os.path.exists(sock):
+            os.unlink(sock)
         self.proc = subprocess.Popen(JOURNALD[:1], stdin=subprocess.DEVNULL,
                                      stdout=self.out, stderr=self.out)
         deadline = time.monotonic() + harness.WAIT
-        while not os.path.exists("/run/systemd/journal/socket"):
+        while not os.path.exists(sock):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.out.flush()
                 with open(self.out.name, "rb") as f:
@@ -141,6 +149,51 @@ def test_client_records_carry_fields():
     # start-up records are there too, without client fields
     check(any(r["MESSAGE"].startswith("listening on 127.0.0.1:")
               for r in mine), "no start-up record")
+
+
+def test_tls_records_carry_tls_fields():
+    import ssl
+    r = subprocess.run([harness.ECHOREPLYD, "-V"], capture_output=True,
+                       timeout=harness.WAIT)
+    if b"TLS: not built" in r.stdout:
+        return
+    j = journald
+    if j.proc.poll() is not None:
+        j.start()
+    port = harness.free_port()
+    d = Daemon('listen = { name = "jtls"; address = "127.0.0.1"; '
+               'port = %d; tls = true; tls_self_signed = true; '
+               'tls_alpn = "echo"; };\nlog_target = "journal";\n' % port,
+               port=port, listen=False, debug=False)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.set_alpn_protocols(["echo"])
+    raw = d.connect()
+    with ctx.wrap_socket(raw, server_hostname="sni\x01.example") as s:
+        cport = s.getsockname()[1]
+        cipher = s.cipher()[0]
+        s.sendall(b"hi\n")
+        equal(recv_until(s, 1), b"hi\n", "reply")
+    equal(d.stop(), 0, "exit status")
+    j.stop()
+    everything = j.records("_PID=%d" % d.proc.pid)
+    check(any("self-signed certificate" in r["MESSAGE"] for r in everything),
+          "the self-signed certificate's record is not in the journal")
+    mine = [r for r in everything if r.get("CLIENT_PORT") == str(cport)]
+    for kind in ("tls", "message"):
+        recs = by_id(mine, kind)
+        equal(len(recs), 1, "%s records" % kind)
+        r = recs[0]
+        equal(r.get("TLS_VERSION"), "TLSv1.3", kind + " TLS_VERSION")
+        equal(r.get("TLS_CIPHER"), cipher, kind + " TLS_CIPHER")
+        equal(r.get("TLS_ALPN"), "echo", kind + " TLS_ALPN")
+        # what the client chose is escaped, as its messages are
+        equal(r.get("TLS_SNI"), "sni\\001.example", kind + " TLS_SNI")
+        check("TLS_CLIENT_SUBJECT" not in r, "subject without a cert")
+    check(not [r for r in by_id(mine, "connect") if "TLS_VERSION" in r],
+          "TLS fields before the handshake")
 
 
 def namespace_command():

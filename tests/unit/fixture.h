@@ -41,6 +41,8 @@ struct opts {
 	size_t		   nlisteners;
 	const char *const *nets;
 	size_t		   nnets;
+	const char *const *snis;
+	size_t		   nsnis;
 	const char *const *replies;	/* NULL: one reply, the rule's name */
 	size_t		   nreplies;
 	bool		   no_reply;
@@ -90,6 +92,8 @@ add_rule(struct rules *rs, const char *name, enum rules_kind kind,
 	d.nlisteners = o->nlisteners;
 	d.nets = nets;
 	d.nnets = o->nnets;
+	d.snis = o->snis;
+	d.nsnis = o->nsnis;
 	d.replies = replies;
 	d.close = o->close;
 	d.delay_ms = o->delay_ms;

@@ -29,7 +29,7 @@ match_peer(const struct rules *rs, const char *msg, size_t len,
 	regmatch_t		 caps[TEMPLATE_CAPTURES];
 	const struct rules_rule	*r;
 
-	r = rules_match(rs, msg, len, listener, peer, caps);
+	r = rules_match(rs, msg, len, listener, peer, NULL, caps);
 	if (r == NULL)
 		return "-";
 	return r->name != NULL ? r->name : "(unnamed)";
@@ -280,7 +280,7 @@ test_first_match(void)
 	rules_free(rs);
 
 	rs = rules_new();
-	ok(rules_match(rs, LIT("x"), NULL, NULL, NULL) == NULL,
+	ok(rules_match(rs, LIT("x"), NULL, NULL, NULL, NULL) == NULL,
 	    "an empty rule set matches nothing");
 	add(rs, "only", RULES_PREFIX, "x", false);
 	is(match(rs, "y"), "-", "no rule matches");
@@ -396,14 +396,14 @@ test_many_exact(void)
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(msg, sizeof(msg), i % 2 ? "KEY-%zu" : "Key-%zu", i);
-		r = rules_match(rs, msg, strlen(msg), NULL, NULL, caps);
+		r = rules_match(rs, msg, strlen(msg), NULL, NULL, NULL, caps);
 		if (r != NULL && r->index == i)
 			found++;
 		else if (wrong++ < 5)
 			printf("#   \"%s\" found %s\n", msg, r == NULL ? "nothing" :
 			    r->name);
 		snprintf(msg, sizeof(msg), "key-%zu", i);
-		r = rules_match(rs, msg, strlen(msg), NULL, NULL, caps);
+		r = rules_match(rs, msg, strlen(msg), NULL, NULL, NULL, caps);
 		if (i % 2 == 0 ? r == NULL : r != NULL && r->index == i)
 			cased++;
 	}
@@ -411,9 +411,9 @@ test_many_exact(void)
 	    "%zu wrong)", n, found, wrong);
 	ok(cased == n, "%zu exact rules: case-sensitivity kept (%zu)", n,
 	    cased);
-	ok(rules_match(rs, LIT("Key-10000"), NULL, NULL, caps) == NULL,
+	ok(rules_match(rs, LIT("Key-10000"), NULL, NULL, NULL, caps) == NULL,
 	    "one past the last is not found");
-	ok(rules_match(rs, LIT("Key-"), NULL, NULL, caps) == NULL,
+	ok(rules_match(rs, LIT("Key-"), NULL, NULL, NULL, caps) == NULL,
 	    "no rule for the bare prefix");
 	add(rs, "tail", RULES_ANY, NULL, false);
 	is(match(rs, "Key-9999"), "r9999", "exact hit before a later catch-all");
@@ -568,6 +568,42 @@ test_listeners(void)
 	rules_free(rs);
 }
 
+/* The TLS server name a client asked for, as a condition of a rule. */
+static const char *
+match_sni(const struct rules *rs, const char *msg, const char *sni)
+{
+	regmatch_t		 caps[TEMPLATE_CAPTURES];
+	const struct rules_rule	*r;
+
+	r = rules_match(rs, msg, strlen(msg), "l", NULL, sni, caps);
+	return r == NULL ? "-" : r->name;
+}
+
+static void
+test_sni(void)
+{
+	static const char *const ex[] = { "*.example", "exact.test" };
+	static const char *const l[] = { "l" };
+	struct opts		 o = { .snis = ex, .nsnis = 2 };
+	struct opts		 ol = { .snis = ex, .nsnis = 2, .listeners = l,
+				    .nlisteners = 1 };
+	struct rules		*rs = rules_new();
+
+	add_rule(rs, "hashed", RULES_EXACT, "x", false, &o);
+	add_rule(rs, "pattern", RULES_PREFIX, "y", false, &ol);
+	add(rs, "any", RULES_ANY, NULL, false);
+	is(match_sni(rs, "x", "a.example"), "hashed", "exact rule, glob SNI");
+	is(match_sni(rs, "x", "A.Example"), "hashed", "SNI in another case");
+	is(match_sni(rs, "x", "exact.test"), "hashed", "second SNI pattern");
+	is(match_sni(rs, "x", "example"), "any", "SNI not matching");
+	is(match_sni(rs, "x", ""), "any", "no SNI sent");
+	is(match_sni(rs, "x", NULL), "any", "not TLS");
+	is(match_sni(rs, "yes", "b.example"), "pattern",
+	    "pattern rule with SNI and listener");
+	is(match_sni(rs, "yes", "b.test"), "any", "pattern rule, other SNI");
+	rules_free(rs);
+}
+
 static void
 test_captures(void)
 {
@@ -583,7 +619,7 @@ test_captures(void)
 	rs = rules_new();
 	add_rule(rs, "kv", RULES_REGEX, "([a-z]+)=([0-9]+)(;)?(x)?", false, &o);
 	memset(caps, 0x5a, sizeof(caps));
-	r = rules_match(rs, LIT("set key=42 now"), NULL, NULL, caps);
+	r = rules_match(rs, LIT("set key=42 now"), NULL, NULL, NULL, caps);
 	ok(r != NULL, "regex with groups matches");
 	ok(caps[0].rm_so == 4 && caps[0].rm_eo == 10, "%%{0} offsets %d-%d",
 	    (int)caps[0].rm_so, (int)caps[0].rm_eo);
@@ -596,12 +632,12 @@ test_captures(void)
 		unused += caps[i].rm_so == -1;
 	ok(unused == TEMPLATE_CAPTURES - 5, "slots past the groups are -1");
 
-	r = rules_match(rs, LIT("a=1;x"), NULL, NULL, caps);
+	r = rules_match(rs, LIT("a=1;x"), NULL, NULL, NULL, caps);
 	ok(r != NULL && caps[3].rm_so == 3 && caps[3].rm_eo == 4 &&
 	    caps[4].rm_so == 4 && caps[4].rm_eo == 5, "optional groups taken");
 
 	/* offsets count every byte, NULs included */
-	r = rules_match(rs, LIT("\0\0z=7"), NULL, NULL, caps);
+	r = rules_match(rs, LIT("\0\0z=7"), NULL, NULL, NULL, caps);
 	ok(r != NULL && caps[0].rm_so == 2 && caps[0].rm_eo == 5 &&
 	    caps[1].rm_so == 2 && caps[2].rm_so == 4 && caps[2].rm_eo == 5,
 	    "offsets after NUL bytes (%d-%d)", (int)caps[0].rm_so,
@@ -610,7 +646,7 @@ test_captures(void)
 
 	rs = rules_new();
 	add_rule(rs, "alt", RULES_REGEX, "(a)|(b)", false, &o);
-	r = rules_match(rs, LIT("xb"), NULL, NULL, caps);
+	r = rules_match(rs, LIT("xb"), NULL, NULL, NULL, caps);
 	ok(r != NULL && caps[1].rm_so == -1 && caps[2].rm_so == 1 &&
 	    caps[2].rm_eo == 2, "alternation: only the taken group");
 	rules_free(rs);
@@ -661,6 +697,7 @@ main(void)
 	test_check_pattern();
 	test_networks();
 	test_listeners();
+	test_sni();
 	test_captures();
 	test_cycle_slots();
 	return tap_done();

@@ -63,6 +63,33 @@ error_is(const char *src, const char *want)
 	ok(strcmp(err, want) == 0, "error for \"%s\": %s", src, err);
 }
 
+/* The TLS variables: what a handshake agreed on, nothing without TLS. */
+static void
+test_tls(void)
+{
+	static const struct template_tls tls = {
+		"TLSv1.3", "TLS_AES_128_GCM_SHA256", "a.example", "h2",
+		"CN=alice", "AB:CD"
+	};
+	static const char src[] = "%{tls_version}|%{tls_cipher}|%{tls_sni}|"
+	    "%{tls_alpn}|%{tls_client_subject}|%{tls_client_fingerprint}";
+	struct template_ctx	 c = ctx;
+	struct template		*t;
+	struct buf		 out = { 0 };
+	char			 err[64];
+
+	ok(template_compile(src, &t, err, sizeof(err)) == 0, "TLS variables");
+	ok(template_render(t, &c, &out) == 0 && out.len == 5 &&
+	    memcmp(out.data, "|||||", 5) == 0, "empty without TLS");
+	out.len = 0;
+	c.tls = &tls;
+	ok(template_render(t, &c, &out) == 0, "render with TLS");
+	ok_bytes(out.data, out.len, "TLSv1.3|TLS_AES_128_GCM_SHA256|"
+	    "a.example|h2|CN=alice|AB:CD", "what the handshake agreed on");
+	buf_free(&out);
+	template_free(t);
+}
+
 int
 main(void)
 {
@@ -88,6 +115,7 @@ main(void)
 	render_is("%{max_message_bytes}", "8192");
 	render_is("[%{0}][%{1}][%{2}][%{3}]", "[ping][in][][]");
 	render_is("%{9}", "");
+	test_tls();
 
 	error_is("%{nope}", "unknown variable '%{nope}'");
 	error_is("%{10}", "unknown variable '%{10}'");
