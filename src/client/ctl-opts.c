@@ -18,7 +18,8 @@
 enum {
 	OPT_RAW = 256, OPT_FRAMING, OPT_DELIM, OPT_DELIM_HEX, OPT_LENGTH_BYTES,
 	OPT_LENGTH_ENDIAN, OPT_COUNTS_PREFIX, OPT_FIXED_BYTES, OPT_PROXY,
-	OPT_PROXY_VERSION
+	OPT_PROXY_VERSION, OPT_TLS, OPT_CA, OPT_CERT, OPT_KEY, OPT_SNI,
+	OPT_INSECURE
 };
 
 static void __attribute__((noreturn))
@@ -31,8 +32,10 @@ usage(int status)
 "                    [--delimiter-hex hex] [--length-bytes n]\n"
 "                    [--length-endian big|little] [--length-counts-prefix]\n"
 "                    [--fixed-bytes n] [--proxy addr:port]\n"
-"                    [--proxy-version n] [-f file] [-H host] [-n count]\n"
-"                    [-p port] [-t seconds] [-U path] [message ...]\n"
+"                    [--proxy-version n] [--tls] [--insecure] [--ca file]\n"
+"                    [--cert file] [--key file] [--sni name] [-f file]\n"
+"                    [-H host] [-n count] [-p port] [-t seconds] [-U path]\n"
+"                    [message ...]\n"
 "  -f, --config FILE   daemon configuration to take the address, protocol,\n"
 "                      framing and greeting from (default %s)\n"
 "  -H, --host HOST     host name or address to connect to\n"
@@ -54,9 +57,18 @@ usage(int status)
 "      --proxy ADDR:PORT  start with a PROXY header presenting ADDR:PORT\n"
 "      --proxy-version N  of version 1 or 2 (default 1, or 2 for a v2\n"
 "                      listener)\n"
+"      --tls           use TLS (by itself for a TLS listener of the config)\n"
+"      --ca FILE       trust the CA certificates in FILE (PEM), not the\n"
+"                      system's\n"
+"      --insecure      do not verify the server's certificate\n"
+"      --cert FILE     present the client certificate in FILE (PEM)\n"
+"      --key FILE      its private key (default: in the --cert file)\n"
+"      --sni NAME      the server name to send and check the certificate\n"
+"                      against (default: the host, unless an address)\n"
 "  -g, --greeting      expect a greeting line before the replies\n"
 "  -n, --count N       send each message N times\n"
-"  -t, --timeout SECS  limit for connecting and for each reply (default 5)\n"
+"  -t, --timeout SECS  limit for connecting, the TLS handshake and each\n"
+"                      reply (default 5)\n"
 "  -v, --verbose       show what is sent and received, with round trip times\n"
 "  -q, --quiet         print nothing, only set the exit status\n"
 "  -V, --version       print the version and exit\n"
@@ -257,6 +269,40 @@ opts_greeting(const struct opts *o, const struct conf *conf)
 	return o->greeting || (svc != NULL && svc->greeting != NULL);
 }
 
+bool
+opts_tls(const struct opts *o, const struct conf *conf,
+    const struct conn_target *t, struct tls_config *tc)
+{
+	const struct conf_service	*svc = target_service(o, conf);
+	const char			*given;
+	bool				 listener = svc != NULL && svc->tls.on;
+
+	memset(tc, 0, sizeof(*tc));
+	if (!o->tls && !listener) {
+		given = o->tls_ca ? "--ca" : o->tls_cert ? "--cert" :
+		    o->tls_sni ? "--sni" : o->tls_insecure ? "--insecure" :
+		    NULL;
+		if (given != NULL)
+			report_usage("%s needs --tls (or a TLS listener in the "
+			    "config)", given);
+		return false;
+	}
+	if (t->type == SOCK_DGRAM)
+		report_usage("TLS is for streams, and the listener is UDP");
+	tc->ca = o->tls_ca;
+	tc->cert = o->tls_cert;
+	tc->key = o->tls_key;
+	tc->insecure = o->tls_insecure;
+	/* over a Unix socket there is no host: the daemon's is local */
+	tc->name = o->tls_sni != NULL ? o->tls_sni :
+	    t->family == AF_UNIX ? "localhost" : t->host;
+	if (listener) {
+		tc->alpn = svc->tls.alpn;
+		tc->nalpn = svc->tls.nalpn;
+	}
+	return true;
+}
+
 void
 opts_parse(int argc, char *argv[], struct opts *o)
 {
@@ -278,6 +324,12 @@ opts_parse(int argc, char *argv[], struct opts *o)
 		{ "fixed-bytes", required_argument,	NULL, OPT_FIXED_BYTES },
 		{ "proxy",	required_argument,	NULL, OPT_PROXY },
 		{ "proxy-version", required_argument,	NULL, OPT_PROXY_VERSION },
+		{ "tls",	no_argument,		NULL, OPT_TLS },
+		{ "ca",		required_argument,	NULL, OPT_CA },
+		{ "cert",	required_argument,	NULL, OPT_CERT },
+		{ "key",	required_argument,	NULL, OPT_KEY },
+		{ "sni",	required_argument,	NULL, OPT_SNI },
+		{ "insecure",	no_argument,		NULL, OPT_INSECURE },
 		{ "timeout",	required_argument,	NULL, 't' },
 		{ "udp",	no_argument,		NULL, 'u' },
 		{ "unix",	required_argument,	NULL, 'U' },
@@ -370,6 +422,26 @@ opts_parse(int argc, char *argv[], struct opts *o)
 				report_usage("PROXY version %s is not 1 or 2",
 				    optarg);
 			break;
+		case OPT_TLS:
+			o->tls = true;
+			break;
+		case OPT_CA:
+			o->tls_ca = optarg;
+			break;
+		case OPT_CERT:
+			o->tls_cert = optarg;
+			break;
+		case OPT_KEY:
+			o->tls_key = optarg;
+			break;
+		case OPT_SNI:
+			if (optarg[0] == '\0')
+				report_usage("the --sni name is empty");
+			o->tls_sni = optarg;
+			break;
+		case OPT_INSECURE:
+			o->tls_insecure = true;
+			break;
 		case 't':
 			o->timeout_ms = (int)strtonum(optarg, 1, 3600,
 			    &errstr) * 1000;
@@ -410,6 +482,10 @@ opts_parse(int argc, char *argv[], struct opts *o)
 		    "thing: give one");
 	if (o->udp && (o->proxy != NULL || o->proxy_version != 0))
 		report_usage("the PROXY protocol is for streams, not -u");
+	if (o->udp && o->tls)
+		report_usage("TLS is for streams, not -u");
+	if (o->tls_key != NULL && o->tls_cert == NULL)
+		report_usage("--key is the key of --cert: give both");
 	if (o->host != NULL && o->host[0] == '\0')
 		report_usage("the host name is empty");
 	for (i = optind; i < argc; i++) {

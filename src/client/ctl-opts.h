@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "ctl-conn.h"
+#include "ctl-tls.h"
 #include "frame.h"
 
 struct conf;
@@ -31,6 +32,12 @@ struct opts {
 	long long	 fixed_bytes;
 	const char	*proxy;		/* --proxy ADDRESS:PORT */
 	long long	 proxy_version;	/* 0: as the listener takes them */
+	const char	*tls_ca;	/* --ca, --cert, --key, --sni */
+	const char	*tls_cert;
+	const char	*tls_key;
+	const char	*tls_sni;
+	bool		 tls;
+	bool		 tls_insecure;
 	bool		 greeting;
 	bool		 quiet;
 	bool		 verbose;
@@ -67,5 +74,12 @@ unsigned int opts_proxy(const struct opts *, const struct conf *,
 	    union addr_any *src, bool *named);
 /* Whether -g or the config says a stream starts with a greeting line. */
 bool	opts_greeting(const struct opts *, const struct conf *);
+/*
+ * Whether to use TLS (--tls, or the config's listener has it), and with
+ * what, for the target t. Exits with EX_USAGE when the TLS options come
+ * without it, or TLS with UDP.
+ */
+bool	opts_tls(const struct opts *, const struct conf *,
+	    const struct conn_target *t, struct tls_config *);
 
 #endif

@@ -20,6 +20,7 @@
 #include "ctl-opts.h"
 #include "ctl-pending.h"
 #include "ctl-report.h"
+#include "ctl-tls.h"
 #include "frame.h"
 #include "proxy.h"
 
@@ -30,6 +31,7 @@
 
 static struct {
 	struct conn_peer peer;
+	struct tls_client *tls;		/* NULL: the plain socket */
 	struct frame_spec f;		/* how messages and replies are framed */
 	bool		 dgram, raw, quiet;	/* raw: a reply per read */
 	uint64_t	 timeout_ns;	/* for connecting, and each reply */
@@ -235,6 +237,29 @@ refused(void)
 	    strerror(ECONNREFUSED));
 }
 
+/* A stream's bytes out and in, through TLS or not; negative errnos. */
+static ssize_t
+stream_send(const void *data, size_t len)
+{
+	ssize_t	 n;
+
+	if (c.tls != NULL)
+		return tls_write(c.tls, data, len);
+	n = send(c.peer.fd, data, len, MSG_NOSIGNAL);
+	return n == -1 ? -errno : n;
+}
+
+static ssize_t
+stream_recv(void *data, size_t len)
+{
+	ssize_t	 n;
+
+	if (c.tls != NULL)
+		return tls_read(c.tls, data, len);
+	n = recv(c.peer.fd, data, len, 0);
+	return n == -1 ? -errno : n;
+}
+
 static void
 send_out(void)
 {
@@ -242,12 +267,11 @@ send_out(void)
 	ssize_t		 n;
 
 	if (!c.dgram) {
-		n = send(c.peer.fd, c.out.data + c.out_off,
-		    c.out.len - c.out_off, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
+		n = stream_send(c.out.data + c.out_off, c.out.len - c.out_off);
+		if (n < 0) {
+			if (n == -EAGAIN || n == -EINTR)
 				return;
-			lost_connection(errno);
+			lost_connection((int)-n);
 		}
 		c.out_off += (size_t)n;
 		if (c.out_off == c.out.len)
@@ -325,11 +349,11 @@ receive(void)
 	}
 	if (buf_reserve(&c.rin, 65536) < 0)
 		report_die(EX_OSERR, "out of memory");
-	n = recv(c.peer.fd, c.rin.data + c.rin.len, 65536, 0);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
+	n = stream_recv(c.rin.data + c.rin.len, 65536);
+	if (n < 0) {
+		if (n == -EAGAIN || n == -EINTR)
 			return;
-		lost_connection(errno);
+		lost_connection((int)-n);
 	}
 	if (n == 0) {
 		c.peer_closed = true;
@@ -387,6 +411,35 @@ queue_proxy(unsigned int version, const union addr_any *src)
 	report_bytes("proxy: ", h, (size_t)n, -1);
 }
 
+/*
+ * Before TLS, what is queued (the PROXY header) goes in the clear, within
+ * the timeout for connecting.
+ */
+static void
+send_clear(int timeout_ms)
+{
+	struct pollfd	 pfd = { c.peer.fd, POLLOUT, 0 };
+	ssize_t		 n;
+	int		 r;
+
+	while (c.out_off < c.out.len) {
+		n = send(c.peer.fd, c.out.data + c.out_off,
+		    c.out.len - c.out_off, MSG_NOSIGNAL);
+		if (n >= 0) {
+			c.out_off += (size_t)n;
+			continue;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			lost_connection(errno);
+		if ((r = poll(&pfd, 1, timeout_ms)) == 0)
+			report_die(EX_TEMPFAIL, "send to %s: timed out",
+			    c.peer.name);
+		if (r == -1 && errno != EINTR)
+			report_die(EX_OSERR, "poll: %s", strerror(errno));
+	}
+	c.out_off = c.out.len = 0;
+}
+
 static bool
 finished(void)
 {
@@ -405,11 +458,18 @@ run(void)
 		fill();
 		if (finished())
 			return;
+		/* what OpenSSL holds already, poll() would not report */
+		if (c.tls != NULL && !c.peer_closed && tls_pending(c.tls)) {
+			receive();
+			continue;
+		}
 		if (!owed())
 			input_prompt(&c.in);
 		pfd[0].fd = c.peer_closed ? -1 : c.peer.fd;
 		pfd[0].events = POLLIN;
 		if (c.dgram ? c.psent < c.pr.n : c.out_off < c.out.len)
+			pfd[0].events |= POLLOUT;
+		if (c.tls != NULL && tls_wants_write(c.tls))
 			pfd[0].events |= POLLOUT;
 		pfd[1].fd = input_wants_stdin(&c.in) ? STDIN_FILENO : -1;
 		pfd[1].events = POLLIN;
@@ -438,10 +498,17 @@ run(void)
 		}
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
 			input_read(&c.in);
-		if (pfd[0].revents & POLLOUT)
-			send_out();
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+		if (c.tls != NULL && pfd[0].revents != 0) {
+			/* a TLS write may wait to read, and a read to write */
+			if (c.out_off < c.out.len)
+				send_out();
 			receive();
+		} else {
+			if (pfd[0].revents & POLLOUT)
+				send_out();
+			if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+				receive();
+		}
 	}
 }
 
@@ -451,6 +518,7 @@ main(int argc, char *argv[])
 	struct opts		 opt;
 	struct conf		*conf;
 	struct conn_target	 t;
+	struct tls_config	 tls;
 	union addr_any		 proxy_src;
 	unsigned int		 proxy_version;
 	bool			 proxy_named;
@@ -461,6 +529,9 @@ main(int argc, char *argv[])
 	conf = opts_config(&opt);
 	opts_target(&opt, conf, &t);
 	c.dgram = t.type == SOCK_DGRAM;
+	/* the TLS files are read before connecting */
+	if (opts_tls(&opt, conf, &t, &tls))
+		c.tls = tls_new(&tls);
 	opts_framing(&opt, conf, &c.f);
 	/* replies that say not where they end: one read, one reply */
 	c.raw = c.f.mode == FRAME_RAW || (!c.dgram && c.f.mode == FRAME_FIXED);
@@ -477,11 +548,17 @@ main(int argc, char *argv[])
 	conn_open(&t, opt.timeout_ms, &c.peer);
 	if (proxy_version != 0)
 		queue_proxy(proxy_version, proxy_named ? &proxy_src : NULL);
+	if (c.tls != NULL) {
+		send_clear(opt.timeout_ms);
+		tls_handshake(c.tls, c.peer.fd, c.peer.name, opt.timeout_ms);
+	}
 	c.deadline = now_ns() + c.timeout_ns;
 	run();
 
 	if (fflush(stdout) == EOF)
 		report_die(EX_IOERR, "standard output: %s", strerror(errno));
+	if (c.tls != NULL)
+		tls_close(c.tls);
 	conn_close(&c.peer);
 	buf_free(&c.out);
 	buf_free(&c.rin);

@@ -451,6 +451,33 @@ def test_self_signed_fingerprint_logged():
         equal(ask(s, b"hi"), b"hi\n", "reply")
 
 
+def test_shipped_example_with_echoreplyctl():
+    # the commented TLS listener of etc/echoreplyd.conf, as a user would
+    # uncomment it, and echoreplyctl as echoreplyd.conf(5) shows it
+    with open(os.path.join(harness.TOP_SRCDIR, "etc",
+                           "echoreplyd.conf")) as f:
+        lines = f.read().split("\n")
+    start = [i for i, ln in enumerate(lines)
+             if ln.startswith('  # , { name = "tls";')]
+    equal(len(start), 1, "the commented TLS listener")
+    i = start[0]
+    while not lines[i].rstrip().endswith("}"):
+        lines[i] = "  " + lines[i][4:]
+        i += 1
+    lines[i] = "  " + lines[i][4:]
+    port, tls_port = harness.free_port(), harness.free_port()
+    text = "\n".join(lines).replace("port    = 13008;", "port = %d;" % port)
+    text = text.replace("port = 13443;", "port = %d;" % tls_port)
+    text = text.replace("/etc/echoreplyd/cert.pem", certs.path("server.pem"))
+    text = text.replace("/etc/echoreplyd/key.pem", certs.path("server.key"))
+    d = Daemon(text, port=port, listen=False)
+    r = harness.ctl("-p", str(tls_port), "--tls", "--ca", certs.path("ca.pem"),
+                    "hello")
+    equal((r.returncode, r.stdout, r.stderr), (0, b"hello\n", b""),
+          "echoreplyctl --tls --ca")
+    d.wait_log("TLS: TLSv1.3")
+
+
 class SClient:
     """openssl s_client on a pipe: lines in, lines out."""
 
