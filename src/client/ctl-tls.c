@@ -162,14 +162,19 @@ use_alpn(SSL_CTX *ctx, const struct tls_config *cfg)
 	free(v);
 }
 
+/*
+ * The one client of the process, not allocated: an exit on an error
+ * leaves nothing unreachable behind.
+ */
+static struct tls_client the_client;
+
 struct tls_client *
 tls_new(const struct tls_config *cfg)
 {
-	struct tls_client	*tc;
+	struct tls_client	*tc = &the_client;
 	SSL_CTX			*ctx;
 
-	if ((tc = calloc(1, sizeof(*tc))) == NULL)
-		report_die(EX_OSERR, "out of memory");
+	memset(tc, 0, sizeof(*tc));
 	tc->cfg = *cfg;
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		report_die(EX_OSERR, "TLS: %s", ssl_reason());
@@ -479,7 +484,7 @@ tls_close(struct tls_client *tc)
 	ERR_clear_error();
 	SSL_free(tc->ssl);
 	SSL_CTX_free(tc->ctx);
-	free(tc);
+	memset(tc, 0, sizeof(*tc));
 }
 
 #else	/* !HAVE_TLS */

@@ -742,6 +742,7 @@ conn_update(struct conn *c)
 {
 	size_t			 q = conn_queued(c);
 	uint32_t		 ev = 0;
+	int			 r;
 
 	if (q == 0 && c->eof && !c->paused) {
 		conn_close(c, c->closing ? NULL : "client closed");
@@ -751,16 +752,25 @@ conn_update(struct conn *c)
 		/*
 		 * Shut the write side and read until the client closes, so
 		 * that unread input does not turn our close into a reset that
-		 * destroys the replies still in flight.
+		 * destroys the replies still in flight. The clock starts
+		 * first: a TLS close_notify may have to wait for room.
 		 */
-		c->lingering = true;
 		conn_drop_input(c);
-		if (c->tr->ops->shutdown(c->tr) < 0 ||
-		    sd_event_add_time_relative(c->ctx->event, &c->linger,
-		    CLOCK_MONOTONIC, LINGER_USEC, 0, linger_done, c) < 0) {
+		if (c->linger == NULL && sd_event_add_time_relative(
+		    c->ctx->event, &c->linger, CLOCK_MONOTONIC, LINGER_USEC, 0,
+		    linger_done, c) < 0) {
 			conn_close(c, NULL);
 			return CONN_GONE;
 		}
+		if ((r = c->tr->ops->shutdown(c->tr)) == -EAGAIN) {
+			conn_set_events(c, EPOLLIN | c->tr->ops->wants(c->tr));
+			return 0;
+		}
+		if (r < 0) {
+			conn_close(c, NULL);
+			return CONN_GONE;
+		}
+		c->lingering = true;
 	}
 	if (c->lingering || conn_can_read(c))
 		ev |= EPOLLIN;

@@ -52,6 +52,8 @@ struct tls_conn {
 	bool			 failed;	/* no more TLS: the socket as is */
 	bool			 notified;	/* close_notify sent */
 	bool			 more;		/* a read stopped with room full */
+	bool			 held;		/* an end read with data, unsaid */
+	ssize_t			 end;		/* once failed: what reads say */
 	struct template_tls	 info;
 	char			*facts;		/* what info points into */
 };
@@ -607,6 +609,8 @@ tls_handshake(struct transport *t, char *why, size_t len)
 		tc->done = true;
 		tc->want = 0;
 		tls_facts(tc);
+		/* reads and writes keep it empty from now on */
+		ERR_clear_error();
 		return 1;
 	}
 	switch ((e = SSL_get_error(tc->ssl, r))) {
@@ -636,15 +640,20 @@ tls_read(struct transport *t, void *buf, size_t len)
 	size_t		 total = 0, n;
 	ssize_t		 r;
 
-	if (tc->failed || !tc->done) {
-		/* only to discard what comes before the close */
+	if (!tc->done) {
+		/* a failed handshake: only to discard what comes before the
+		 * close */
 		r = recv(t->fd, buf, len, 0);
 		return r == -1 ? -errno : r;
 	}
-	tc->more = false;
+	if (tc->failed) {
+		tc->held = false;
+		return tc->end;		/* once broken, never bytes again */
+	}
+	tc->more = tc->held = false;
 	tc->want = 0;
+	/* the error queue is empty here: every failure below clears it */
 	while (total < len) {
-		ERR_clear_error();
 		errno = 0;
 		if (SSL_read_ex(tc->ssl, (char *)buf + total, len - total,
 		    &n) == 1) {
@@ -658,17 +667,21 @@ tls_read(struct transport *t, void *buf, size_t len)
 			tc->want = EPOLLOUT;
 			return total > 0 ? (ssize_t)total : -EAGAIN;
 		case SSL_ERROR_ZERO_RETURN:
-			return (ssize_t)total;		/* close_notify */
+			/* close_notify; with data, the next read says so */
+			tc->held = total > 0;
+			return (ssize_t)total;
 		case SSL_ERROR_SYSCALL:
-			tc->failed = true;
-			if (total > 0)
-				return (ssize_t)total;
-			return errno != 0 ? -errno : 0;
+			tc->end = errno != 0 ? -errno : 0;
+			break;
 		default:
-			tc->failed = true;
-			ERR_clear_error();
-			return total > 0 ? (ssize_t)total : -EPROTO;
+			tc->end = -EPROTO;
+			break;
 		}
+		tc->failed = true;
+		ERR_clear_error();
+		/* what came before the failure, then the failure */
+		tc->held = total > 0;
+		return total > 0 ? (ssize_t)total : tc->end;
 	}
 	tc->more = true;
 	return (ssize_t)total;
@@ -683,7 +696,6 @@ tls_write(struct transport *t, const void *buf, size_t len)
 	if (tc->failed || !tc->done)
 		return -EPIPE;
 	tc->want = 0;
-	ERR_clear_error();
 	errno = 0;
 	if (SSL_write_ex(tc->ssl, buf, len, &n) == 1)
 		return (ssize_t)n;
@@ -694,25 +706,38 @@ tls_write(struct transport *t, const void *buf, size_t len)
 		tc->want = EPOLLIN;
 		return -EAGAIN;
 	case SSL_ERROR_SYSCALL:
-		tc->failed = true;
-		return errno != 0 ? -errno : -EPIPE;
+		tc->end = errno != 0 ? -errno : -EPIPE;
+		break;
 	default:
-		tc->failed = true;
-		ERR_clear_error();
-		return -EPROTO;
+		tc->end = -EPROTO;
+		break;
 	}
+	tc->failed = true;
+	ERR_clear_error();
+	return tc->end;
 }
 
-/* close_notify, once, when TLS is still whole; never waits. */
-static void
+/*
+ * close_notify, once, when TLS is still whole: 0 once it is sent (or
+ * cannot be), -EAGAIN while the socket has no room for it.
+ */
+static int
 tls_notify(struct tls_conn *tc)
 {
+	int	 r;
+
 	if (!tc->done || tc->failed || tc->notified)
-		return;
+		return 0;
+	tc->want = 0;
+	if ((r = SSL_shutdown(tc->ssl)) < 0 &&
+	    SSL_get_error(tc->ssl, r) == SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		tc->want = EPOLLOUT;
+		return -EAGAIN;
+	}
+	ERR_clear_error();
 	tc->notified = true;
-	ERR_clear_error();
-	(void)SSL_shutdown(tc->ssl);
-	ERR_clear_error();
+	return 0;
 }
 
 static int
@@ -720,7 +745,9 @@ tls_shutdown(struct transport *t)
 {
 	struct tls_conn	*tc = (struct tls_conn *)(void *)t;
 
-	tls_notify(tc);
+	/* the alert first, or the client sees a stream cut short */
+	if (tls_notify(tc) == -EAGAIN)
+		return -EAGAIN;
 	return shutdown(t->fd, SHUT_WR) == -1 ? -errno : 0;
 }
 
@@ -737,7 +764,8 @@ tls_pending(const struct transport *t)
 {
 	const struct tls_conn *tc = (const struct tls_conn *)(const void *)t;
 
-	return tc->more && !tc->failed && SSL_has_pending(tc->ssl) == 1;
+	return tc->held || (tc->more && !tc->failed &&
+	    SSL_has_pending(tc->ssl) == 1);
 }
 
 static const struct template_tls *
@@ -753,7 +781,7 @@ tls_free(struct transport *t)
 {
 	struct tls_conn	*tc = (struct tls_conn *)(void *)t;
 
-	tls_notify(tc);
+	(void)tls_notify(tc);	/* closed without a lingering close */
 	SSL_free(tc->ssl);
 	free(tc->facts);
 	free(tc);

@@ -31,7 +31,11 @@ struct transport_ops {
 	ssize_t		(*read)(struct transport *, void *, size_t);
 	/* Bytes written (> 0), -EAGAIN when full, or a negative errno. */
 	ssize_t		(*write)(struct transport *, const void *, size_t);
-	/* Ends our direction of the stream. 0 or a negative errno. */
+	/*
+	 * Ends our direction of the stream. 0, -EAGAIN when it must wait
+	 * until the socket can be written (wants() says EPOLLOUT), or a
+	 * negative errno.
+	 */
 	int		(*shutdown)(struct transport *);
 	/*
 	 * EPOLLIN and EPOLLOUT the transport needs for itself (a handshake

@@ -404,6 +404,72 @@ def test_stalled_handshake_beside_good_clients():
         half.close()
 
 
+def memory_client(port):
+    """A TLS client on memory BIOs, so that the test decides which bytes
+    go out together: (socket, SSLObject, outgoing BIO, incoming BIO)."""
+    raw = socket.create_connection(("127.0.0.1", port), harness.WAIT)
+    raw.settimeout(harness.WAIT)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = context().wrap_bio(inc, out, server_hostname="localhost")
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(out.read())
+            data = raw.recv(65536)
+            check(data, "closed during the handshake")
+            inc.write(data)
+    raw.sendall(out.read())
+    return raw, obj, out, inc
+
+
+def test_close_notify_with_the_last_message():
+    # the message and the client's close_notify in one segment, TCP left
+    # open: the reply, then the server's close, at once
+    d = tls_daemon()
+    raw, obj, out, inc = memory_client(d.port)
+    with raw:
+        obj.write(b"last\n")
+        try:
+            obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass            # sent ours; the server's is still to come
+        raw.sendall(out.read())
+        got = b""
+        while True:
+            data = raw.recv(65536)
+            if not data:
+                break
+            inc.write(data)
+            try:
+                while True:
+                    got += obj.read(65536)
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                pass
+        equal(got, b"last\n", "the reply before the end")
+    d.wait_log("(client closed)")
+
+
+def test_a_broken_record_closes_that_client_only():
+    d = tls_daemon()
+    with tls_connect(d.port) as s, tls_connect(d.port) as other:
+        equal(ask(s, b"first"), b"first\n", "before")
+        # an application data record that cannot decrypt, then plaintext
+        # that must never be taken for a message
+        os.write(s.fileno(), b"\x17\x03\x03\x00\x20" + bytes(32) +
+                 b"INJECTED\n")
+        try:
+            got = s.recv(100)
+        except (ssl.SSLError, ConnectionResetError):
+            got = b""
+        equal(got, b"", "the broken connection ends")
+        equal(ask(other, b"still"), b"still\n", "the other client")
+    d.wait_log("disconnected")
+    check("INJECTED" not in d.log(), "bytes after a broken record were "
+          "read as a message:\n" + d.log())
+
+
 def test_pipelined_messages():
     d = tls_daemon(extra="max_queued_bytes = 16777216;")
     n = 20000
@@ -532,6 +598,49 @@ def test_openssl_s_client():
             equal(c.ask(b"who"), ver + b" echo localhost\n", "s_client rule")
         finally:
             c.close()
+
+
+def test_renegotiation_refused():
+    # s_client renegotiates on a line "R" when it is not -quiet
+    d = tls_daemon()
+    p = subprocess.Popen(["openssl", "s_client", "-connect",
+                          "127.0.0.1:%d" % d.port, "-tls1_2", "-CAfile",
+                          certs.path("ca.pem")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out = b""
+        p.stdin.write(b"hello\n")
+        p.stdin.flush()
+        deadline = time.monotonic() + harness.WAIT
+        while b"\nhello\n" not in out:
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([p.stdout], [], [], max(left, 0))
+            check(r, "no reply before renegotiating: %r" % out[-300:])
+            chunk = os.read(p.stdout.fileno(), 4096)
+            check(chunk, "s_client ended: %r" % out[-300:])
+            out += chunk
+        p.stdin.write(b"R\n")
+        p.stdin.flush()
+        p.stdin.close()
+        while True:     # what s_client says, to its end
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([p.stdout], [], [], max(left, 0))
+            check(r, "s_client did not end: %r" % out[-300:])
+            chunk = os.read(p.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            out += chunk
+        # the server's no_renegotiation alert, as the client reports it
+        check(b"no renegotiation" in out, "renegotiated? %r" % out[-300:])
+        d.wait_log("disconnected")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        p.stdout.close()
+    equal(d.log().count(" TLS: "), 1, "handshakes in the log:\n" + d.log())
+    with tls_connect(d.port) as s:
+        equal(ask(s, b"after"), b"after\n", "served after")
 
 
 if __name__ == "__main__":
