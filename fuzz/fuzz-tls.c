@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -365,11 +366,6 @@ client_read(struct run *x, size_t len)
 		;
 	else if (x->corrupt)
 		x->cdone = true;	/* an alert, or no close_notify */
-	else if (x->small && x->sended && x->crecv == x->m &&
-	    ERR_GET_REASON(ERR_peek_last_error()) ==
-	    SSL_R_UNEXPECTED_EOF_WHILE_READING)
-		/* tls_notify() never waits: a full socket loses it */
-		x->cdone = true;
 	else
 		fail("client read failed (%d) at %zu of %zu bytes",
 		    SSL_get_error(x->cl, 0), x->crecv, x->m);
@@ -449,6 +445,8 @@ server_end(struct run *x)
 	if (!x->seof || x->sended || (x->ssent < x->m && !x->sdead))
 		return;
 	r = x->t->ops->shutdown(x->t);
+	if (r == -EAGAIN && (x->t->ops->wants(x->t) & EPOLLOUT))
+		return;		/* close_notify waits for room: again later */
 	if (r != 0 && !x->corrupt && x->end != END_CLOSE)
 		fail("server shutdown: %s", strerror(-r));
 	x->sended = true;

@@ -53,6 +53,8 @@ struct tls_conn {
 	bool			 notified;	/* close_notify sent */
 	bool			 more;		/* a read stopped with room full */
 	bool			 held;		/* an end read with data, unsaid */
+	bool			 drained;	/* a recv() came back short */
+	bool			 fin;		/* a recv() came back with 0 */
 	ssize_t			 end;		/* once failed: what reads say */
 	struct template_tls	 info;
 	char			*facts;		/* what info points into */
@@ -62,6 +64,7 @@ struct tls_conn {
 static EVP_PKEY	*self_key;
 static X509	*self_cert;
 static int	 alpn_index = -1;
+static BIO_METHOD *sock_method;
 
 static void
 alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -495,8 +498,10 @@ tls_cleanup(void)
 {
 	X509_free(self_cert);
 	EVP_PKEY_free(self_key);
+	BIO_meth_free(sock_method);
 	self_cert = NULL;
 	self_key = NULL;
+	sock_method = NULL;
 }
 
 /* What was agreed, kept as text for templates and logs. */
@@ -605,6 +610,7 @@ tls_handshake(struct transport *t, char *why, size_t len)
 	}
 	ERR_clear_error();
 	errno = 0;
+	tc->drained = false;
 	if ((r = SSL_do_handshake(tc->ssl)) == 1) {
 		tc->done = true;
 		tc->want = 0;
@@ -630,6 +636,98 @@ tls_handshake(struct transport *t, char *why, size_t len)
 }
 
 /*
+ * The socket, as OpenSSL reads and writes it. Once a recv() has come back
+ * short in one read or handshake step, the socket is taken as drained
+ * until the next (epoll reports what comes later): OpenSSL's next read,
+ * for the rest of a record, would only be an EAGAIN, a system call for
+ * nothing on every wake-up.
+ */
+static int
+sock_read(BIO *b, char *buf, int len)
+{
+	struct tls_conn	*tc = BIO_get_data(b);
+	ssize_t		 n;
+
+	BIO_clear_retry_flags(b);
+	if (tc->drained) {
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	if ((n = recv(tc->t.fd, buf, (size_t)len, 0)) >= 0) {
+		tc->drained = n < len;
+		tc->fin = n == 0;
+		return (int)n;
+	}
+	if (errno == EAGAIN || errno == EINTR) {
+		tc->drained = errno == EAGAIN;
+		BIO_set_retry_read(b);
+	}
+	return -1;
+}
+
+static int
+sock_write(BIO *b, const char *buf, int len)
+{
+	struct tls_conn	*tc = BIO_get_data(b);
+	ssize_t		 n;
+
+	BIO_clear_retry_flags(b);
+	if ((n = send(tc->t.fd, buf, (size_t)len, MSG_NOSIGNAL |
+	    MSG_DONTWAIT)) >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EINTR)
+		BIO_set_retry_write(b);
+	return -1;
+}
+
+static long
+sock_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_conn	*tc = BIO_get_data(b);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_EOF:	/* the peer closed without close_notify */
+		return tc != NULL && tc->fin;
+	default:
+		return 0;
+	}
+}
+
+static int
+sock_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static BIO *
+sock_bio(struct tls_conn *tc)
+{
+	BIO	*b;
+
+	if (sock_method == NULL) {
+		if ((sock_method = BIO_meth_new(BIO_get_new_index() |
+		    BIO_TYPE_SOURCE_SINK, "echoreplyd socket")) == NULL)
+			return NULL;
+		if (BIO_meth_set_read(sock_method, sock_read) != 1 ||
+		    BIO_meth_set_write(sock_method, sock_write) != 1 ||
+		    BIO_meth_set_ctrl(sock_method, sock_ctrl) != 1 ||
+		    BIO_meth_set_create(sock_method, sock_create) != 1) {
+			BIO_meth_free(sock_method);
+			sock_method = NULL;
+			return NULL;
+		}
+	}
+	if ((b = BIO_new(sock_method)) != NULL)
+		BIO_set_data(b, tc);
+	return b;
+}
+
+/*
  * Fills buf until it is full or the socket has nothing more, as a plain
  * recv() would: a short read means all that came is read.
  */
@@ -650,7 +748,7 @@ tls_read(struct transport *t, void *buf, size_t len)
 		tc->held = false;
 		return tc->end;		/* once broken, never bytes again */
 	}
-	tc->more = tc->held = false;
+	tc->more = tc->held = tc->drained = false;
 	tc->want = 0;
 	/* the error queue is empty here: every failure below clears it */
 	while (total < len) {
@@ -803,19 +901,22 @@ struct transport *
 transport_tls_new(struct tls_ctx *ctx, int fd)
 {
 	struct tls_conn	*tc;
+	BIO		*b = NULL;
 
 	if ((tc = calloc(1, sizeof(*tc))) == NULL)
 		return NULL;
+	tc->t.ops = &tls_ops;
+	tc->t.fd = fd;
 	if ((tc->ssl = SSL_new(ctx->ctx)) == NULL ||
-	    SSL_set_fd(tc->ssl, fd) != 1) {
+	    (b = sock_bio(tc)) == NULL) {
+		BIO_free(b);
 		SSL_free(tc->ssl);
 		free(tc);
 		ERR_clear_error();
 		return NULL;
 	}
+	SSL_set_bio(tc->ssl, b, b);	/* the SSL owns it from now on */
 	SSL_set_accept_state(tc->ssl);
-	tc->t.ops = &tls_ops;
-	tc->t.fd = fd;
 	tc->want = EPOLLIN;
 	return &tc->t;
 }

@@ -451,6 +451,22 @@ def test_close_notify_with_the_last_message():
     d.wait_log("(client closed)")
 
 
+def test_half_close_without_close_notify():
+    # a client that shuts its side of the TCP connection with no
+    # close_notify is taken as closed: its replies, then ours
+    d = tls_daemon()
+    raw = socket.create_connection(("127.0.0.1", d.port), harness.WAIT)
+    raw.settimeout(harness.WAIT)
+    with context().wrap_socket(raw, server_hostname="localhost",
+                               suppress_ragged_eofs=False) as s:
+        equal(ask(s, b"one"), b"one\n", "reply")
+        s.sendall(b"two\n")
+        socket.socket.shutdown(s, socket.SHUT_WR)   # the TCP FIN only
+        # a bare EOF would raise SSLEOFError: the server's close_notify
+        equal(recv_until(s, None), b"two\n", "reply, then close_notify")
+    d.wait_log("(client closed)")
+
+
 def test_a_broken_record_closes_that_client_only():
     d = tls_daemon()
     with tls_connect(d.port) as s, tls_connect(d.port) as other:
