@@ -16,6 +16,13 @@
  * Every loop is bounded in time; the program never runs longer than its
  * warm-up, duration and drain time (or, for idle, its open time limit,
  * hold time and check time) added up.
+ *
+ * With -T each connection is a TLS client (OpenSSL) that does a full
+ * handshake: a fresh session every time, no ticket, no session cache, as
+ * the bench measures handshakes; no certificate check, as the bench's are
+ * self-signed; server name localhost. A failed handshake is an error. In
+ * connect mode the handshake counts in the connection's time, which ends
+ * with a close_notify and close(2), not waiting for the server's.
  */
 #include <arpa/inet.h>
 #include <err.h>
@@ -23,6 +30,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +41,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef HAVE_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT	24
@@ -53,6 +66,7 @@
 #define NBUCKETS	(64 * HALF)
 
 enum mode { M_PIPE, M_CONNECT, M_IDLE, M_PROBE };
+/* C_CONNECTING: the TCP connect, then with -T the TLS handshake */
 enum cstate { C_FREE, C_CONNECTING, C_OPEN, C_IDLE, C_DEAD };
 
 struct conn {
@@ -68,6 +82,10 @@ struct conn {
 	char		*part;
 	bool		 skip;		/* discarding a bad reply up to its LF */
 	uint64_t	 started;	/* connect and idle: when it began */
+#ifdef HAVE_TLS
+	SSL		*ssl;
+	bool		 rd_out;	/* SSL_read waits for writability */
+#endif
 };
 
 static struct {
@@ -79,6 +97,10 @@ static struct {
 	const char	*term;
 	bool		 length;	/* -L: a 4-byte length before each */
 	bool		 proxy;		/* -X: a PROXY v1 header first */
+	bool		 tls;		/* -T */
+#ifdef HAVE_TLS
+	SSL_CTX		*ctx;
+#endif
 	char		*msgbuf;	/* depth + 1 copies of message + term */
 	size_t		 mlen;		/* one message with its terminator */
 	char		*exp;		/* the expected reply with the terminator */
@@ -218,6 +240,13 @@ conn_close(struct conn *c, enum cstate next)
 {
 	bool	 was = is_busy(c);
 
+#ifdef HAVE_TLS
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		c->rd_out = false;
+	}
+#endif
 	if (c->fd >= 0)
 		close(c->fd);	/* also leaves the epoll set */
 	c->fd = -1;
@@ -236,6 +265,19 @@ conn_fail(struct conn *c)
 {
 	g.errors++;
 	conn_close(c, g.mode == M_CONNECT ? C_FREE : C_DEAD);
+}
+
+/* Closes a connection that worked: with -T, a close_notify first. */
+static void
+conn_done(struct conn *c, enum cstate next)
+{
+#ifdef HAVE_TLS
+	/* one try, not waiting for the server's: as a client that leaves */
+	if (c->ssl != NULL && (c->state == C_OPEN || c->state == C_IDLE) &&
+	    SSL_shutdown(c->ssl) < 0)
+		ERR_clear_error();
+#endif
+	conn_close(c, next);
 }
 
 /* Starts a non-blocking connect; false (and one error) when it fails. */
@@ -310,6 +352,39 @@ send_proxy(struct conn *c)
 	return true;
 }
 
+#ifdef HAVE_TLS
+/*
+ * -T: writes what is pending. After a WANT_WRITE the next SSL_write has
+ * the same start and as many bytes or more, as OpenSSL requires.
+ */
+static bool
+tls_flush(struct conn *c)
+{
+	int	 w, e;
+
+	while (c->wpend_len > 0) {
+		w = SSL_write(c->ssl, g.msgbuf + c->wpend_off,
+		    (int)c->wpend_len);
+		if (w <= 0) {
+			/* WANT_READ: none without renegotiation; harmless */
+			e = SSL_get_error(c->ssl, w);
+			if (e == SSL_ERROR_WANT_WRITE ||
+			    e == SSL_ERROR_WANT_READ)
+				break;
+			ERR_clear_error();
+			conn_fail(c);
+			return false;
+		}
+		c->wpend_len -= (size_t)w;
+		c->wpend_off = c->wpend_len == 0 ? 0 :
+		    (c->wpend_off + (size_t)w) % g.mlen;
+	}
+	set_events(c, c->wpend_len > 0 || c->rd_out ? EPOLLIN | EPOLLOUT :
+	    EPOLLIN);
+	return true;
+}
+#endif
+
 /* Sends n more messages (or what is still pending when n is 0). */
 static bool
 conn_send(struct conn *c, unsigned int n, uint64_t now)
@@ -325,6 +400,10 @@ conn_send(struct conn *c, unsigned int n, uint64_t now)
 	track(c, was);
 	if (c->wpend_len == 0)
 		return true;
+#ifdef HAVE_TLS
+	if (g.tls)
+		return tls_flush(c);
+#endif
 	w = send(c->fd, g.msgbuf + c->wpend_off, c->wpend_len, MSG_NOSIGNAL);
 	if (w == -1) {
 		if (errno != EAGAIN) {
@@ -367,7 +446,7 @@ answered(struct conn *c, bool good, uint64_t now)
 }
 
 /* Checks the replies in buf; returns how many arrived. */
-static unsigned int
+static inline unsigned int
 parse(struct conn *c, const char *buf, size_t len, uint64_t now)
 {
 	const char	*nl;
@@ -412,6 +491,15 @@ parse(struct conn *c, const char *buf, size_t len, uint64_t now)
 	return n;
 }
 
+/* The server closed or reset c: errors if replies were still due. */
+static void
+conn_gone(struct conn *c)
+{
+	if (c->inflight > 0 || (g.mode != M_CONNECT && g.sending))
+		g.errors += c->inflight > 0 ? c->inflight : 1;
+	conn_close(c, g.mode == M_CONNECT ? C_FREE : C_DEAD);
+}
+
 /* Reads and checks what arrived; false when the connection is gone. */
 static bool
 conn_read(struct conn *c, uint64_t now, unsigned int *got)
@@ -425,46 +513,17 @@ conn_read(struct conn *c, uint64_t now, unsigned int *got)
 		return true;
 	}
 	if (r <= 0) {
-		if (c->inflight > 0 || (g.mode != M_CONNECT && g.sending))
-			g.errors += c->inflight > 0 ? c->inflight : 1;
-		conn_close(c, g.mode == M_CONNECT ? C_FREE : C_DEAD);
+		conn_gone(c);
 		return false;
 	}
 	*got = parse(c, g.rbuf, c->plen + (size_t)r, now);
 	return true;
 }
 
-static void
-on_event(struct conn *c, uint32_t ev, uint64_t now)
+/* What got more replies on c mean in this mode. */
+static inline void
+on_replies(struct conn *c, unsigned int got, uint64_t now)
 {
-	unsigned int	 got;
-	int		 soerr = 0;
-	socklen_t	 slen = sizeof(soerr);
-
-	if (c->fd < 0)		/* closed earlier in this batch of events */
-		return;
-	if (c->state == C_CONNECTING) {
-		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-			return;
-		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) == -1
-		    || soerr != 0) {
-			conn_fail(c);
-			return;
-		}
-		c->state = C_OPEN;
-		g.busy--;	/* until the send below */
-		if (g.proxy && !send_proxy(c))
-			return;
-		/* pipe: the whole depth; connect and idle: one message */
-		conn_send(c, g.mode == M_PIPE ? g.depth : 1, now);
-		return;
-	}
-	if ((ev & EPOLLOUT) && c->wpend_len > 0 && !conn_send(c, 0, now))
-		return;
-	if (!(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-		return;
-	if (!conn_read(c, now, &got))
-		return;
 	if (got == 0)
 		return;
 	switch (g.mode) {
@@ -475,7 +534,7 @@ on_event(struct conn *c, uint32_t ev, uint64_t now)
 	case M_CONNECT:
 		if (c->inflight == 0) {
 			record(now - c->started);
-			conn_close(c, C_FREE);
+			conn_done(c, C_FREE);
 		}
 		break;
 	case M_IDLE:
@@ -487,6 +546,170 @@ on_event(struct conn *c, uint32_t ev, uint64_t now)
 	case M_PROBE:
 		break;
 	}
+}
+
+#ifdef HAVE_TLS
+static void __attribute__((noreturn))
+tls_errx(const char *what)
+{
+	char	 buf[256];
+
+	ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+	errx(1, "%s: %s", what, buf);
+}
+
+/*
+ * -T: reads and checks what arrived. OpenSSL reads ahead and may hold
+ * records that epoll cannot report: read on while it does and a reply is
+ * still due, but not much past what the replies due can fill, lest a
+ * server that streams junk keep the loop from its deadline.
+ */
+static bool
+tls_read(struct conn *c, uint64_t now, unsigned int *got)
+{
+	size_t	 left = (size_t)c->inflight * g.explen + sizeof(g.rbuf);
+	int	 r;
+
+	*got = 0;
+	if (c->rd_out) {
+		c->rd_out = false;
+		set_events(c, c->wpend_len > 0 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	}
+	do {
+		memcpy(g.rbuf, c->part, c->plen);
+		r = SSL_read(c->ssl, g.rbuf + c->plen,
+		    (int)(sizeof(g.rbuf) - c->plen));
+		if (r <= 0) {
+			switch (SSL_get_error(c->ssl, r)) {
+			case SSL_ERROR_WANT_READ:
+				return true;
+			case SSL_ERROR_WANT_WRITE:
+				/* an answer to a KeyUpdate, say */
+				c->rd_out = true;
+				set_events(c, EPOLLIN | EPOLLOUT);
+				return true;
+			default:
+				ERR_clear_error();
+				conn_gone(c);
+				return false;
+			}
+		}
+		*got += parse(c, g.rbuf, c->plen + (size_t)r, now);
+		left -= (size_t)r < left ? (size_t)r : left;
+	} while (c->inflight > 0 && left > 0 && SSL_has_pending(c->ssl));
+	return true;
+}
+
+static void
+tls_handshake(struct conn *c, uint64_t now)
+{
+	unsigned int	 got;
+	bool		 was = is_busy(c);
+	int		 r;
+
+	if ((r = SSL_do_handshake(c->ssl)) != 1) {
+		switch (SSL_get_error(c->ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+			set_events(c, EPOLLIN);
+			break;
+		case SSL_ERROR_WANT_WRITE:
+			set_events(c, EPOLLOUT);
+			break;
+		default:
+			ERR_clear_error();
+			conn_fail(c);
+			break;
+		}
+		return;
+	}
+	c->state = C_OPEN;
+	track(c, was);
+	/* pipe: the whole depth; connect and idle: one message */
+	if (!conn_send(c, g.mode == M_PIPE ? g.depth : 1, now))
+		return;
+	/* what came with the end of the handshake: epoll will not say */
+	if (SSL_has_pending(c->ssl) && tls_read(c, now, &got))
+		on_replies(c, got, now);
+}
+
+/* -T: a fresh SSL on a socket that has just connected: a full handshake */
+static void
+tls_start(struct conn *c, uint64_t now)
+{
+	if ((c->ssl = SSL_new(g.ctx)) == NULL ||
+	    SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    SSL_set_tlsext_host_name(c->ssl, "localhost") != 1)
+		tls_errx("SSL_new");
+	SSL_set_connect_state(c->ssl);
+	tls_handshake(c, now);
+}
+
+static void
+tls_event(struct conn *c, uint32_t ev, uint64_t now)
+{
+	unsigned int	 got;
+
+	if ((ev & EPOLLOUT) && c->wpend_len > 0 && !conn_send(c, 0, now))
+		return;
+	if (!(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
+	    !(c->rd_out && (ev & EPOLLOUT)))
+		return;
+	if (tls_read(c, now, &got))
+		on_replies(c, got, now);
+}
+#endif
+
+static void
+on_event(struct conn *c, uint32_t ev, uint64_t now)
+{
+	unsigned int	 got;
+	int		 soerr = 0;
+	socklen_t	 slen = sizeof(soerr);
+
+	if (c->fd < 0)		/* closed earlier in this batch of events */
+		return;
+	if (c->state == C_CONNECTING) {
+#ifdef HAVE_TLS
+		if (c->ssl != NULL) {
+			tls_handshake(c, now);
+			return;
+		}
+#endif
+		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) == -1
+		    || soerr != 0) {
+			conn_fail(c);
+			return;
+		}
+#ifdef HAVE_TLS
+		/* -X: the header in clear before TLS, as a balancer sends it */
+		if (g.tls) {
+			if (!g.proxy || send_proxy(c))
+				tls_start(c, now);
+			return;
+		}
+#endif
+		c->state = C_OPEN;
+		g.busy--;	/* until the send below */
+		if (g.proxy && !send_proxy(c))
+			return;
+		/* pipe: the whole depth; connect and idle: one message */
+		conn_send(c, g.mode == M_PIPE ? g.depth : 1, now);
+		return;
+	}
+#ifdef HAVE_TLS
+	if (g.tls) {
+		tls_event(c, ev, now);
+		return;
+	}
+#endif
+	if ((ev & EPOLLOUT) && c->wpend_len > 0 && !conn_send(c, 0, now))
+		return;
+	if (!(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return;
+	if (conn_read(c, now, &got))
+		on_replies(c, got, now);
 }
 
 /*
@@ -633,7 +856,7 @@ run_timed(void)
 		else if (c->state == C_OPEN)
 			g.errors += c->inflight;
 		if (c->fd >= 0)
-			conn_close(c, C_DEAD);
+			conn_done(c, C_DEAD);
 	}
 
 	secs = (double)(t1 - t0) / 1e9;
@@ -687,7 +910,7 @@ run_idle(void)
 	    (double)(t2 - t1) / 1e9);
 	for (i = 0; i < g.nconns; i++)
 		if (g.conns[i].fd >= 0)
-			conn_close(&g.conns[i], C_DEAD);
+			conn_done(&g.conns[i], C_DEAD);
 }
 
 /* Connects, sends and checks the reply until it works or time runs out. */
@@ -704,7 +927,7 @@ run_probe(void)
 			run_until(now_ns() + NSEC, none_in_flight, NULL);
 			if (c->state == C_OPEN && c->inflight == 0 &&
 			    g.errors == 0) {
-				conn_close(c, C_FREE);
+				conn_done(c, C_FREE);
 				return 0;
 			}
 			if (c->fd >= 0)
@@ -767,13 +990,40 @@ framed(const char *s, size_t *len)
 	return p;
 }
 
+#ifdef HAVE_TLS
+/* version: 12 or 13 for -V, 0 for the highest both ends have */
+static void
+tls_init(unsigned int version)
+{
+	int	 v = version == 12 ? TLS1_2_VERSION : TLS1_3_VERSION;
+
+	if ((g.ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		tls_errx("SSL_CTX_new");
+	SSL_CTX_set_verify(g.ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_options(g.ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_session_cache_mode(g.ctx, SSL_SESS_CACHE_OFF);
+	/* idle holds thousands: no buffers kept while they wait */
+	SSL_CTX_set_mode(g.ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	    (g.mode == M_IDLE ? SSL_MODE_RELEASE_BUFFERS : 0));
+	/* a read(2) per burst of records, not two per record */
+	SSL_CTX_set_read_ahead(g.ctx, 1);
+	if (version != 0 && (SSL_CTX_set_min_proto_version(g.ctx, v) != 1 ||
+	    SSL_CTX_set_max_proto_version(g.ctx, v) != 1))
+		tls_errx("-V");
+	/* OpenSSL writes with write(2), not send(2) with MSG_NOSIGNAL */
+	signal(SIGPIPE, SIG_IGN);
+}
+#endif
+
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-"usage: loadgen [-LrX] [-a address] [-c conns] [-d secs] [-e reply]\n"
+"usage: loadgen [-LrTX] [-a address] [-c conns] [-d secs] [-e reply]\n"
 "               [-m pipe|connect|idle|probe] [-P depth] [-s message]\n"
-"               [-S sources] [-t secs] [-W pid] [-w secs] port\n"
+"               [-S sources] [-t secs] [-V 1.2|1.3] [-W pid] [-w secs]\n"
+"               port\n"
 "  -a  server address, loopback only (127.0.0.1)\n"
 "  -c  connections: at once (pipe), concurrent (connect), held (idle)\n"
 "  -d  measured time (pipe, connect) or hold time (idle) in s (3)\n"
@@ -785,10 +1035,12 @@ usage(void)
 "  -r  end messages with CRLF instead of LF (replies too)\n"
 "  -s  message (echoreplyd-bench)\n"
 "  -S  spread connections over this many source addresses from 127.0.0.2\n"
+"  -T  TLS: a full handshake on every connection, no certificate check\n"
 "  -t  probe: give up after this long in s (10)\n"
+"  -V  with -T, only this TLS version (default: the highest both have)\n"
 "  -W  report the CPU use of this process (the server) too\n"
 "  -w  warm-up before measuring in s (0.2)\n"
-"  -X  start each connection with a PROXY v1 header\n");
+"  -X  start each connection with a PROXY v1 header (before TLS)\n");
 	exit(2);
 }
 
@@ -798,7 +1050,7 @@ main(int argc, char *argv[])
 	struct rlimit	 rl;
 	const char	*addr = "127.0.0.1";
 	char		*one;
-	unsigned int	 i;
+	unsigned int	 i, version = 0;
 	int		 ch;
 
 	g.mode = M_PIPE;
@@ -809,11 +1061,19 @@ main(int argc, char *argv[])
 	g.probe_timeout = 10 * NSEC;
 	g.msg = "echoreplyd-bench";
 	g.term = "\n";
-	while ((ch = getopt(argc, argv, "a:c:d:e:Lm:P:rs:S:t:W:w:X")) != -1) {
+	while ((ch = getopt(argc, argv,
+	    "a:c:d:e:Lm:P:rs:S:Tt:V:W:w:X")) != -1) {
 		switch (ch) {
 		case 'L':
 			g.length = true;
 			break;
+		case 'T':
+#ifdef HAVE_TLS
+			g.tls = true;
+			break;
+#else
+			errx(2, "-T: this loadgen was built without TLS");
+#endif
 		case 'X':
 			g.proxy = true;
 			break;
@@ -856,6 +1116,14 @@ main(int argc, char *argv[])
 		case 't':
 			g.probe_timeout = parse_secs(optarg, "-t");
 			break;
+		case 'V':
+			if (strcmp(optarg, "1.2") == 0)
+				version = 12;
+			else if (strcmp(optarg, "1.3") == 0)
+				version = 13;
+			else
+				errx(2, "-V %s: not 1.2 or 1.3", optarg);
+			break;
 		case 'W':
 			g.srv_pid = (long)parse_uint(optarg, 1, INT_MAX, "-W");
 			break;
@@ -882,6 +1150,12 @@ main(int argc, char *argv[])
 		g.depth = 1;
 	if (g.mode == M_PROBE)
 		g.nconns = 1;
+	if (version != 0 && !g.tls)
+		errx(2, "-V: only with -T");
+#ifdef HAVE_TLS
+	if (g.tls)
+		tls_init(version);
+#endif
 
 	/* as many descriptors as allowed: idle needs one per connection */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
