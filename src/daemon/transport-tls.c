@@ -728,6 +728,19 @@ sock_bio(struct tls_conn *tc)
 }
 
 /*
+ * TLS is over for this connection: what reads say from now on is the
+ * system's error (or eof when there is none), or -EPROTO for a TLS one.
+ */
+static ssize_t
+broken(struct tls_conn *tc, bool syscall, ssize_t eof)
+{
+	tc->end = !syscall ? -EPROTO : errno != 0 ? -errno : eof;
+	tc->failed = true;
+	ERR_clear_error();
+	return tc->end;
+}
+
+/*
  * Fills buf until it is full or the socket has nothing more, as a plain
  * recv() would: a short read means all that came is read.
  */
@@ -769,14 +782,12 @@ tls_read(struct transport *t, void *buf, size_t len)
 			tc->held = total > 0;
 			return (ssize_t)total;
 		case SSL_ERROR_SYSCALL:
-			tc->end = errno != 0 ? -errno : 0;
+			broken(tc, true, 0);
 			break;
 		default:
-			tc->end = -EPROTO;
+			broken(tc, false, 0);
 			break;
 		}
-		tc->failed = true;
-		ERR_clear_error();
 		/* what came before the failure, then the failure */
 		tc->held = total > 0;
 		return total > 0 ? (ssize_t)total : tc->end;
@@ -804,15 +815,10 @@ tls_write(struct transport *t, const void *buf, size_t len)
 		tc->want = EPOLLIN;
 		return -EAGAIN;
 	case SSL_ERROR_SYSCALL:
-		tc->end = errno != 0 ? -errno : -EPIPE;
-		break;
+		return broken(tc, true, -EPIPE);
 	default:
-		tc->end = -EPROTO;
-		break;
+		return broken(tc, false, -EPIPE);
 	}
-	tc->failed = true;
-	ERR_clear_error();
-	return tc->end;
 }
 
 /*
