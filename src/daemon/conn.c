@@ -32,7 +32,7 @@ static void	conn_closing(struct conn *, const char *);
 static void	conn_name(struct conn *, uint64_t);
 static int	conn_update(struct conn *);
 static void	conn_again(struct conn *);
-static int	tls_time(struct conn *);
+static void	tls_time(struct conn *);
 
 /* What the journal is told about this client. */
 static void
@@ -874,8 +874,10 @@ proxy_read(struct conn *c, char *rbuf)
 	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s "
 	    "via %s (PROXY v%u%s)", c->peer, c->l->name, balancer, h.version,
 	    h.local ? ", its own address" : "");
-	if (c->tls_wait)	/* the handshake follows the header */
-		return tls_time(c);
+	if (c->tls_wait) {	/* the handshake follows the header */
+		tls_time(c);
+		return 0;
+	}
 	return conn_greet(c) == CONN_GONE ? CONN_GONE : 0;
 }
 
@@ -896,14 +898,13 @@ tls_late(sd_event_source *s, uint64_t usec, void *arg)
 }
 
 /* The handshake's clock starts. */
-static int
+static void
 tls_time(struct conn *c)
 {
 	if (sd_event_add_time_relative(c->ctx->event, &c->delay,
 	    CLOCK_MONOTONIC, c->l->svc->tls.handshake_timeout_ms * 1000,
 	    SERVE_TIMER_ACCURACY_USEC, tls_late, c) < 0)
 		log_warnx("%s cannot time its TLS handshake", c->peer);
-	return 0;
 }
 
 /*
@@ -1080,7 +1081,7 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s",
 	    c->peer, l->name);
 	if (c->tls_wait)
-		(void)tls_time(c);
+		tls_time(c);
 	return c;
 }
 
