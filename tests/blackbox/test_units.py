@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 """The shipped systemd units: `systemd-analyze verify` prints nothing for
-any of them, and `systemd-analyze security --offline=true` scores each
-service 1.0 or lower. Skips (77) without systemd-analyze."""
+any of them, `systemd-analyze security --offline=true` scores each
+service 1.0 or lower, and the services give the daemon the open files its
+default limits need and no config check that would restart in a loop. Skips (77) without systemd-analyze."""
 
 import os
 import re
@@ -61,6 +62,33 @@ def test_paths_substituted():
         if name.endswith(".service"):
             check("ExecStart=%s/echoreplyd -f " % UNIT_SBINDIR in text,
                   "%s: ExecStart= not under %s" % (name, UNIT_SBINDIR))
+
+
+def unit_settings(name):
+    """The Key=value lines of a generated unit, a list per key."""
+    settings = {}
+    with open(os.path.join(UNIT_DIR, name)) as f:
+        for line in f:
+            m = re.match(r"([A-Za-z]+)=(.*)", line.strip())
+            if m:
+                settings.setdefault(m.group(1), []).append(m.group(2))
+    return settings
+
+
+def test_open_file_limit_and_no_restart_loop():
+    # issue 12: under systemd the daemon kept the default 1024 files, and
+    # a bad config at start was retried (RestartPreventExitStatus= covers
+    # the main process only, not an ExecStartPre= check)
+    for name in SERVICES:
+        s = unit_settings(name)
+        limit = s.get("LimitNOFILE", ["0"])[-1].split(":")[0]
+        check(limit.isdigit() and int(limit) >= 10000 + 32 + 16,
+              "%s: LimitNOFILE=%s does not hold the default 10000 "
+              "connections" % (name, limit))
+        check("ExecStartPre" not in s, "%s: a config check in "
+              "ExecStartPre= is restarted in a loop" % name)
+        equal(s.get("RestartPreventExitStatus"), ["78"],
+              name + " RestartPreventExitStatus")
 
 
 def test_verify_prints_nothing():
