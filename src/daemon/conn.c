@@ -786,7 +786,20 @@ conn_update(struct conn *c)
 	return 0;
 }
 
-/* The PROXY header did not come in time: one warning, then closed. */
+/*
+ * What has to come first (the PROXY header, the TLS handshake) did not
+ * come in time: one warning, then closed.
+ */
+static void
+conn_late(struct conn *c, const char *what, uint64_t ms, const char *reason)
+{
+	c->delay = sd_event_source_disable_unref(c->delay);
+	c->ctx->errors++;
+	log_warnx("%s no %s within %llu ms; closing", c->peer, what,
+	    (unsigned long long)ms);
+	conn_close(c, reason);
+}
+
 static int
 proxy_late(sd_event_source *s, uint64_t usec, void *arg)
 {
@@ -794,11 +807,8 @@ proxy_late(sd_event_source *s, uint64_t usec, void *arg)
 
 	(void)s;
 	(void)usec;
-	c->delay = sd_event_source_disable_unref(c->delay);
-	c->ctx->errors++;
-	log_warnx("%s no PROXY header within %llu ms; closing", c->peer,
-	    (unsigned long long)c->l->svc->proxy_timeout_ms);
-	conn_close(c, "no PROXY header in time");
+	conn_late(c, "PROXY header", c->l->svc->proxy_timeout_ms,
+	    "no PROXY header in time");
 	return 0;
 }
 
@@ -881,7 +891,6 @@ proxy_read(struct conn *c, char *rbuf)
 	return conn_greet(c) == CONN_GONE ? CONN_GONE : 0;
 }
 
-/* The TLS handshake did not end in time: one warning, then closed. */
 static int
 tls_late(sd_event_source *s, uint64_t usec, void *arg)
 {
@@ -889,11 +898,8 @@ tls_late(sd_event_source *s, uint64_t usec, void *arg)
 
 	(void)s;
 	(void)usec;
-	c->delay = sd_event_source_disable_unref(c->delay);
-	c->ctx->errors++;
-	log_warnx("%s no TLS handshake within %llu ms; closing", c->peer,
-	    (unsigned long long)c->l->svc->tls.handshake_timeout_ms);
-	conn_close(c, "TLS handshake timeout");
+	conn_late(c, "TLS handshake", c->l->svc->tls.handshake_timeout_ms,
+	    "TLS handshake timeout");
 	return 0;
 }
 
