@@ -1,7 +1,7 @@
 /*
  * libFuzzer target over the rule matcher and the reply renderer.
  *
- * Input: an 18-byte header (flags and a peer address), then
+ * Input: a 20-byte header (flags, a peer address, the scenario), then
  *	pattern '\0' template '\0' message
  * The pattern and template are C strings as the config file gives them;
  * the message is any bytes, NULs included. Missing parts are empty.
@@ -10,8 +10,12 @@
  * kind, builds a rule set with one rule of each kind that accepts the
  * pattern (plus exact rules from the message, restricted and duplicate
  * ones), and checks rules_match against a plain first-match reference.
- * The chosen rule's templates are rendered with the fuzz message and the
- * regex captures. A disagreement with the reference aborts.
+ * Header bytes 18 and 19 give rules states, next states, times,
+ * reset_counts and probabilities 0 or 1/2, and how many times the message
+ * is sent on one connection: the reference keeps its own state and counts
+ * (with no draws, only probability 0 fails). The chosen rule's templates
+ * are rendered with the fuzz message and the regex captures. A
+ * disagreement with the reference aborts.
  *
  * Run with fuzz/run [seconds] rules, or build by hand from the top:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -35,11 +39,13 @@
 
 #include "buf.h"
 #include "addr.h"
+#include "counts.h"
 #include "glob.h"
 #include "rules.h"
 #include "template.h"
 
-#define HDR		18
+#define HDR		20
+#define ROUNDS_MAX	8	/* the message sent this often */
 #define PAT_MAX		256	/* pattern and template bytes */
 #define MSG_MAX		4096
 #define REGEX_MAX	48	/* keep regcomp's work bounded */
@@ -197,7 +203,35 @@ ref_glob(const char *p, size_t plen, const char *s, size_t slen, bool ci)
 struct ref_rule {
 	regex_t		 re;	/* RULES_REGEX: compiled on its own */
 	bool		 has_re;
+	/* its scenario, as given to rules_add() */
+	const char	*states[2];
+	size_t		 nstates;
+	const char	*next;	/* NULL: stays */
+	uint32_t	 times;	/* 0: always */
+	bool		 reset;
+	int		 chance;	/* 0: none, 1: probability 0, 2: 1/2 */
 };
+
+/* The names of the states rules use; "start" is every connection's first. */
+static const char *const state_names[] = { "start", "s1", "s2" };
+
+/* Whether a rule admits a connection in state `state` with count `n`. */
+static bool
+ref_story(const struct ref_rule *rr, const char *state, uint32_t n)
+{
+	size_t	 i;
+
+	if (rr->times > 0 && n >= rr->times)
+		return false;
+	if (rr->chance == 1)
+		return false;
+	if (rr->nstates == 0)
+		return true;
+	for (i = 0; i < rr->nstates; i++)
+		if (strcmp(rr->states[i], state) == 0)
+			return true;
+	return false;
+}
 
 static bool
 ref_net_has(const struct addr_net *n, int family, const uint8_t *a)
@@ -300,7 +334,44 @@ struct build {
 	struct rules	*rs;
 	struct ref_rule	 ref[32];
 	const char	*tsrc;		/* the fuzz template */
+	uint8_t		 story[2];	/* header bytes 18, 19: the scenario */
 };
+
+/* Rule idx's scenario, from the header's bytes 18 and 19. */
+static void
+story_for(struct build *b, size_t idx, struct rules_def *d)
+{
+	struct ref_rule	*rr = &b->ref[idx];
+	unsigned int	 i = (unsigned int)idx;
+	uint8_t		 s = b->story[0], t = b->story[1];
+
+	memset(rr->states, 0, sizeof(rr->states));
+	rr->nstates = 0;
+	rr->next = NULL;
+	rr->times = 0;
+	rr->reset = false;
+	rr->chance = 0;
+	if ((s >> (i % 4)) & 1) {
+		rr->states[rr->nstates++] = state_names[i % 3];
+		if (i % 2)
+			rr->states[rr->nstates++] = state_names[(i + 1) % 3];
+	}
+	if ((s >> (4 + i % 4)) & 1)
+		rr->next = state_names[(i + 1) % 3];
+	if ((t >> (i % 4)) & 1)
+		rr->times = 1 + i % 3;
+	if ((t >> 4) & 1) {
+		rr->reset = rr->next != NULL && i % 2 == 0;
+		rr->chance = i % 5 == 4 ? 1 : i % 3 == 2 ? 2 : 0;
+	}
+	d->states = rr->states;
+	d->nstates = rr->nstates;
+	d->next_state = rr->next;
+	d->times = rr->times;
+	d->reset_counts = rr->reset;
+	d->chancy = rr->chance != 0;
+	d->probability = rr->chance == 1 ? 0 : 0.5;
+}
 
 /* The fuzz template when it suits a rule of this kind, else a default. */
 static struct template *
@@ -361,6 +432,7 @@ add(struct build *b, enum rules_kind kind, const char *pat, bool ci,
 		replies[i] = reply_for(b, kind, nsub, i);
 	d.replies = replies;
 	d.nreplies = (size_t)nreplies;
+	story_for(b, idx, &d);
 	if (rules_add(b->rs, &d) < 0)
 		FAIL("rules_add refused a checked %s pattern",
 		    rules_kind_name(kind));
@@ -415,7 +487,8 @@ check_caps(const regmatch_t *caps, size_t len)
 
 static void
 render(const struct rules_rule *r, const char *msg, size_t len,
-    const regmatch_t *caps)
+    const regmatch_t *caps, const char *state, const char *next,
+    uint32_t count)
 {
 	struct template_ctx	 ctx;
 	struct buf		 out = { 0 };
@@ -435,6 +508,9 @@ render(const struct rules_rule *r, const char *msg, size_t len,
 	ctx.message_number = 1;
 	ctx.connections = 1;
 	ctx.max_message_bytes = MSG_MAX;
+	ctx.state = state;
+	ctx.next_state = next;
+	ctx.rule_count = count;
 	if (r->kind == RULES_REGEX) {
 		ctx.caps = caps;
 		ctx.ncaps = TEMPLATE_CAPTURES;
@@ -471,7 +547,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct template		*t;
 	char			 err[256], *mcopy;
 	size_t			 restlen, plen, tlen, mlen, i, want, nsub, n;
+	size_t			 round, rounds;
 	bool			 ci, hasnet, g1, g2;
+	struct rules_who	 who;
+	struct counts		 counts;
+	uint32_t		 ref_counts[32], count;
+	uint32_t		 state = RULES_STATE_START;
+	const char		*ref_state = "start";
 
 	memcpy(h, data, size < HDR ? size : HDR);
 	rest = size > HDR ? (const char *)data + HDR : "";
@@ -582,6 +664,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((b.rs = rules_new()) == NULL)
 		FAIL("rules_new");
 	b.tsrc = tsrc;
+	b.story[0] = h[18];
+	b.story[1] = h[19];
 	if (memchr(msg, '\0', mlen) == NULL && mlen <= PAT_MAX) {
 		char copy[PAT_MAX + 1];
 
@@ -613,33 +697,81 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (h[0] & 0x40)
 		add(&b, RULES_ANY, NULL, false, 0, NULL, 1);
 
-	/* 5. match, against the reference */
-	for (i = 0; i < TEMPLATE_CAPTURES; i++)
-		caps[i].rm_so = caps[i].rm_eo = -1;
-	r = rules_match(b.rs, msg, mlen, listener, peer, NULL, caps);
-	want = SIZE_MAX;
-	for (i = 0; i < rules_count(b.rs) && want == SIZE_MAX; i++) {
-		const struct rules_rule *x = rules_get(b.rs, i);
+	/* 5. match, against the reference, round after round on one story */
+	memset(&counts, 0, sizeof(counts));
+	memset(ref_counts, 0, sizeof(ref_counts));
+	rounds = 1 + ((b.story[1] >> 5) & 7);
+	for (round = 0; round < rounds; round++) {
+		const char	*before = ref_state, *after;
 
-		if (x->kind == RULES_REGEX && mlen > REGEX_MSG_MAX)
-			continue;
-		if (ref_allowed(x, listener, peer) &&
-		    ref_match_one(x, &b.ref[i], msg, mlen))
-			want = i;
-	}
-	if (mlen <= REGEX_MSG_MAX && (r == NULL ? want != SIZE_MAX :
-	    r->index != want))
-		FAIL("rules_match chose rule %zd, first match is %zd "
-		    "(of %zu)", r == NULL ? (ssize_t)-1 : (ssize_t)r->index,
-		    want == SIZE_MAX ? (ssize_t)-1 : (ssize_t)want,
-		    rules_count(b.rs));
+		if (strcmp(rules_state_name(b.rs, state), ref_state) != 0)
+			FAIL("round %zu: state %s, the reference's %s", round,
+			    rules_state_name(b.rs, state), ref_state);
+		for (i = 0; i < TEMPLATE_CAPTURES; i++)
+			caps[i].rm_so = caps[i].rm_eo = -1;
+		who.listener = listener;
+		who.peer = peer;
+		who.sni = NULL;
+		who.state = state;
+		who.counts = &counts;
+		who.rng = NULL;
+		r = rules_match(b.rs, msg, mlen, &who, caps);
+		want = SIZE_MAX;
+		for (i = 0; i < rules_count(b.rs) && want == SIZE_MAX; i++) {
+			const struct rules_rule *x = rules_get(b.rs, i);
 
-	/* 6. render the chosen rule's replies with its captures */
-	if (r != NULL) {
+			if (x->kind == RULES_REGEX && mlen > REGEX_MSG_MAX)
+				continue;
+			if (ref_allowed(x, listener, peer) &&
+			    ref_story(&b.ref[i], ref_state, ref_counts[i]) &&
+			    ref_match_one(x, &b.ref[i], msg, mlen))
+				want = i;
+		}
+		if (mlen <= REGEX_MSG_MAX && (r == NULL ? want != SIZE_MAX :
+		    r->index != want))
+			FAIL("round %zu: rules_match chose rule %zd, first "
+			    "match is %zd (of %zu)", round, r == NULL ?
+			    (ssize_t)-1 : (ssize_t)r->index, want == SIZE_MAX ?
+			    (ssize_t)-1 : (ssize_t)want, rules_count(b.rs));
+		if (r == NULL)
+			break;	/* the same message finds nothing again */
+
+		/* the rule answers: counted, and the story moves on */
+		count = 0;
+		if (r->counts && (count = counts_bump(&counts, r->index)) == 0)
+			FAIL("counts_bump");
+		ref_counts[r->index]++;
+		after = before;
+		if (b.ref[r->index].next != NULL) {
+			after = b.ref[r->index].next;
+			if (r->next_state == RULES_STATE_NONE ||
+			    strcmp(rules_state_name(b.rs, r->next_state),
+			    after) != 0)
+				FAIL("rule %zu: next_state lost", r->index);
+			if (b.ref[r->index].reset &&
+			    strcmp(after, ref_state) != 0) {
+				counts_clear(&counts);
+				memset(ref_counts, 0, sizeof(ref_counts));
+			}
+			state = r->next_state;
+			ref_state = after;
+		}
+		for (i = 0; i < rules_count(b.rs); i++) {
+			const struct rules_rule *x = rules_get(b.rs, i);
+
+			if ((b.ref[i].times > 0 || x->nreplies > 1) &&
+			    counts_get(&counts, i) != ref_counts[i])
+				FAIL("round %zu: rule %zu counted %u, the "
+				    "reference %u", round, i,
+				    counts_get(&counts, i), ref_counts[i]);
+		}
+
+		/* 6. render the chosen rule's replies with its captures */
 		if (r->kind == RULES_REGEX)
 			check_caps(caps, mlen);
-		render(r, msg, mlen, caps);
+		render(r, msg, mlen, caps, before, after, count);
 	}
+	counts_free(&counts);
 
 	/* 7. the regex alone, so its captures get rendered too */
 	if (regex_ok(pat, plen) && rules_check_pattern(RULES_REGEX, pat, ci,
@@ -653,10 +785,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		add(&rb, RULES_REGEX, pat, ci, 0, NULL, 3);
 		for (i = 0; i < TEMPLATE_CAPTURES; i++)
 			caps[i].rm_so = caps[i].rm_eo = -1;
-		if ((r = rules_match(rb.rs, msg, mlen, NULL, NULL, NULL, caps)) !=
-		    NULL) {
+		memset(&who, 0, sizeof(who));
+		if ((r = rules_match(rb.rs, msg, mlen, &who, caps)) != NULL) {
 			check_caps(caps, mlen);
-			render(r, msg, mlen, caps);
+			render(r, msg, mlen, caps, "start", "start", 0);
 		}
 		for (i = 0; i < rules_count(rb.rs); i++)
 			if (rb.ref[i].has_re)

@@ -253,7 +253,7 @@ raw(const uint8_t *d, size_t n, unsigned int how)
 	    i++)
 		continue;
 	(void)t->ops->shutdown(t);
-	t->ops->free(t);
+	t->ops->free(t, false);
 	close(fd[0]);
 	if (fd[1] != -1)
 		close(fd[1]);
@@ -639,7 +639,7 @@ client(const uint8_t *data, size_t size)
 	if (handshake(&x) == 1)
 		exchange(&x);
 	SSL_free(x.cl);
-	x.t->ops->free(x.t);
+	x.t->ops->free(x.t, false);
 	close(x.fd[0]);
 	if (x.fd[1] != -1)
 		close(x.fd[1]);

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "answer.h"
 #include "bucket.h"
@@ -23,6 +25,9 @@
 #define LINGER_USEC	(5 * 1000 * 1000)
 #define DRAIN_BURST	16	/* reads per connection and wake-up at shutdown */
 #define OUT_INITIAL	4096	/* output room taken at once */
+#define PACE_USEC	10000	/* a paced reply's pieces: every 10 ms */
+#define RESET_POLL_USEC	10000	/* a reset waits for acks this often, */
+#define RESET_TRIES	500	/* that many times at most (5 s) */
 
 static int	delay_done(sd_event_source *, uint64_t, void *);
 static int	flush_due(sd_event_source *, uint64_t, void *);
@@ -33,6 +38,8 @@ static void	conn_name(struct conn *, uint64_t);
 static int	conn_update(struct conn *);
 static void	conn_again(struct conn *);
 static void	tls_time(struct conn *);
+static void	conn_end(struct conn *, enum conn_end);
+static int	conn_end_early(struct conn *, const char *);
 
 /* What the journal is told about this client. */
 static void
@@ -81,7 +88,7 @@ conn_queued(const struct conn *c)
 bool
 conn_waiting(const struct conn *c)
 {
-	return c->paused || c->lingering;
+	return c->paused || c->lingering || c->opening || c->resetting;
 }
 
 static void
@@ -101,12 +108,12 @@ conn_free(struct conn *c)
 	sd_event_source_disable_unref(c->flush);
 	sd_event_source_disable_unref(c->again);
 	if (c->tr != NULL)
-		c->tr->ops->free(c->tr);
+		c->tr->ops->free(c->tr, c->aborted);
 	close(c->fd);
 	free(c->in);
 	buf_pool_give(&c->ctx->out_pool, &c->out);
 	free(c->delayed);
-	answer_cycle_free(&c->cycle);
+	answer_state_free(&c->story);
 	free(c);
 }
 
@@ -187,6 +194,10 @@ conn_flush(struct conn *c)
 {
 	ssize_t	 n;
 
+	if (c->mute || c->wr_shut) {	/* what a hang or a FIN leaves unsaid */
+		conn_drop_output(c);
+		return 0;
+	}
 	while (conn_queued(c) > 0) {
 		n = c->tr->ops->write(c->tr, c->out.data + c->outoff,
 		    conn_queued(c));
@@ -228,9 +239,89 @@ conn_closing(struct conn *c, const char *reason)
 	c->reason = reason;
 }
 
+/* How the rule (or the listener) ends the connection after this reply. */
+static enum conn_end
+end_of(const struct conn *c, const struct answer *res)
+{
+	const struct rules_fault *f = res->fault;
+	uint64_t		 max = c->l->svc->close_after_messages;
+
+	if (f != NULL && f->reset)
+		return CONN_END_RESET;
+	if (f != NULL && f->half_close)
+		return CONN_END_HALF_CLOSE;
+	if (f != NULL && f->hang)
+		return f->hang_writes ? CONN_END_HANG_ALL : CONN_END_HANG;
+	if (res->close || (max > 0 && c->msgs >= max))
+		return CONN_END_CLOSE;
+	return CONN_END_NONE;
+}
+
+/*
+ * How a reply goes out: all at once (0), or so many bytes at a time
+ * every *usec, by the rule's chunks or bandwidth, else the listener's.
+ */
+static size_t
+pace_of(const struct conn *c, const struct answer *res, uint64_t *usec)
+{
+	const struct rules_fault *f = res->fault;
+	uint64_t		 bw = c->l->svc->bandwidth, piece;
+
+	if (f != NULL && f->chunk_bytes > 0) {
+		*usec = f->chunk_interval_ms * 1000;
+		return f->chunk_bytes;
+	}
+	if (f != NULL && f->bandwidth > 0)
+		bw = f->bandwidth;
+	if (bw == 0)
+		return 0;
+	/* about every PACE_USEC, the interval fitted to the piece: the rate
+	 * is bw, not bw rounded down to a multiple of 100 */
+	if ((piece = bw * PACE_USEC / 1000000) == 0)
+		piece = 1;
+	*usec = piece * 1000000 / bw;
+	return (size_t)piece;
+}
+
+/*
+ * Holds the reply at out[mark..] back: for `delay` us, then sent `piece`
+ * bytes at a time (0: at once), then `end`. Later messages wait behind
+ * it. False when it cannot (the connection is closing then).
+ */
+static bool
+conn_hold(struct conn *c, size_t mark, uint64_t delay, size_t piece,
+    uint64_t piece_usec, enum conn_end end)
+{
+	size_t	 n = c->out.len - mark;
+
+	if (n > 0 && (c->delayed = malloc(n)) == NULL) {
+		c->out.len = mark;
+		conn_closing(c, "out of memory");
+		return false;
+	}
+	if (n > 0)
+		memcpy(c->delayed, c->out.data + mark, n);
+	c->delayed_len = n;
+	c->delayed_off = 0;
+	c->piece = piece;
+	c->piece_usec = piece_usec;
+	c->delayed_end = end;
+	c->out.len = mark;
+	/* the pieces keep to their deadlines, however late a wake-up was */
+	c->piece_due = serve_now(c->ctx) + delay;
+	if (sd_event_add_time(c->ctx->event, &c->delay, CLOCK_MONOTONIC,
+	    c->piece_due, SERVE_TIMER_ACCURACY_USEC, delay_done, c) < 0) {
+		conn_closing(c, "cannot arm a timer");
+		return false;
+	}
+	c->paused = true;
+	return true;
+}
+
 /*
  * Answers one message onto the output. Returns false when processing
- * must stop here: the reply is delayed, or the connection is closing.
+ * must stop here: the reply is held back, the connection is closing, or
+ * it is no longer read.
  */
 static bool
 handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
@@ -238,7 +329,9 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 {
 	const struct conf_service *svc = c->l->svc;
 	struct answer		 res;
-	size_t			 mark = c->out.len;
+	enum conn_end		 end;
+	uint64_t		 piece_usec = 0;
+	size_t			 mark = c->out.len, piece;
 	int			 r;
 
 	c->msgs++;
@@ -250,7 +343,7 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 		conn_closing(c, "out of memory");
 		return false;
 	}
-	if ((r = answer_message(env, m, &c->cycle, &c->out, &res)) < 0) {
+	if ((r = answer_message(env, m, &c->story, &c->out, &res)) < 0) {
 		c->out.len = mark;
 		if (r == -EMSGSIZE) {
 			c->ctx->errors++;
@@ -267,34 +360,22 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 		log_message(f, LOG_KIND_MESSAGE, c->msgs, NULL, m->data,
 		    m->len, svc->log_message_bytes);
 	}
-	if (res.delay_ms > 0) {
-		/* hold this reply back; later messages wait behind it */
-		size_t n = c->out.len - mark;
-
-		if (n > 0 && (c->delayed = malloc(n)) == NULL) {
-			c->out.len = mark;
-			conn_closing(c, "out of memory");
-			return false;
-		}
-		if (n > 0)
-			memcpy(c->delayed, c->out.data + mark, n);
-		c->delayed_len = n;
-		c->delayed_close = res.close;
+	if (c->wr_shut || c->half_closing) {
+		/* half closed: read and logged, never answered */
 		c->out.len = mark;
-		if (sd_event_add_time_relative(c->ctx->event, &c->delay,
-		    CLOCK_MONOTONIC, res.delay_ms * 1000,
-		    SERVE_TIMER_ACCURACY_USEC, delay_done, c) < 0) {
-			conn_closing(c, "cannot arm a timer");
-			return false;
-		}
-		c->paused = true;
+		return true;
+	}
+	end = end_of(c, &res);
+	if (end == CONN_END_HANG_ALL)
+		c->out.len = mark;
+	piece = pace_of(c, &res, &piece_usec);
+	if (res.delay_ms > 0 || (piece > 0 && c->out.len > mark)) {
+		(void)conn_hold(c, mark, res.delay_ms * 1000, piece,
+		    piece_usec, end);
 		return false;
 	}
-	if (res.close) {
-		conn_closing(c, "closed after reply");
-		return false;
-	}
-	return true;
+	conn_end(c, end);
+	return end == CONN_END_NONE || end == CONN_END_HALF_CLOSE;
 }
 
 /* A message over the limit (-EMSGSIZE) or a malformed frame (-EBADMSG). */
@@ -361,7 +442,7 @@ process(struct conn *c, const char *data, size_t len)
 
 	conn_env(c, &env, &facts);
 	conn_fields(c, &f);
-	while (off < len && !c->closing && !c->paused) {
+	while (off < len && !c->closing && !c->paused && !c->hung) {
 		r = frame_next(&svc->framing, data + off, len - off,
 		    svc->max_message_bytes, c->eof || c->flushing, &m);
 		if (r == 0)
@@ -439,7 +520,7 @@ flush_arm(struct conn *c)
 	const struct conf_service *svc = c->l->svc;
 	uint64_t		 when = UINT64_MAX, t;
 
-	if (c->inlen > 0 && !c->paused && !c->closing) {
+	if (c->inlen > 0 && !c->paused && !c->closing && !c->hung) {
 		if (svc->framing.mode == FRAME_LINE && svc->line_flush_ms > 0)
 			when = serve_now(c->ctx) + svc->line_flush_ms * 1000;
 		t = c->partial_since + svc->message_timeout_ms * 1000;
@@ -552,6 +633,8 @@ conn_read(struct conn *c, char *rbuf)
 
 	if (c->lingering)
 		return conn_discard(c, rbuf);
+	if (c->hung)
+		return 0;	/* not even what the transport holds */
 
 	want = frame_pending_max(&svc->framing, svc->max_message_bytes);
 	if (c->in != NULL && c->incap < want) {
@@ -617,33 +700,89 @@ conn_read(struct conn *c, char *rbuf)
 static bool
 conn_can_read(const struct conn *c)
 {
-	return !c->eof && !c->closing && !c->paused &&
-	    conn_queued(c) < c->l->svc->max_queued_bytes;
+	return !c->eof && !c->closing && !c->paused && !c->hung &&
+	    !c->opening && conn_queued(c) < c->l->svc->max_queued_bytes;
 }
 
+static void
+conn_end(struct conn *c, enum conn_end end)
+{
+	switch (end) {
+	case CONN_END_CLOSE:
+		conn_closing(c, "closed after reply");
+		break;
+	case CONN_END_RESET:
+		c->resetting = true;
+		conn_closing(c, "reset after reply");
+		break;
+	case CONN_END_HALF_CLOSE:
+		c->half_closing = true;
+		break;
+	case CONN_END_HANG_ALL:
+		c->mute = true;
+		conn_drop_output(c);
+		c->hung = true;
+		log_debug("%s hangs: no longer read nor written", c->peer);
+		break;
+	case CONN_END_HANG:
+		c->hung = true;
+		log_debug("%s hangs: no longer read", c->peer);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * A held reply's next piece is due (or all of it, or nothing: a
+ * throttled message's token has come). After the last piece of a paced
+ * reply one more interval passes, so that replies in a row keep the pace.
+ */
 static int
 delay_done(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct conn	*c = arg;
-	size_t		 before = conn_out_begin(c);
+	size_t		 before = conn_out_begin(c), n;
+	enum conn_end	 end;
 
 	(void)s;
 	(void)usec;
 	c->delay = sd_event_source_disable_unref(c->delay);
-	c->paused = false;
-	if (buf_append(&c->out, c->delayed, c->delayed_len) < 0) {
+	n = c->delayed_len - c->delayed_off;
+	if (c->piece > 0 && n > c->piece)
+		n = c->piece;
+	if (n > 0 && buf_append(&c->out, c->delayed + c->delayed_off, n) < 0) {
 		conn_close(c, "out of memory");
 		return 0;
 	}
+	c->delayed_off += n;
+	/* the last piece's interval too, unless the connection ends then */
+	if (c->delayed_off < c->delayed_len ||
+	    (c->piece > 0 && c->delayed_end == CONN_END_NONE)) {
+		if (c->delayed_off == c->delayed_len)
+			c->piece = 0;	/* the last interval */
+		c->piece_due += c->piece_usec;
+		if (sd_event_add_time(c->ctx->event, &c->delay,
+		    CLOCK_MONOTONIC, c->piece_due, SERVE_TIMER_ACCURACY_USEC,
+		    delay_done, c) < 0) {
+			conn_close(c, "cannot arm a timer");
+			return 0;
+		}
+		if (conn_send(c, before) == CONN_GONE)
+			return 0;
+		conn_update(c);
+		return 0;
+	}
+	c->paused = false;
+	c->piece = 0;
 	free(c->delayed);
 	c->delayed = NULL;
-	c->delayed_len = 0;
-	if (c->delayed_close) {
-		conn_closing(c, "closed after reply");
-		c->delayed_close = false;
-	}
-	/* then what arrived behind the delayed message */
-	if (c->in != NULL && !c->closing) {
+	c->delayed_len = c->delayed_off = 0;
+	end = c->delayed_end;
+	c->delayed_end = CONN_END_NONE;
+	conn_end(c, end);
+	/* then what arrived behind the held message */
+	if (c->in != NULL && !c->closing && !c->hung) {
 		if (conn_consume(c, c->in, c->inlen, before) == CONN_GONE)
 			return 0;
 	} else {
@@ -664,6 +803,16 @@ conn_drain(struct conn *c, char *rbuf)
 	c->draining = true;
 	if (c->lingering)
 		return conn_update(c);
+	if (c->opening) {
+		c->delay = sd_event_source_disable_unref(c->delay);
+		c->opening = false;
+		return conn_end_early(c, "server shutting down");
+	}
+	if (c->hung) {
+		/* nothing it sends will be read: it ends now */
+		conn_closing(c, "server shutting down");
+		return conn_update(c);
+	}
 	/* bounded, so a client that never stops sending cannot hold the loop */
 	for (i = 0; i < DRAIN_BURST && conn_can_read(c); i++) {
 		if ((r = conn_read(c, rbuf)) == CONN_GONE)
@@ -736,6 +885,54 @@ conn_again(struct conn *c)
 	sd_event_source_set_enabled(c->again, SD_EVENT_ONESHOT);
 }
 
+/* An RST: whatever is unsent is thrown away, the client told so. */
+static int
+conn_abort(struct conn *c, const char *reason)
+{
+	struct linger	 lg = { 1, 0 };
+
+	if (setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == -1)
+		log_debug("%s cannot reset: %s", c->peer, strerror(errno));
+	c->aborted = true;	/* not even a TLS close_notify first */
+	conn_close(c, reason);
+	return CONN_GONE;
+}
+
+static int
+reset_due(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)s;
+	(void)usec;
+	c->delay = sd_event_source_disable_unref(c->delay);
+	(void)conn_update(c);
+	return 0;
+}
+
+/*
+ * The reply before a reset must reach the client first: an RST throws
+ * away what its TCP has not acknowledged. So the reset waits for the
+ * acks, a bounded time. CONN_GONE once it is done.
+ */
+static int
+conn_reset(struct conn *c)
+{
+	int	 unacked = 0;
+
+	if (c->sa.sa.sa_family != AF_UNIX && c->reset_tries < RESET_TRIES &&
+	    ioctl(c->fd, SIOCOUTQ, &unacked) == 0 && unacked > 0) {
+		c->reset_tries++;
+		if (sd_event_add_time_relative(c->ctx->event, &c->delay,
+		    CLOCK_MONOTONIC, RESET_POLL_USEC, SERVE_TIMER_ACCURACY_USEC,
+		    reset_due, c) == 0) {
+			conn_set_events(c, 0);
+			return 0;
+		}
+	}
+	return conn_abort(c, c->reason);
+}
+
 /* Recomputes what to wait for; closes when done. CONN_GONE then. */
 static int
 conn_update(struct conn *c)
@@ -744,9 +941,22 @@ conn_update(struct conn *c)
 	uint32_t		 ev = 0;
 	int			 r;
 
+	if (c->opening)
+		return 0;	/* nothing read or written yet */
+	/* a reset is due even when the client has sent its FIN */
+	if (q == 0 && c->resetting)
+		return c->delay != NULL ? 0 : conn_reset(c);
 	if (q == 0 && c->eof && !c->paused) {
 		conn_close(c, c->closing ? NULL : "client closed");
 		return CONN_GONE;
+	}
+	if (q == 0 && c->half_closing && !c->wr_shut && !c->paused) {
+		/* the reply is out: our side ends, the client's reads on */
+		if ((r = c->tr->ops->shutdown(c->tr)) == 0) {
+			c->wr_shut = true;
+			log_debug("%s half closed: reading on", c->peer);
+		} else if (r != -EAGAIN)
+			return conn_error(c, "shutdown", -r);
 	}
 	if (q == 0 && c->closing && !c->lingering) {
 		/*
@@ -774,12 +984,14 @@ conn_update(struct conn *c)
 	}
 	if (c->lingering || conn_can_read(c))
 		ev |= EPOLLIN;
-	else if (!c->closing && !c->eof && (c->events & EPOLLIN))
+	else if (!c->closing && !c->eof && !c->hung && (c->events & EPOLLIN))
 		log_debug("%s not read while %zu reply bytes wait", c->peer, q);
 	/* a draining connection must come back to see EAGAIN even when no
 	 * more input arrives: writability brings it back */
 	if (q > 0 || (c->draining && !c->closing && !c->eof && !c->paused))
 		ev |= EPOLLOUT;
+	if (c->hung)
+		ev |= EPOLLRDHUP;	/* to see the client go */
 	conn_set_events(c, ev | c->tr->ops->wants(c->tr));
 	if (conn_can_read(c) && c->tr->ops->pending(c->tr))
 		conn_again(c);
@@ -961,6 +1173,15 @@ conn_event(struct conn *c, uint32_t revents, char *rbuf)
 	/* with edges, the FIN may come with the last data: no later event */
 	if (revents & EPOLLRDHUP)
 		c->rdhup = true;
+	if (c->opening)
+		return 0;	/* read once open_delay_ms is over */
+	if (c->hung && (revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		/* what is still due goes out first (a write error ends it) */
+		c->eof = true;
+		if ((revents & EPOLLOUT) && conn_flush(c) == CONN_GONE)
+			return CONN_GONE;
+		return conn_update(c);
+	}
 	if (c->proxy_wait) {
 		if (proxy_read(c, rbuf) == CONN_GONE)
 			return CONN_GONE;
@@ -1041,6 +1262,7 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 	c->fd = fd;
 	c->tally = tally;
 	c->started = serve_now(ctx);
+	answer_state_init(&c->story, ctx->seed, serial);
 	if (client->sa.sa_family == AF_INET)
 		c->sa.in = client->in;
 	else if (client->sa.sa_family == AF_INET6)
@@ -1068,7 +1290,7 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 	c->events = EPOLLIN;
 	if (epoll_ctl(ctx->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		log_warn("%s: cannot watch a new connection", l->name);
-		c->tr->ops->free(c->tr);
+		c->tr->ops->free(c->tr, false);
 		close(fd);
 		free(c);
 		return NULL;
@@ -1077,25 +1299,96 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 	if (l->svc->proxy_versions != 0) {
 		/* who the client is comes first; it is logged then */
 		c->proxy_wait = true;
-		if (sd_event_add_time_relative(ctx->event, &c->delay,
-		    CLOCK_MONOTONIC, l->svc->proxy_timeout_ms * 1000,
-		    SERVE_TIMER_ACCURACY_USEC, proxy_late, c) < 0)
-			log_warnx("%s: cannot time a PROXY header", l->name);
 		return c;
 	}
 	conn_fields(c, &f);
 	log_client(LOG_INFO, LOG_MSGID_CONNECT, &f, "%s connected to %s",
 	    c->peer, l->name);
-	if (c->tls_wait)
-		tls_time(c);
 	return c;
 }
 
-/* After the server has counted it: the greeting, if any. */
-int
-conn_start(struct conn *c)
+/*
+ * Closed before anything was said: a plain FIN, with no PROXY header
+ * read nor TLS handshake first. CONN_GONE if it closed at once.
+ */
+static int
+conn_end_early(struct conn *c, const char *reason)
+{
+	c->proxy_wait = c->tls_wait = false;
+	if (c->tr != &c->plain) {
+		c->tr->ops->free(c->tr, false);
+		c->tr = &c->plain;
+	}
+	conn_closing(c, reason);
+	return conn_update(c);
+}
+
+/*
+ * The clocks of what must come first start; or, with nothing to wait
+ * for, the greeting goes out. CONN_GONE if it closed.
+ */
+static int
+conn_begin(struct conn *c)
 {
 	/* behind a balancer, the greeting waits for the PROXY header; on
 	 * TLS, for the handshake */
-	return c->proxy_wait || c->tls_wait ? 0 : conn_greet(c);
+	if (c->proxy_wait) {
+		if (sd_event_add_time_relative(c->ctx->event, &c->delay,
+		    CLOCK_MONOTONIC, c->l->svc->proxy_timeout_ms * 1000,
+		    SERVE_TIMER_ACCURACY_USEC, proxy_late, c) < 0)
+			log_warnx("%s cannot time its PROXY header", c->peer);
+		return 0;
+	}
+	if (c->tls_wait) {
+		tls_time(c);
+		return 0;
+	}
+	return conn_greet(c);
+}
+
+static int
+open_done(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)s;
+	(void)usec;
+	c->delay = sd_event_source_disable_unref(c->delay);
+	c->opening = false;
+	if (conn_begin(c) == CONN_GONE)
+		return 0;
+	/* what came meanwhile: no edge will tell */
+	(void)conn_event(c, EPOLLIN, c->ctx->rbuf);
+	return 0;
+}
+
+/*
+ * After the server has counted it: the listener's connection faults
+ * (a close or a reset at accept, a slow open), then conn_begin().
+ */
+int
+conn_start(struct conn *c)
+{
+	uint64_t		 delay;
+
+	switch (answer_accept(&c->story, c->l->svc, &delay)) {
+	case ANSWER_ACCEPT_RESET:
+		return conn_abort(c, "reset at accept "
+		    "(accept_reset_probability)");
+	case ANSWER_ACCEPT_CLOSE:
+		return conn_end_early(c, "closed at accept "
+		    "(accept_close_probability)");
+	default:
+		break;
+	}
+	if (delay > 0) {
+		if (sd_event_add_time_relative(c->ctx->event, &c->delay,
+		    CLOCK_MONOTONIC, delay * 1000, SERVE_TIMER_ACCURACY_USEC,
+		    open_done, c) == 0) {
+			c->opening = true;
+			return 0;
+		}
+		log_warnx("%s cannot time its slow open", c->peer);
+	}
+	return conn_begin(c);
 }

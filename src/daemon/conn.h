@@ -21,6 +21,16 @@
 /* What a connection function returns when the connection is gone. */
 #define CONN_GONE	(-1)
 
+/* How a reply ends its connection, once it is sent. */
+enum conn_end {
+	CONN_END_NONE,
+	CONN_END_CLOSE,		/* a lingering close */
+	CONN_END_RESET,		/* an RST */
+	CONN_END_HALF_CLOSE,	/* our side shut, theirs read on */
+	CONN_END_HANG,		/* no more reading */
+	CONN_END_HANG_ALL,	/* nor writing */
+};
+
 struct conn {
 	struct idle_entry	 idle;		/* first: see conn_of_idle() */
 	struct serve_ctx	*ctx;
@@ -29,18 +39,24 @@ struct conn {
 	struct transport	 plain;
 	int			 fd;
 	sd_event_source		*linger;
-	sd_event_source		*delay;		/* a delayed reply is due, or
-						   the PROXY header or the TLS
-						   handshake is late */
+	sd_event_source		*delay;		/* a held reply's next piece
+						   is due, the slow open is
+						   over, the PROXY header or
+						   the TLS handshake is late,
+						   or a reset waits for acks */
 	sd_event_source		*again;		/* input the transport holds */
 	sd_event_source		*flush;		/* a partial message's timer:
 						   line_flush_ms, or
 						   message_timeout_ms */
 	uint64_t		 partial_since;	/* when that message began */
-	char			*delayed;	/* its bytes */
-	size_t			 delayed_len;
-	bool			 delayed_close;
-	struct answer_cycle	 cycle;
+	char			*delayed;	/* a held reply's bytes */
+	size_t			 delayed_len, delayed_off;	/* sent */
+	size_t			 piece;		/* bytes at a time; 0: all */
+	uint64_t		 piece_usec;	/* between pieces */
+	uint64_t		 piece_due;	/* the next one's deadline */
+	enum conn_end		 delayed_end;	/* once all are sent */
+	unsigned int		 reset_tries;	/* acks waited for */
+	struct answer_state	 story;		/* state, counts, draws */
 	uint32_t		 events;
 	/* a partial message, only while one is pending */
 	char			*in;
@@ -62,6 +78,13 @@ struct conn {
 	bool			 tls_wait;	/* its TLS handshake is not done */
 	bool			 rearm;		/* input may wait: poll again */
 	bool			 rdhup;		/* the client has sent its FIN */
+	bool			 opening;	/* open_delay_ms not over */
+	bool			 resetting;	/* an RST once flushed */
+	bool			 half_closing;	/* shut our side once flushed */
+	bool			 wr_shut;	/* our side is shut */
+	bool			 hung;		/* not read any more */
+	bool			 mute;		/* nor written */
+	bool			 aborted;	/* closed with an RST */
 	uint16_t		 port;
 	union {
 		struct sockaddr		sa;

@@ -33,7 +33,7 @@ struct dgram {
 	struct serve_ctx	*ctx;
 	const struct listener	*l;
 	sd_event_source		*src;
-	struct answer_cycle	 cycle;		/* per listener */
+	struct answer_state	 story;		/* per listener */
 	struct delayed		*delayed;
 	size_t			 ndelayed;
 	struct buf		 out;
@@ -151,6 +151,7 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 	struct log_fields	 f;
 	struct answer		 res;
 	char			 addr[ADDR_TEXT_MAX], name[ADDR_PEER_MAX];
+	uint32_t		 copies;
 	uint16_t		 port;
 
 	addr_format(&peer->sa, addr, sizeof(addr), &port);
@@ -191,7 +192,7 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 			    peerlen, name);
 		return;
 	}
-	if (answer_message(&env, &m, &d->cycle, &d->out, &res) < 0) {
+	if (answer_message(&env, &m, &d->story, &d->out, &res) < 0) {
 		d->ctx->errors++;
 		return;
 	}
@@ -202,11 +203,15 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 	}
 	if (res.silent || d->out.len == 0)
 		return;
-	if (res.delay_ms > 0)
-		hold(d, peer, peerlen, res.delay_ms, name);
-	else
-		send_reply(d->l->fd, d->out.data, d->out.len, peer, peerlen,
-		    name);
+	/* a duplicate is one more datagram, held back as long */
+	copies = 1 + (res.fault != NULL ? res.fault->duplicate : 0);
+	while (copies-- > 0) {
+		if (res.delay_ms > 0)
+			hold(d, peer, peerlen, res.delay_ms, name);
+		else
+			send_reply(d->l->fd, d->out.data, d->out.len, peer,
+			    peerlen, name);
+	}
 }
 
 static int
@@ -249,12 +254,18 @@ int
 dgram_new(struct serve_ctx *ctx, const struct listener *l, struct dgram **out)
 {
 	struct dgram	*d;
+	const char	*p;
+	uint64_t	 h = 0xcbf29ce484222325ULL;	/* FNV-1a */
 	int		 r;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return -ENOMEM;
 	d->ctx = ctx;
 	d->l = l;
+	/* its draws by its name, apart from every connection's */
+	for (p = l->name; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	answer_state_init(&d->story, ctx->seed, h | 1ULL << 63);
 	if ((r = sd_event_add_io(ctx->event, &d->src, l->fd, EPOLLIN,
 	    dgram_readable, d)) < 0) {
 		free(d);
@@ -291,7 +302,7 @@ dgram_free(struct dgram *d)
 		return;
 	sd_event_source_disable_unref(d->src);
 	release_delayed(d, false);
-	answer_cycle_free(&d->cycle);
+	answer_state_free(&d->story);
 	buf_free(&d->out);
 	free(d);
 }

@@ -30,6 +30,49 @@ dry_fill(struct template_ctx *ctx, unsigned int needs, void *arg)
 	}
 }
 
+/* What the rule (or the listener) does to the reply on its way. */
+static void
+print_fault(const struct conf_service *svc, const struct rules_fault *f)
+{
+	const char	*sep = "";
+	uint64_t	 bw = svc->bandwidth;
+
+	fputs("fault:", stdout);
+#define ITEM(...)	do { printf("%s ", sep); printf(__VA_ARGS__); \
+			    sep = ","; } while (0)
+	if (f != NULL) {
+		if (f->reset)
+			ITEM("reset");
+		if (f->half_close)
+			ITEM("half_close");
+		if (f->hang)
+			ITEM("hang");
+		if (f->hang_writes)
+			ITEM("hang_writes");
+		if (f->garbage > 0)
+			ITEM("garbage %zu", f->garbage);
+		if (f->truncates)
+			ITEM("truncate %zu", f->truncate);
+		if (f->keep_open)
+			ITEM("keep_open");
+		if (f->duplicate > 0)
+			ITEM("duplicate %u", f->duplicate);
+		if (f->chunk_bytes > 0)
+			ITEM("chunks %u every %llu ms", f->chunk_bytes,
+			    (unsigned long long)f->chunk_interval_ms);
+		if (f->bandwidth > 0)
+			bw = f->bandwidth;
+		if (f->chunk_bytes > 0)
+			bw = 0;
+	}
+	if (bw > 0)
+		ITEM("bandwidth %llu B/s", (unsigned long long)bw);
+#undef ITEM
+	if (*sep == '\0')
+		fputs(" none", stdout);
+	fputc('\n', stdout);
+}
+
 static void
 print_answer(const struct conf *conf, const struct answer *res,
     const struct buf *out)
@@ -52,14 +95,17 @@ print_answer(const struct conf *conf, const struct answer *res,
 	}
 	printf("delay_ms: %llu\nclose: %s\n",
 	    (unsigned long long)res->delay_ms, res->close ? "true" : "false");
+	printf("state: %s -> %s\n", res->state, res->next_state);
 }
 
 int
 dryrun(const struct conf *conf, char *const *msgs, size_t n,
-    const char *client, const char *listener, const char *sni)
+    const char *client, const char *listener, const char *sni,
+    uint64_t seed)
 {
 	struct template_tls	 tls = { "", "", "", "", "", "" };
-	struct answer_cycle	 cycle = { 0 };
+	struct answer_state	 story;
+	uint64_t		 open_delay;
 	struct answer_env	 env;
 	struct frame_msg	 m;
 	struct answer		 res;
@@ -94,6 +140,9 @@ dryrun(const struct conf *conf, char *const *msgs, size_t n,
 		tls.sni = sni != NULL ? sni : "";
 		env.tls = &tls;
 	}
+	/* as the first connection would, its draws at accept first */
+	answer_state_init(&story, seed, 1);
+	(void)answer_accept(&story, env.svc, &open_delay);
 	for (i = 0; i < n; i++) {
 		env.message_number = i + 1;
 		m.data = msgs[i];
@@ -108,11 +157,12 @@ dryrun(const struct conf *conf, char *const *msgs, size_t n,
 			m.term_len = env.svc->framing.delim_len;
 		}
 		out.len = 0;
-		if (answer_message(&env, &m, &cycle, &out, &res) < 0)
+		if (answer_message(&env, &m, &story, &out, &res) < 0)
 			err(1, NULL);
 		print_answer(conf, &res, &out);
+		print_fault(env.svc, res.fault);
 	}
-	answer_cycle_free(&cycle);
+	answer_state_free(&story);
 	buf_free(&out);
 	return 0;
 }

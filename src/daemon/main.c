@@ -49,7 +49,7 @@ usage(int status)
 	fprintf(fp,
 "usage: echoreplyd [-dhnvV] [-f file]\n"
 "       echoreplyd [-f file] [--client address] [--listener name]\n"
-"                  [--sni name] --reply message ...\n"
+"                  [--sni name] [--seed N] --reply message ...\n"
 "  -f, --config FILE  configuration file (default %s)\n"
 "  -n, --check        check the configuration and exit; with -v print it\n"
 "  -d, --debug        log plain text to stderr, even under systemd\n"
@@ -60,6 +60,8 @@ usage(int status)
 "      --client ADDR  with --reply: the client's address, or address:port\n"
 "      --listener NAME  with --reply: the listener (default: the first)\n"
 "      --sni NAME     with --reply: the TLS server name the client asked for\n"
+"      --seed N       with --reply: the seed of the draws (default: the\n"
+"                     file's 'seed', else a random one)\n"
 "  -h, --help         print this help and exit\n", CONF_DEFAULT_PATH);
 	exit(status);
 }
@@ -408,12 +410,16 @@ main(int argc, char *argv[])
 		{ "client",	required_argument,	NULL, 'C' },
 		{ "listener",	required_argument,	NULL, 'L' },
 		{ "sni",	required_argument,	NULL, 'S' },
+		{ "seed",	required_argument,	NULL, 'E' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct daemon	 d = { .conf_path = CONF_DEFAULT_PATH };
 	const char	*client = "127.0.0.1", *listener = NULL, *sni = NULL;
 	char		**dry = NULL;
+	const char	*errstr;
 	size_t		 ndry = 0;
+	uint64_t	 seed = 0;
+	bool		 seeded = false;
 	bool		 check = false;
 	int		 ch, r;
 
@@ -456,6 +462,16 @@ main(int argc, char *argv[])
 		case 'S':
 			sni = optarg;
 			break;
+		case 'E':
+			seed = (uint64_t)strtonum(optarg, 0, INT64_MAX, &errstr);
+			if (errstr != NULL) {
+				fprintf(stderr, "echoreplyd: --seed %s: %s\n",
+				    optarg, errstr);
+				free(dry);
+				return EX_USAGE;
+			}
+			seeded = true;
+			break;
 		default:
 			usage(EX_USAGE);
 		}
@@ -477,7 +493,9 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	if (ndry > 0)
-		r = dryrun(d.conf, dry, ndry, client, listener, sni);
+		r = dryrun(d.conf, dry, ndry, client, listener, sni,
+		    seeded ? seed : d.conf->seeded ? d.conf->seed :
+		    (uint64_t)(arc4random() & INT32_MAX));
 	else if (check) {
 		if (d.verbose)
 			config_dump(d.conf, stdout);

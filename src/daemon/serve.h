@@ -32,6 +32,7 @@ struct serve_ctx {
 	char			*rbuf;		/* SERVE_READ_SIZE + 1 bytes */
 	size_t			 nconns;
 	uint64_t		 messages, errors;
+	uint64_t		 seed;		/* of every draw */
 	/* the server's bookkeeping for a connection that is closing */
 	void			(*closed)(struct conn *, void *arg);
 	/*

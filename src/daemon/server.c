@@ -45,6 +45,7 @@ struct lsock {
 };
 
 struct server {
+	uint64_t		 random_seed;	/* when the file sets none */
 	struct serve_ctx	 ctx;
 	struct listener		*ls;
 	size_t			 nls;
@@ -524,6 +525,19 @@ set_limit(struct server *srv, const struct conf *conf)
 	srv->max_conns = room;
 }
 
+/*
+ * The seed of every draw: the file's, or the one chosen at start, said
+ * whenever it comes into use (old: the configuration before; NULL).
+ */
+static void
+set_seed(struct server *srv, const struct conf *conf, const struct conf *old)
+{
+	srv->ctx.seed = conf->seeded ? conf->seed : srv->random_seed;
+	if (!conf->seeded && (old == NULL || old->seeded))
+		log_info("random seed %llu (set 'seed' to repeat the draws)",
+		    (unsigned long long)srv->random_seed);
+}
+
 int
 server_new(sd_event *e, const struct conf *conf, const struct tls_set *tls,
     struct listener *ls, size_t nls, struct server **out)
@@ -549,6 +563,10 @@ server_new(sd_event *e, const struct conf *conf, const struct tls_set *tls,
 	srv->tls = tls;
 	set_services(srv, conf);
 	set_limit(srv, conf);
+	/* small enough to be pasted as it is logged: libconfig wants an
+	 * L after a larger integer */
+	srv->random_seed = arc4random() & INT32_MAX;
+	set_seed(srv, conf, NULL);
 	if ((srv->lsocks = calloc(nls, sizeof(*srv->lsocks))) == NULL) {
 		r = -ENOMEM;
 		goto fail;
@@ -590,6 +608,7 @@ server_set_conf(struct server *srv, const struct conf *conf,
 	size_t			 i;
 
 	srv->ctx.conf = conf;
+	set_seed(srv, conf, old);
 	srv->tls = tls;
 	set_services(srv, conf);
 	set_limit(srv, conf);

@@ -58,9 +58,10 @@ plain_info(const struct transport *t)
 }
 
 static void
-plain_free(struct transport *t)
+plain_free(struct transport *t, bool quiet)
 {
 	(void)t;	/* embedded in its connection */
+	(void)quiet;
 }
 
 static const struct transport_ops plain_ops = {

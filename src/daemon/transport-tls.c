@@ -881,11 +881,12 @@ tls_info(const struct transport *t)
 }
 
 static void
-tls_free(struct transport *t)
+tls_free(struct transport *t, bool quiet)
 {
 	struct tls_conn	*tc = (struct tls_conn *)(void *)t;
 
-	(void)tls_notify(tc);	/* closed without a lingering close */
+	if (!quiet)
+		(void)tls_notify(tc);	/* closed without a lingering close */
 	SSL_free(tc->ssl);
 	free(tc->facts);
 	free(tc);

@@ -49,8 +49,12 @@ struct transport_ops {
 	bool		(*pending)(const struct transport *);
 	/* What TLS agreed on, once the handshake is done; NULL: no TLS. */
 	const struct template_tls *(*info)(const struct transport *);
-	/* Frees the transport; the connection closes the socket. */
-	void		(*free)(struct transport *);
+	/*
+	 * Frees the transport; the connection closes the socket. With
+	 * quiet, nothing more is sent first (no TLS close_notify): the
+	 * connection is being reset.
+	 */
+	void		(*free)(struct transport *, bool quiet);
 };
 
 /* Every transport starts with this. */

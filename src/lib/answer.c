@@ -22,6 +22,7 @@ ctx_init(struct template_ctx *ctx, const struct answer_env *env)
 	ctx->connections = env->connections;
 	ctx->max_message_bytes = env->svc->max_message_bytes;
 	ctx->tls = env->tls;
+	ctx->state = ctx->next_state = "start";
 }
 
 static inline int
@@ -71,57 +72,133 @@ prefix_fill(const struct answer_env *env, struct buf *out, size_t mark,
 	return 0;
 }
 
-/* The counters for this rule set, new ones after a reload. */
-static uint32_t *
-cycle_counters(struct answer_cycle *cycle, const struct rules *rules)
-{
-	size_t	 n = rules_cycle_slots(rules);
+/* The count key of the default reply: no rule's index. */
+#define DEFAULT_COUNT	((size_t)UINT32_MAX - 1)
 
-	if (cycle == NULL || n == 0)
-		return NULL;
-	if (cycle->v == NULL || cycle->generation != rules_generation(rules)) {
-		free(cycle->v);
-		cycle->v = calloc(n, sizeof(*cycle->v));
-		cycle->generation = rules_generation(rules);
+/* The story goes on under this rule set, or starts again after a reload. */
+static void
+state_check(struct answer_state *st, const struct rules *rules)
+{
+	if (st->generation == rules_generation(rules))
+		return;
+	st->generation = rules_generation(rules);
+	st->state = RULES_STATE_START;
+	counts_clear(&st->counts);
+}
+
+/*
+ * What the rule does to the bytes of its reply at out[mark..]. A datagram
+ * is sent again whole instead: the caller does.
+ */
+static int
+mangle(const struct answer_env *env, const struct rules_fault *f,
+    struct answer_state *st, struct buf *out, size_t mark)
+{
+	size_t	 n = out->len - mark, i;
+
+	if (f->duplicate > 0 && n > 0 && !env->datagram) {
+		if (n > SIZE_MAX / (f->duplicate + 1) ||
+		    buf_reserve(out, n * f->duplicate) < 0)
+			return -ENOMEM;
+		for (i = 0; i < f->duplicate; i++)
+			(void)buf_append(out, out->data + mark, n);
 	}
-	return cycle->v;
+	if (f->truncates && out->len - mark > f->truncate)
+		out->len = mark + f->truncate;
+	if (f->garbage > 0) {
+		if (buf_reserve(out, f->garbage) < 0)
+			return -ENOMEM;
+		if (st != NULL)
+			rng_fill(&st->rng, out->data + out->len, f->garbage);
+		else
+			memset(out->data + out->len, 0xff, f->garbage);
+		out->len += f->garbage;
+	}
+	return 0;
 }
 
 int
 answer_message(const struct answer_env *env, const struct frame_msg *m,
-    struct answer_cycle *cycle, struct buf *out, struct answer *res)
+    struct answer_state *st, struct buf *out, struct answer *res)
 {
 	const struct conf_service *svc = env->svc;
+	const struct rules	*rules = env->conf->rules;
 	regmatch_t		 caps[TEMPLATE_CAPTURES];
 	const struct rules_rule	*r;
 	const struct template	*t;
 	struct template_ctx	 ctx;
-	uint32_t		*counters;
+	struct rules_who	 who;
+	uint32_t		 before = RULES_STATE_START, after;
 	size_t			 mark = out->len, room;
+	int			 e;
 
+	if (st != NULL) {
+		state_check(st, rules);
+		before = st->state;
+	}
+	who.listener = env->listener;
+	who.peer = env->client;
+	who.sni = env->tls != NULL ? env->tls->sni : NULL;
+	who.state = before;
+	who.counts = st != NULL ? &st->counts : NULL;
+	who.rng = st != NULL ? &st->rng : NULL;
+	r = rules_match(rules, m->data, m->len, &who, caps);
+
+	res->rule = r;
 	res->silent = false;
 	res->choice = 0;
 	res->delay_ms = 0;
 	res->rule_label = NULL;
-	r = rules_match(env->conf->rules, m->data, m->len, env->listener,
-	    env->client, env->tls != NULL ? env->tls->sni : NULL, caps);
-	res->rule = r;
+	res->fault = NULL;
+	res->count = 0;
+	after = before;
 	if (r == NULL) {
 		t = svc->default_reply;
 		res->close = svc->close_after_reply;
+		if (st != NULL && (template_needs(t) & TEMPLATE_NEED_COUNT))
+			res->count = counts_bump(&st->counts, DEFAULT_COUNT);
 	} else {
 		res->rule_label = answer_rule_label(r);
 		res->close = r->close || svc->close_after_reply;
 		res->delay_ms = r->delay_ms;
-		if (r->nreplies == 0) {
-			res->silent = true;
-			return 0;
+		if (r->delay_max_ms > r->delay_ms && st != NULL)
+			res->delay_ms = rng_range(&st->rng, r->delay_ms,
+			    r->delay_max_ms);
+		if (r->counts && st != NULL &&
+		    (res->count = counts_bump(&st->counts, r->index)) == 0)
+			res->count = 1;	/* no room to count: the first */
+		if (r->faulty) {
+			res->fault = &r->fault;
+			/* the bytes cut short end the connection */
+			if ((r->fault.garbage > 0 ||
+			    r->fault.truncates) &&
+			    !r->fault.keep_open && !r->fault.reset &&
+			    !r->fault.half_close && !r->fault.hang)
+				res->close = true;
 		}
-		if (r->nreplies > 1 &&
-		    (counters = cycle_counters(cycle, env->conf->rules)) != NULL)
-			res->choice = counters[r->cycle_slot]++ % r->nreplies;
-		t = r->replies[res->choice];
+		if (r->next_state != RULES_STATE_NONE)
+			after = r->next_state;
+		t = NULL;
+		if (r->nreplies > 0) {
+			if (r->nreplies > 1 && res->count > 0)
+				res->choice = (res->count - 1) % r->nreplies;
+			t = r->replies[res->choice];
+		}
 	}
+	res->state = rules_state_name(rules, before);
+	res->next_state = rules_state_name(rules, after);
+	if (st != NULL && after != before) {
+		st->state = after;
+		if (r->reset_counts)
+			counts_clear(&st->counts);
+	}
+	if (t == NULL) {
+		res->silent = res->fault == NULL || res->fault->garbage == 0;
+		if (res->fault != NULL && res->fault->garbage > 0)
+			return mangle(env, res->fault, st, out, mark);
+		return 0;
+	}
+
 	if (prefix_room(env, out, &room) < 0)
 		return -ENOMEM;
 	/* the echo, the default reply: no template context to build */
@@ -129,19 +206,25 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 		if (buf_append(out, m->data, m->len) < 0 ||
 		    buf_append(out, m->term, m->term_len) < 0)
 			return -ENOMEM;
-		return prefix_fill(env, out, mark, room);
+	} else {
+		ctx_init(&ctx, env);
+		ctx.message = m->data;
+		ctx.message_len = m->len;
+		ctx.rule = r == NULL ? "default" : res->rule_label;
+		ctx.state = res->state;
+		ctx.next_state = res->next_state;
+		ctx.rule_count = res->count;
+		if (r != NULL && r->kind == RULES_REGEX) {
+			ctx.caps = caps;
+			ctx.ncaps = TEMPLATE_CAPTURES;
+		}
+		if (render(env, t, &ctx, m->term, m->term_len, out) < 0)
+			return -ENOMEM;
 	}
-	ctx_init(&ctx, env);
-	ctx.message = m->data;
-	ctx.message_len = m->len;
-	ctx.rule = r == NULL ? "default" : res->rule_label;
-	if (r != NULL && r->kind == RULES_REGEX) {
-		ctx.caps = caps;
-		ctx.ncaps = TEMPLATE_CAPTURES;
-	}
-	if (render(env, t, &ctx, m->term, m->term_len, out) < 0)
-		return -ENOMEM;
-	return prefix_fill(env, out, mark, room);
+	if ((e = prefix_fill(env, out, mark, room)) < 0)
+		return e;
+	return res->fault != NULL ? mangle(env, res->fault, st, out, mark) :
+	    0;
 }
 
 int
@@ -194,10 +277,38 @@ answer_rule_label(const struct rules_rule *r)
 	return r->name != NULL ? r->name : r->number;
 }
 
-void
-answer_cycle_free(struct answer_cycle *cycle)
+enum answer_accept
+answer_accept(struct answer_state *st, const struct conf_service *svc,
+    uint64_t *delay_ms)
 {
-	free(cycle->v);
-	cycle->v = NULL;
-	cycle->generation = 0;
+	double	 u;
+
+	*delay_ms = 0;
+	if (svc->accept_close_probability > 0 ||
+	    svc->accept_reset_probability > 0) {
+		u = rng_unit(&st->rng);
+		if (u < svc->accept_reset_probability)
+			return ANSWER_ACCEPT_RESET;
+		if (u < svc->accept_reset_probability +
+		    svc->accept_close_probability)
+			return ANSWER_ACCEPT_CLOSE;
+	}
+	*delay_ms = svc->open_delay_ms;
+	if (svc->open_delay_max_ms > svc->open_delay_ms)
+		*delay_ms = rng_range(&st->rng, svc->open_delay_ms,
+		    svc->open_delay_max_ms);
+	return ANSWER_ACCEPT_OPEN;
+}
+
+void
+answer_state_init(struct answer_state *st, uint64_t seed, uint64_t stream)
+{
+	memset(st, 0, sizeof(*st));
+	rng_seed(&st->rng, seed, stream);
+}
+
+void
+answer_state_free(struct answer_state *st)
+{
+	counts_free(&st->counts);
 }

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "counts.h"
 #include "frame.h"
 #include "template.h"
 
@@ -44,12 +45,16 @@ struct answer_env {
 };
 
 /*
- * The counters of cycling rules for one connection (or one UDP listener).
- * The zero value is ready; a new rule set starts them again.
+ * A connection's story (or a UDP listener's): its state, its counts by
+ * rule (times, cycling replies, %{rule_count}) and its own draws. Made by
+ * answer_state_init(); a new rule set starts the state and the counts
+ * again.
  */
-struct answer_cycle {
-	uint32_t	*v;
-	uint64_t	 generation;	/* of the rule set they count for */
+struct answer_state {
+	uint64_t	 generation;	/* of the rule set they are for */
+	uint32_t	 state;
+	struct counts	 counts;
+	struct rng	 rng;
 };
 
 /* What the configuration does with one message, besides the bytes. */
@@ -57,18 +62,25 @@ struct answer {
 	const struct rules_rule	*rule;		/* NULL: the default reply */
 	const char		*rule_label;	/* for logs; NULL: default */
 	size_t			 choice;	/* which of the rule's replies */
-	bool			 silent;	/* no_reply */
-	bool			 close;
-	uint64_t		 delay_ms;
+	bool			 silent;	/* nothing to send */
+	bool			 close;		/* once the reply is sent */
+	uint64_t		 delay_ms;	/* drawn, for a range */
+	const struct rules_fault *fault;	/* NULL: none */
+	const char		*state;		/* the message came in */
+	const char		*next_state;	/* it leaves the connection in */
+	uint32_t		 count;		/* the rule's, or 0 */
 };
 
 /*
- * Answers message m: finds the rule, picks the reply (counting in cycle,
- * when not NULL), renders it with its terminator onto out. Returns 0 or
- * -ENOMEM.
+ * Answers message m: finds the rule (in st's state, with its counts and
+ * draws; st may be NULL: the start, nothing counted, no draws), picks the
+ * reply, renders it with its terminator onto out, and applies what the
+ * rule does to the bytes (duplicate, truncate, garbage). Moves st to the
+ * rule's next state. Returns 0 or -ENOMEM (or -EMSGSIZE: the reply is
+ * too long for its length prefix).
  */
 int	answer_message(const struct answer_env *, const struct frame_msg *m,
-	    struct answer_cycle *cycle, struct buf *out, struct answer *res);
+	    struct answer_state *st, struct buf *out, struct answer *res);
 
 enum answer_notice {
 	ANSWER_GREETING,	/* on connect */
@@ -85,6 +97,23 @@ int	answer_notice(const struct answer_env *, enum answer_notice,
 
 /* The rule's name for logs: its name, or its number from 1. */
 const char *answer_rule_label(const struct rules_rule *);
-void	answer_cycle_free(struct answer_cycle *);
+/* What the listener's connection faults do to a new connection. */
+enum answer_accept {
+	ANSWER_ACCEPT_OPEN,
+	ANSWER_ACCEPT_CLOSE,	/* accept_close_probability */
+	ANSWER_ACCEPT_RESET,	/* accept_reset_probability */
+};
+
+/*
+ * The draws at accept, a connection's first: whether it is closed or
+ * reset at once, and else how long its slow open lasts (*delay_ms).
+ */
+enum answer_accept answer_accept(struct answer_state *,
+	    const struct conf_service *, uint64_t *delay_ms);
+
+/* A story's start: its draws from (seed, stream). */
+void	answer_state_init(struct answer_state *, uint64_t seed,
+	    uint64_t stream);
+void	answer_state_free(struct answer_state *);
 
 #endif

@@ -109,6 +109,31 @@ cfg_check_keys(struct parser *p, const config_setting_t *group,
 	}
 }
 
+/* One integer setting, checked: false after an error. what: its form. */
+static bool
+get_int(struct parser *p, const config_setting_t *s, const char *key,
+    const char *what, long long min, long long max, long long *out)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		*out = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		*out = config_setting_get_int64(s);
+		break;
+	default:
+		cfg_error(p, s, "'%s' must be %s, not %s", key, what,
+		    cfg_type_name(config_setting_type(s)));
+		return false;
+	}
+	if (*out < min || *out > max) {
+		cfg_error(p, s, "'%s' must be between %lld and %lld, not %lld",
+		    key, min, max, *out);
+		return false;
+	}
+	return true;
+}
+
 void
 cfg_get_int(struct parser *p, const config_setting_t *group, const char *key,
     long long min, long long max, long long *out)
@@ -116,26 +141,77 @@ cfg_get_int(struct parser *p, const config_setting_t *group, const char *key,
 	const config_setting_t	*s;
 	long long		 v;
 
+	if ((s = config_setting_get_member(group, key)) != NULL &&
+	    get_int(p, s, key, "an integer", min, max, &v))
+		*out = v;
+}
+
+void
+cfg_get_fraction(struct parser *p, const config_setting_t *group,
+    const char *key, double *out)
+{
+	const config_setting_t	*s;
+	double			 v;
+
 	if ((s = config_setting_get_member(group, key)) == NULL)
 		return;
 	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
 	case CONFIG_TYPE_INT:
 		v = config_setting_get_int(s);
 		break;
 	case CONFIG_TYPE_INT64:
-		v = config_setting_get_int64(s);
+		v = (double)config_setting_get_int64(s);
 		break;
 	default:
-		cfg_error(p, s, "'%s' must be an integer, not %s", key,
-		    cfg_type_name(config_setting_type(s)));
+		cfg_error(p, s, "'%s' must be a number from 0 to 1, not %s",
+		    key, cfg_type_name(config_setting_type(s)));
 		return;
 	}
-	if (v < min || v > max) {
-		cfg_error(p, s, "'%s' must be between %lld and %lld, not %lld",
-		    key, min, max, v);
+	if (!(v >= 0 && v <= 1)) {
+		cfg_error(p, s, "'%s' must be from 0 to 1, not %g", key, v);
 		return;
 	}
 	*out = v;
+}
+
+
+void
+cfg_get_range(struct parser *p, const config_setting_t *group,
+    const char *key, long long min, long long max, long long *lo,
+    long long *hi)
+{
+	const config_setting_t	*s;
+	long long		 a, b;
+
+	if ((s = config_setting_get_member(group, key)) == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
+		if (get_int(p, s, key, "an integer or [min, max]", min, max,
+		    &a))
+			*lo = *hi = a;
+		return;
+	}
+	if (config_setting_length(s) != 2) {
+		cfg_error(p, s, "'%s' must be an integer or [min, max], not "
+		    "%d values", key, config_setting_length(s));
+		return;
+	}
+	if (!get_int(p, config_setting_get_elem(s, 0), key,
+	    "an integer or [min, max]", min, max, &a) ||
+	    !get_int(p, config_setting_get_elem(s, 1), key,
+	    "an integer or [min, max]", min, max, &b))
+		return;
+	if (a > b) {
+		cfg_error(p, s, "'%s': the range [%lld, %lld] ends before it "
+		    "starts", key, a, b);
+		return;
+	}
+	*lo = a;
+	*hi = b;
 }
 
 void

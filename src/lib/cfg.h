@@ -52,6 +52,15 @@ void	cfg_get_int(struct parser *, const config_setting_t *, const char *,
 	    long long min, long long max, long long *out);
 void	cfg_get_bool(struct parser *, const config_setting_t *, const char *,
 	    bool *out);
+/* A probability: a number from 0 to 1 (a float, or the integer 0 or 1). */
+void	cfg_get_fraction(struct parser *, const config_setting_t *,
+	    const char *, double *out);
+/*
+ * An integer, or a range [min, max] of two: *lo and *hi (both the same
+ * for one integer).
+ */
+void	cfg_get_range(struct parser *, const config_setting_t *, const char *,
+	    long long min, long long max, long long *lo, long long *hi);
 const char *cfg_get_string(struct parser *, const config_setting_t *,
 	    const char *, const config_setting_t **where);
 /* A string or a list of strings: how many (0 after an error). */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* echoreplyd -n -v: the configuration in its own syntax, defaults filled. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -72,6 +73,73 @@ dump_list(FILE *fp, const char *key, char *const *v, size_t n)
 	}
 }
 
+/* A probability, as a float: "0.25", "0.0" (libconfig wants the point). */
+static void
+dump_fraction(FILE *fp, double v)
+{
+	char	 b[32];
+
+	snprintf(b, sizeof(b), "%.15g", v);
+	fprintf(fp, "%s%s", b, strpbrk(b, ".e") == NULL ? ".0" : "");
+}
+
+/* A rule's part in a scenario, where it has one. */
+static void
+dump_scenario(FILE *fp, const struct rules *rs, const struct rules_rule *r)
+{
+	size_t	 j;
+
+	if (r->nstates > 0) {
+		fputs(" state = [ ", fp);
+		for (j = 0; j < r->nstates; j++) {
+			dump_string(fp, rules_state_name(rs, r->states[j]));
+			fputs(j + 1 < r->nstates ? ", " : " ];", fp);
+		}
+	}
+	if (r->next_state != RULES_STATE_NONE) {
+		fputs(" next_state = ", fp);
+		dump_string(fp, rules_state_name(rs, r->next_state));
+		fputc(';', fp);
+	}
+	if (r->times > 0)
+		fprintf(fp, " times = %u;", r->times);
+	if (r->reset_counts)
+		fputs(" reset_counts = true;", fp);
+	if (r->probability < 1) {
+		fputs(" probability = ", fp);
+		dump_fraction(fp, r->probability);
+		fputc(';', fp);
+	}
+}
+
+/* What a rule does to its reply, where it does anything. */
+static void
+dump_fault(FILE *fp, const struct rules_fault *f)
+{
+	if (f->reset)
+		fputs(" reset = true;", fp);
+	if (f->half_close)
+		fputs(" half_close = true;", fp);
+	if (f->hang)
+		fputs(" hang = true;", fp);
+	if (f->hang_writes)
+		fputs(" hang_writes = true;", fp);
+	if (f->garbage > 0)
+		fprintf(fp, " garbage = %zu;", f->garbage);
+	if (f->truncates)
+		fprintf(fp, " truncate = %zu;", f->truncate);
+	if (f->keep_open)
+		fputs(" keep_open = true;", fp);
+	if (f->duplicate > 0)
+		fprintf(fp, " duplicate = %u;", f->duplicate);
+	if (f->chunk_bytes > 0)
+		fprintf(fp, " chunk_bytes = %u; chunk_interval_ms = %llu;",
+		    f->chunk_bytes, (unsigned long long)f->chunk_interval_ms);
+	if (f->bandwidth > 0)
+		fprintf(fp, " bandwidth_bytes_per_second = %llu;",
+		    (unsigned long long)f->bandwidth);
+}
+
 static void
 dump_rules(const struct conf *c, FILE *fp)
 {
@@ -136,9 +204,17 @@ dump_rules(const struct conf *c, FILE *fp)
 				fputs(j + 1 < r->nreplies ? ", " : " ];", fp);
 			}
 		}
-		fprintf(fp, " close = %s; delay_ms = %llu; }%s\n",
-		    r->close ? "true" : "false",
-		    (unsigned long long)r->delay_ms, i + 1 < n ? "," : "");
+		fprintf(fp, " close = %s;", r->close ? "true" : "false");
+		if (r->delay_max_ms > r->delay_ms)
+			fprintf(fp, " delay_ms = [ %llu, %llu ];",
+			    (unsigned long long)r->delay_ms,
+			    (unsigned long long)r->delay_max_ms);
+		else
+			fprintf(fp, " delay_ms = %llu;",
+			    (unsigned long long)r->delay_ms);
+		dump_scenario(fp, c->rules, r);
+		dump_fault(fp, &r->fault);
+		fprintf(fp, " }%s\n", i + 1 < n ? "," : "");
 	}
 	fputs(");\n", fp);
 }
@@ -164,12 +240,19 @@ key_template(FILE *fp, const struct layout *lay, const char *name,
 	fputs(lay->post, fp);
 }
 
+/* libconfig 1.5 reads an integer past 32 bits without its L wrapped */
+static const char *
+int64_suffix(unsigned long long v)
+{
+	return v > INT32_MAX ? "L" : "";
+}
+
 static void
 key_size(FILE *fp, const struct layout *lay, const char *name,
     unsigned long long v)
 {
 	key(fp, lay, name);
-	fprintf(fp, "%llu%s", v, lay->post);
+	fprintf(fp, "%llu%s%s", v, int64_suffix(v), lay->post);
 }
 
 static void
@@ -254,6 +337,28 @@ dump_tls(FILE *fp, const struct conf_tls *t, const struct layout *lay)
 	key_size(fp, lay, "tls_handshake_timeout_ms", t->handshake_timeout_ms);
 }
 
+/* A listener's connection faults (a float with its point, as it reads). */
+static void
+dump_conn_faults(FILE *fp, const struct conf_service *svc,
+    const struct layout *lay)
+{
+	if (svc->open_delay_max_ms > svc->open_delay_ms) {
+		key(fp, lay, "open_delay_ms");
+		fprintf(fp, "[ %llu, %llu ]%s",
+		    (unsigned long long)svc->open_delay_ms,
+		    (unsigned long long)svc->open_delay_max_ms, lay->post);
+	} else
+		key_size(fp, lay, "open_delay_ms", svc->open_delay_ms);
+	key(fp, lay, "accept_close_probability");
+	dump_fraction(fp, svc->accept_close_probability);
+	fputs(lay->post, fp);
+	key(fp, lay, "accept_reset_probability");
+	dump_fraction(fp, svc->accept_reset_probability);
+	fputs(lay->post, fp);
+	key_size(fp, lay, "close_after_messages", svc->close_after_messages);
+	key_size(fp, lay, "bandwidth_bytes_per_second", svc->bandwidth);
+}
+
 static void
 dump_service(FILE *fp, const struct conf_service *svc, bool stream,
     const struct layout *lay)
@@ -297,6 +402,7 @@ dump_service(FILE *fp, const struct conf_service *svc, bool stream,
 		    lay->post);
 		key_size(fp, lay, "proxy_timeout_ms", svc->proxy_timeout_ms);
 		dump_tls(fp, &svc->tls, lay);
+		dump_conn_faults(fp, svc, lay);
 	}
 	key_bool(fp, lay, "log_messages", svc->log_messages);
 	key_size(fp, lay, "log_message_bytes", svc->log_message_bytes);
@@ -341,6 +447,9 @@ config_dump(const struct conf *c, FILE *fp)
 	dump_service(fp, &c->service, true, &top);
 	fprintf(fp, "shutdown_timeout_ms = %llu;\n",
 	    (unsigned long long)c->shutdown_timeout_ms);
+	if (c->seeded)
+		fprintf(fp, "seed = %llu%s;\n", (unsigned long long)c->seed,
+		    int64_suffix(c->seed));
 	fprintf(fp, "log_target = \"%s\";\n",
 	    c->log_target == CONF_LOG_JOURNAL ? "journal" :
 	    c->log_target == CONF_LOG_STDERR ? "stderr" : "auto");

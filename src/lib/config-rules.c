@@ -106,6 +106,113 @@ check_captures(struct parser *p, const config_setting_t *where,
 	return 0;
 }
 
+static bool
+check_state(struct parser *p, const config_setting_t *where, const char *key,
+    const char *name)
+{
+	if (cfg_valid_name(name))
+		return true;
+	cfg_error(p, where, "'%s' must be a state name of 1 to %d letters, "
+	    "digits or '_.-:[]/', not \"%.100s\"", key, CONF_NAME_MAX - 1,
+	    name);
+	return false;
+}
+
+/* What the rule needs of the connection's story, and does to it. */
+static void
+parse_scenario(struct parser *p, const config_setting_t *s,
+    struct rules_def *d)
+{
+	const config_setting_t	*where;
+	long long		 v = 0;
+
+	if ((d->next_state = cfg_get_string(p, s, "next_state", &where)) !=
+	    NULL && !check_state(p, where, "next_state", d->next_state))
+		d->next_state = NULL;
+	cfg_get_int(p, s, "times", 1, 1000000000, &v);
+	d->times = (uint32_t)v;
+	cfg_get_bool(p, s, "reset_counts", &d->reset_counts);
+	if (d->reset_counts && config_setting_get_member(s, "next_state") ==
+	    NULL)
+		cfg_error(p, config_setting_get_member(s, "reset_counts"),
+		    "'reset_counts' needs 'next_state': counts start again "
+		    "when the state changes");
+	d->chancy = config_setting_get_member(s, "probability") != NULL;
+	d->probability = 1;
+	cfg_get_fraction(p, s, "probability", &d->probability);
+}
+
+/* The faults of a rule's reply, and how they may combine. */
+static void
+parse_faults(struct parser *p, const config_setting_t *s, struct rules_def *d)
+{
+	static const char *const ends[] = {
+		"close", "reset", "half_close", "hang", NULL
+	};
+	struct rules_fault	*f = &d->fault;
+	const config_setting_t	*e;
+	const char		*first = NULL;
+	long long		 v;
+	bool			 on;
+	size_t			 i;
+
+	memset(f, 0, sizeof(*f));
+	cfg_get_bool(p, s, "reset", &f->reset);
+	cfg_get_bool(p, s, "half_close", &f->half_close);
+	cfg_get_bool(p, s, "hang", &f->hang);
+	cfg_get_bool(p, s, "hang_writes", &f->hang_writes);
+	cfg_get_bool(p, s, "keep_open", &f->keep_open);
+	v = 0;
+	cfg_get_int(p, s, "garbage", 1, 1024 * 1024, &v);
+	f->garbage = (size_t)v;
+	v = -1;
+	cfg_get_int(p, s, "truncate", 0, 1024 * 1024, &v);
+	f->truncates = v >= 0;
+	f->truncate = v < 0 ? 0 : (size_t)v;
+	v = 0;
+	cfg_get_int(p, s, "duplicate", 1, 100, &v);
+	f->duplicate = (uint32_t)v;
+	v = 0;
+	cfg_get_int(p, s, "chunk_bytes", 1, 1024 * 1024, &v);
+	f->chunk_bytes = (uint32_t)v;
+	v = 100;
+	cfg_get_int(p, s, "chunk_interval_ms", 1, 60000, &v);
+	f->chunk_interval_ms = (uint64_t)v;
+	v = 0;
+	cfg_get_int(p, s, "bandwidth_bytes_per_second", 1, 1024 * 1024 * 1024,
+	    &v);
+	f->bandwidth = (uint64_t)v;
+
+	/* one way to end, at most */
+	for (i = 0; ends[i] != NULL; i++) {
+		on = false;
+		cfg_get_bool(p, s, ends[i], &on);
+		if (!on)
+			continue;
+		if (first != NULL)
+			cfg_error(p, config_setting_get_member(s, ends[i]),
+			    "'%s' and '%s' together: a rule ends a connection "
+			    "one way", first, ends[i]);
+		else
+			first = ends[i];
+	}
+	if (f->hang_writes && !f->hang)
+		cfg_error(p, config_setting_get_member(s, "hang_writes"),
+		    "'hang_writes' needs 'hang = true'");
+	if (f->keep_open && f->garbage == 0 && !f->truncates)
+		cfg_error(p, config_setting_get_member(s, "keep_open"),
+		    "'keep_open' needs 'garbage' or 'truncate': only they "
+		    "close the connection");
+	if ((e = config_setting_get_member(s, "chunk_interval_ms")) != NULL &&
+	    f->chunk_bytes == 0)
+		cfg_error(p, e, "'chunk_interval_ms' needs 'chunk_bytes'");
+	if (f->chunk_bytes > 0 && f->bandwidth > 0)
+		cfg_error(p, config_setting_get_member(s,
+		    "bandwidth_bytes_per_second"), "'chunk_bytes' and "
+		    "'bandwidth_bytes_per_second' together: a reply is paced "
+		    "one way");
+}
+
 static void
 parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
     struct names *names)
@@ -115,18 +222,22 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 		"regex", "exact_hex", "prefix_hex", "suffix_hex",
 		"contains_hex", "ignore_case", "listener", "networks", "reply",
 		"reply_hex", "replies", "no_reply", "close", "delay_ms", "sni",
-		NULL
+		"state", "next_state", "times", "reset_counts", "probability",
+		"reset", "half_close", "hang", "hang_writes", "garbage",
+		"truncate", "keep_open", "duplicate", "chunk_bytes",
+		"chunk_interval_ms", "bandwidth_bytes_per_second", NULL
 	};
 	const config_setting_t	*ms = NULL, *e, *rs, *hx, *where;
 	char			*bytes = NULL;
 	const char		*strs[RULE_NAMES_MAX], *src;
 	const char		*snis[RULE_NAMES_MAX];
+	const char		*states[RULE_NAMES_MAX];
 	struct rules_def	 d;
 	struct addr_net	 nets[RULE_NAMES_MAX];
 	struct template		*replies[RULE_REPLIES_MAX];
 	char			 err[256];
 	size_t			 i, n, nsub = 0;
-	long long		 delay = 0;
+	long long		 delay = 0, delay_max = 0;
 	bool			 no_reply = false;
 	int			 errors = p->errors;
 
@@ -193,8 +304,19 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 
 	cfg_get_bool(p, s, "no_reply", &no_reply);
 	cfg_get_bool(p, s, "close", &d.close);
-	cfg_get_int(p, s, "delay_ms", 0, 3600 * 1000, &delay);
+	cfg_get_range(p, s, "delay_ms", 0, 3600 * 1000, &delay, &delay_max);
 	d.delay_ms = (uint64_t)delay;
+	d.delay_max_ms = (uint64_t)delay_max;
+	if ((e = config_setting_get_member(s, "state")) != NULL) {
+		d.nstates = cfg_get_strings(p, e, "state", states,
+		    RULE_NAMES_MAX);
+		d.states = states;
+		for (i = 0; i < d.nstates; i++)
+			if (!check_state(p, e, "state", states[i]))
+				break;
+	}
+	parse_scenario(p, s, &d);
+	parse_faults(p, s, &d);
 
 	e = config_setting_get_member(s, "reply");
 	rs = config_setting_get_member(s, "replies");

@@ -20,7 +20,10 @@ const char *const cfg_service_keys[] = {
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
 	"idle_timeout_ms", "source_message_rate", "source_message_burst",
 	"allow", "deny", "proxy_protocol", "proxy_networks",
-	"proxy_timeout_ms", "log_messages", "log_message_bytes", NULL
+	"proxy_timeout_ms", "log_messages", "log_message_bytes",
+	"open_delay_ms", "accept_close_probability",
+	"accept_reset_probability", "close_after_messages",
+	"bandwidth_bytes_per_second", NULL
 };
 
 /* What a datagram listener has no use for: it has no connections. */
@@ -31,7 +34,9 @@ static const char *const stream_only[] = {
 	"close_after_reply", "greeting", "refuse_reply",
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
 	"idle_timeout_ms", "proxy_protocol", "proxy_networks",
-	"proxy_timeout_ms", NULL
+	"proxy_timeout_ms", "open_delay_ms", "accept_close_probability",
+	"accept_reset_probability", "close_after_messages",
+	"bandwidth_bytes_per_second", NULL
 };
 
 void
@@ -217,6 +222,44 @@ parse_framing(struct parser *p, const config_setting_t *group,
 	f->fixed = (size_t)v;
 }
 
+/* The listener's connection faults. */
+static void
+parse_faults(struct parser *p, const config_setting_t *group, int type,
+    struct conf_service *svc)
+{
+	const config_setting_t *where;
+	long long	 lo = (long long)svc->open_delay_ms;
+	long long	 hi = (long long)svc->open_delay_max_ms;
+	long long	 v;
+
+	cfg_get_range(p, group, "open_delay_ms", 0, 3600 * 1000, &lo, &hi);
+	svc->open_delay_ms = (uint64_t)lo;
+	svc->open_delay_max_ms = (uint64_t)hi;
+	cfg_get_fraction(p, group, "accept_close_probability",
+	    &svc->accept_close_probability);
+	cfg_get_fraction(p, group, "accept_reset_probability",
+	    &svc->accept_reset_probability);
+	v = (long long)svc->close_after_messages;
+	cfg_get_int(p, group, "close_after_messages", 0, UINT32_MAX, &v);
+	svc->close_after_messages = (uint64_t)v;
+	v = (long long)svc->bandwidth;
+	cfg_get_int(p, group, "bandwidth_bytes_per_second", 0,
+	    1024 * 1024 * 1024, &v);
+	svc->bandwidth = (uint64_t)v;
+	/* where this group sets one: else both are the top level's */
+	if ((where = config_setting_get_member(group,
+	    "accept_reset_probability")) == NULL)
+		where = config_setting_get_member(group,
+		    "accept_close_probability");
+	if (where != NULL && type != SOCK_DGRAM &&
+	    svc->accept_close_probability + svc->accept_reset_probability >
+	    1 + 1e-9)
+		cfg_error(p, where, "accept_close_probability (%g) and "
+		    "accept_reset_probability (%g) add up to more than 1",
+		    svc->accept_close_probability,
+		    svc->accept_reset_probability);
+}
+
 /*
  * What a service's keys must say together, once all are read (a listener
  * may take its framing from the top level and its limit from its own).
@@ -329,6 +372,7 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
 	cfg_get_int(p, group, "proxy_timeout_ms", 1, 600 * 1000, &v);
 	svc->proxy_timeout_ms = (uint64_t)v;
 
+	parse_faults(p, group, type, svc);
 	cfg_get_bool(p, group, "log_messages", &svc->log_messages);
 	v = (long long)svc->log_message_bytes;
 	cfg_get_int(p, group, "log_message_bytes", 0, 65536, &v);

@@ -4,6 +4,7 @@
 #include <libconfig.h>
 #include <libgen.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 {
 	static const char *const own[] = {
 		"listen", "rules", "shutdown_timeout_ms", "user",
-		"log_target", NULL
+		"log_target", "seed", NULL
 	};
 	static const char *const targets[] = {
 		"auto", "journal", "stderr", NULL
@@ -64,6 +65,10 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 	v = (long long)c->shutdown_timeout_ms;
 	cfg_get_int(p, root, "shutdown_timeout_ms", 0, 3600 * 1000, &v);
 	c->shutdown_timeout_ms = (uint64_t)v;
+	v = -1;
+	cfg_get_int(p, root, "seed", 0, INT64_MAX, &v);
+	c->seeded = v >= 0;
+	c->seed = c->seeded ? (uint64_t)v : 0;
 	if ((str = cfg_get_string(p, root, "user", &where)) != NULL) {
 		/* cppcheck-suppress getpwnamCalled ; one thread */
 		if (getpwnam(str) == NULL)

@@ -95,6 +95,12 @@ struct conf_service {
 	bool			 log_messages;
 	size_t			 log_message_bytes;
 	struct conf_tls		 tls;
+	/* connection faults */
+	uint64_t		 open_delay_ms, open_delay_max_ms;
+	double			 accept_close_probability;
+	double			 accept_reset_probability;
+	uint64_t		 close_after_messages;	/* 0: none */
+	uint64_t		 bandwidth;	/* bytes per second; 0: none */
 };
 
 struct conf_listener {
@@ -123,6 +129,8 @@ struct conf {
 	size_t			 max_connections;	/* in all */
 	char			*user;		/* NULL: stay who we are */
 	enum conf_log_target	 log_target;
+	bool			 seeded;	/* the file sets 'seed' */
+	uint64_t		 seed;
 };
 
 /* Receives one error line, "file:line: message". */

@@ -26,8 +26,12 @@ struct rules {
 	size_t			  nslots;	/* a power of two */
 	size_t			  nexact;
 	bool			  has_cs, has_ci;
-	size_t			  cycle_slots;
 	uint64_t		  generation;
+	/* state names by number ("start" is 0), and a hash table on them */
+	char			**states;
+	uint32_t		  nstates;
+	uint32_t		 *state_slots;	/* number + 1; 0: free */
+	uint32_t		  state_cap;	/* a power of two */
 };
 
 static uint64_t
@@ -197,12 +201,6 @@ rules_check_pattern(enum rules_kind kind, const char *pattern,
 }
 
 /* Who asks: what a rule's conditions other than its pattern look at. */
-struct who {
-	const char		*listener;
-	const struct sockaddr	*peer;
-	const char		*sni;
-};
-
 static bool
 sni_allowed(const struct rules_rule *r, const char *sni)
 {
@@ -218,11 +216,20 @@ sni_allowed(const struct rules_rule *r, const char *sni)
 }
 
 static bool
-allowed(const struct rules_rule *r, const struct who *w)
+allowed(const struct rules_rule *r, const struct rules_who *w)
 {
 	const char	*listener = w->listener;
 	size_t		 i;
 
+	if (r->nstates > 0) {
+		for (i = 0; i < r->nstates; i++)
+			if (r->states[i] == w->state)
+				break;
+		if (i == r->nstates)
+			return false;
+	}
+	if (r->times > 0 && counts_get(w->counts, r->index) >= r->times)
+		return false;
 	if (r->nsnis > 0 && !sni_allowed(r, w->sni))
 		return false;
 	if (r->nlisteners > 0) {
@@ -325,10 +332,13 @@ index_exact(struct rules *rs, const struct rules_rule *r)
 	return 0;
 }
 
-/* The lowest-numbered exact rule that matches and admits the client. */
+/*
+ * The lowest-numbered exact rule from `from` on that matches and admits
+ * the client.
+ */
 static size_t
 find_exact(const struct rules *rs, const char *msg, size_t len, bool ci,
-    const struct who *w, size_t best)
+    const struct rules_who *w, size_t from, size_t best)
 {
 	const struct rules_rule	*r;
 	uint64_t		 h = hash_bytes(msg, len, ci);
@@ -339,33 +349,52 @@ find_exact(const struct rules *rs, const char *msg, size_t len, bool ci,
 			continue;
 		idx = rs->slots[i].rule - 1;
 		r = rs->v[idx];
-		if (idx < best && r->pattern_len == len &&
+		if (idx >= from && idx < best && r->pattern_len == len &&
 		    eq_bytes(msg, r->pattern, len, ci) && allowed(r, w))
 			best = idx;
 	}
 	return best;
 }
 
-const struct rules_rule *
-rules_match(const struct rules *rs, const char *msg, size_t len,
-    const char *listener, const struct sockaddr *peer, const char *sni,
+/* The first rule from index `from` on that matches, draws aside. */
+static const struct rules_rule *
+match_from(const struct rules *rs, const char *msg, size_t len,
+    const struct rules_who *w, size_t from, size_t *pos,
     regmatch_t caps[TEMPLATE_CAPTURES])
 {
-	const struct who	 w = { listener, peer, sni };
 	const struct rules_rule	*r;
 	size_t			 best = SIZE_MAX, i;
 
 	if (rs->has_cs)
-		best = find_exact(rs, msg, len, false, &w, best);
+		best = find_exact(rs, msg, len, false, w, from, best);
 	if (rs->has_ci)
-		best = find_exact(rs, msg, len, true, &w, best);
+		best = find_exact(rs, msg, len, true, w, from, best);
 	/* an earlier pattern rule still wins over the exact hit */
-	for (i = 0; i < rs->ninexact && rs->inexact[i] < best; i++) {
+	for (i = *pos; i < rs->ninexact && rs->inexact[i] < best; i++) {
 		r = rs->v[rs->inexact[i]];
-		if (allowed(r, &w) && match_one(r, msg, len, caps))
+		if (r->index >= from && allowed(r, w) &&
+		    match_one(r, msg, len, caps)) {
+			*pos = i + 1;
 			return r;
+		}
 	}
+	*pos = i;
 	return best == SIZE_MAX ? NULL : rs->v[best];
+}
+
+const struct rules_rule *
+rules_match(const struct rules *rs, const char *msg, size_t len,
+    const struct rules_who *w, regmatch_t caps[TEMPLATE_CAPTURES])
+{
+	const struct rules_rule	*r;
+	size_t			 pos = 0;
+
+	r = match_from(rs, msg, len, w, 0, &pos, caps);
+	/* a failed draw passes the rule over: the next one that matches */
+	while (r != NULL && r->probability < 1 && (w->rng != NULL ?
+	    !rng_chance(w->rng, r->probability) : r->probability <= 0))
+		r = match_from(rs, msg, len, w, r->index + 1, &pos, caps);
+	return r;
 }
 
 struct rules *
@@ -397,6 +426,7 @@ rule_free(struct rules_rule *r)
 		free(r->snis[i]);
 	free(r->snis);
 	free(r->nets);
+	free(r->states);
 	for (i = 0; i < r->nreplies; i++)
 		template_free(r->replies[i]);
 	free(r->replies);
@@ -420,6 +450,17 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	r->ignore_case = d->ignore_case;
 	r->close = d->close;
 	r->delay_ms = d->delay_ms;
+	r->delay_max_ms = d->delay_max_ms < d->delay_ms ? d->delay_ms :
+	    d->delay_max_ms;
+	r->fault = d->fault;
+	r->faulty = r->fault.reset || r->fault.half_close || r->fault.hang ||
+	    r->fault.garbage > 0 || r->fault.truncates ||
+	    r->fault.duplicate > 0 || r->fault.chunk_bytes > 0 ||
+	    r->fault.bandwidth > 0;
+	r->next_state = RULES_STATE_NONE;
+	r->times = d->times;
+	r->reset_counts = d->reset_counts;
+	r->probability = d->chancy ? d->probability : 1;
 	/* the rule owns the templates from here on, whatever happens */
 	if (d->nreplies > 0) {
 		/* NOLINTNEXTLINE(bugprone-sizeof-expression): of pointers */
@@ -475,8 +516,23 @@ rules_add(struct rules *rs, const struct rules_def *d)
 		memcpy(r->nets, d->nets, d->nnets * sizeof(*r->nets));
 		r->nnets = d->nnets;
 	}
-	if (r->nreplies > 1)
-		r->cycle_slot = rs->cycle_slots;
+	if (d->nstates > 0) {
+		if ((r->states = calloc(d->nstates, sizeof(*r->states))) ==
+		    NULL)
+			goto nomem;
+		for (i = 0; i < d->nstates; i++, r->nstates++)
+			if ((r->states[i] = rules_state(rs, d->states[i])) ==
+			    RULES_STATE_NONE)
+				goto nomem;
+	}
+	if (d->next_state != NULL &&
+	    (r->next_state = rules_state(rs, d->next_state)) ==
+	    RULES_STATE_NONE)
+		goto nomem;
+	r->counts = r->times > 0 || r->nreplies > 1;
+	for (i = 0; i < r->nreplies; i++)
+		if (template_needs(r->replies[i]) & TEMPLATE_NEED_COUNT)
+			r->counts = true;
 
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	if ((nv = reallocarray(rs->v, rs->n + 1, sizeof(*nv))) == NULL)
@@ -493,8 +549,6 @@ rules_add(struct rules *rs, const struct rules_def *d)
 		rs->inexact[rs->ninexact++] = r->index;
 	}
 	rs->v[rs->n++] = r;
-	if (r->nreplies > 1)
-		rs->cycle_slots++;
 	return 0;
 nomem:
 	if (r == NULL || r->replies == NULL)
@@ -516,10 +570,69 @@ rules_get(const struct rules *rs, size_t i)
 	return i < rs->n ? rs->v[i] : NULL;
 }
 
-size_t
-rules_cycle_slots(const struct rules *rs)
+static uint32_t
+state_slot(const struct rules *rs, const char *name)
 {
-	return rs->cycle_slots;
+	uint32_t	 i;
+
+	i = (uint32_t)hash_bytes(name, strlen(name), false) &
+	    (rs->state_cap - 1);
+	while (rs->state_slots[i] != 0 &&
+	    strcmp(rs->states[rs->state_slots[i] - 1], name) != 0)
+		i = (i + 1) & (rs->state_cap - 1);
+	return i;
+}
+
+/* Twice the room for state names: 0 or -1. */
+static int
+states_grow(struct rules *rs)
+{
+	uint32_t	*ns, *old = rs->state_slots, n = rs->state_cap;
+	uint32_t	 i;
+	char		**nv;
+
+	nv = reallocarray(rs->states, n ? n : 8, sizeof(*nv));
+	if (nv == NULL)
+		return -1;
+	rs->states = nv;
+	if ((ns = calloc(n ? n * 2 : 16, sizeof(*ns))) == NULL)
+		return -1;
+	rs->state_slots = ns;
+	rs->state_cap = n ? n * 2 : 16;
+	for (i = 0; i < n; i++)
+		if (old[i] != 0)
+			ns[state_slot(rs, rs->states[old[i] - 1])] = old[i];
+	free(old);
+	return 0;
+}
+
+uint32_t
+rules_state(struct rules *rs, const char *name)
+{
+	uint32_t	 i;
+
+	/* at most half full; the names array has room for half as many */
+	if ((rs->nstates + 1) * 2 > rs->state_cap && states_grow(rs) < 0)
+		return RULES_STATE_NONE;
+	if (rs->nstates == 0) {
+		if ((rs->states[0] = strdup("start")) == NULL)
+			return RULES_STATE_NONE;
+		rs->state_slots[state_slot(rs, "start")] = 1;
+		rs->nstates = 1;
+	}
+	i = state_slot(rs, name);
+	if (rs->state_slots[i] != 0)
+		return rs->state_slots[i] - 1;
+	if ((rs->states[rs->nstates] = strdup(name)) == NULL)
+		return RULES_STATE_NONE;
+	rs->state_slots[i] = ++rs->nstates;
+	return rs->nstates - 1;
+}
+
+const char *
+rules_state_name(const struct rules *rs, uint32_t n)
+{
+	return n < rs->nstates ? rs->states[n] : "start";
 }
 
 uint64_t
@@ -540,5 +653,9 @@ rules_free(struct rules *rs)
 	free(rs->v);
 	free(rs->inexact);
 	free(rs->slots);
+	for (i = 0; i < rs->nstates; i++)
+		free(rs->states[i]);
+	free(rs->states);
+	free(rs->state_slots);
 	free(rs);
 }

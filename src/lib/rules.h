@@ -9,12 +9,32 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "counts.h"
+#include "rng.h"
 #include "template.h"
 
 #define RULES_REGEX_MAX		4096	/* bytes of a regex */
 #define RULES_REGEX_COUNT_MAX	255	/* the most a {m,n} may say */
 #define RULES_REGEX_GROUPS_MAX	32	/* groups in groups */
 #define RULES_REGEX_NEST_MAX	4	/* repetitions of repeated groups */
+#define RULES_STATE_START	0	/* every connection's first state */
+#define RULES_STATE_NONE	UINT32_MAX	/* no next_state */
+
+/* What a rule's reply goes through on its way out (all off: zero). */
+struct rules_fault {
+	bool		  reset;	/* an RST after the reply */
+	bool		  half_close;	/* FIN after it, reading on */
+	bool		  hang;		/* no more reading */
+	bool		  hang_writes;	/* nor writing */
+	bool		  keep_open;	/* after garbage or truncate */
+	size_t		  garbage;	/* random bytes after the reply */
+	bool		  truncates;	/* to truncate bytes */
+	size_t		  truncate;
+	uint32_t	  duplicate;	/* copies after the first */
+	uint32_t	  chunk_bytes;	/* 0: all at once */
+	uint64_t	  chunk_interval_ms;
+	uint64_t	  bandwidth;	/* bytes per second; 0: none */
+};
 
 enum rules_kind {
 	RULES_ANY,		/* no pattern: every message */
@@ -33,7 +53,6 @@ struct rules_rule {
 	size_t		  index;	/* position in the file, from 0 */
 	unsigned int	  line;		/* where it was defined, for -n and logs */
 	enum rules_kind	  kind;
-	bool		  ignore_case;
 	char		 *pattern;
 	size_t		  pattern_len;
 	regex_t		  re;		/* RULES_REGEX */
@@ -45,9 +64,20 @@ struct rules_rule {
 	size_t		  nsnis;
 	struct template	**replies;	/* empty: no reply */
 	size_t		  nreplies;
-	size_t		  cycle_slot;	/* nreplies > 1: per-connection counter */
+	uint64_t	  delay_ms;	/* at least, */
+	uint64_t	  delay_max_ms;	/* at most */
+	struct rules_fault fault;
+	/* scenarios */
+	uint32_t	 *states;	/* empty: in any state */
+	size_t		  nstates;
+	double		  probability;	/* 1: always */
+	uint32_t	  next_state;	/* RULES_STATE_NONE: stays */
+	uint32_t	  times;	/* 0: always */
+	bool		  ignore_case;
 	bool		  close;
-	uint64_t	  delay_ms;
+	bool		  faulty;	/* any of fault is set */
+	bool		  reset_counts;
+	bool		  counts;	/* keeps a count per connection */
 };
 
 struct rules;
@@ -70,6 +100,25 @@ struct rules_def {
 	size_t		  nreplies;
 	bool		  close;
 	uint64_t	  delay_ms;
+	uint64_t	  delay_max_ms;	/* < delay_ms: the same */
+	struct rules_fault fault;
+	const char *const *states;	/* valid names */
+	size_t		  nstates;
+	const char	 *next_state;	/* NULL: none */
+	uint32_t	  times;
+	bool		  reset_counts;
+	bool		  chancy;	/* a draw, with */
+	double		  probability;	/* in [0, 1] */
+};
+
+/* Where a message is matched: who sent it, and its connection's story. */
+struct rules_who {
+	const char		*listener;
+	const struct sockaddr	*peer;	/* NULL: matches no network rule */
+	const char		*sni;	/* NULL or "": matches no 'sni' rule */
+	uint32_t		 state;
+	const struct counts	*counts;	/* NULL: all 0 */
+	struct rng		*rng;	/* NULL: only probability 0 fails */
 };
 
 struct rules	*rules_new(void);
@@ -86,21 +135,24 @@ int	rules_check_pattern(enum rules_kind, const char *, bool ignore_case,
 int	rules_add(struct rules *, const struct rules_def *);
 size_t	rules_count(const struct rules *);
 const struct rules_rule *rules_get(const struct rules *, size_t);
-/* How many rules cycle through several replies. */
-size_t	rules_cycle_slots(const struct rules *);
+/* The number of a state name (interned: RULES_STATE_NONE on no memory). */
+uint32_t rules_state(struct rules *, const char *);
+/* The name of state number n ("start" for RULES_STATE_START). */
+const char *rules_state_name(const struct rules *, uint32_t);
 /* Tells one rule set from every other made by this process. */
 uint64_t rules_generation(const struct rules *);
 
 /*
- * The first rule, in file order, that matches the message from this
- * client (peer may be NULL: matches no network rule) on this listener,
- * which asked for this TLS server name (NULL or "": matches no rule
- * with 'sni'), or NULL. For a regex rule, caps[0..TEMPLATE_CAPTURES) receive the
- * match and its groups, with offsets into msg.
+ * The first rule, in file order, that matches the message from who:
+ * its listener, client, TLS server name, the connection's state and
+ * counts (a rule with 'times' matched that often is passed over), then
+ * a draw for a rule with a probability (one that fails is passed over
+ * too). NULL when none does. For a regex rule, caps[0..TEMPLATE_CAPTURES)
+ * receive the match and its groups, with offsets into msg.
  */
 const struct rules_rule *rules_match(const struct rules *, const char *msg,
-	    size_t len, const char *listener, const struct sockaddr *peer,
-	    const char *sni, regmatch_t caps[TEMPLATE_CAPTURES]);
+	    size_t len, const struct rules_who *,
+	    regmatch_t caps[TEMPLATE_CAPTURES]);
 
 const char *rules_kind_name(enum rules_kind);
 

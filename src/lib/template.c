@@ -23,6 +23,9 @@ enum seg_kind {
 	SEG_LISTENER,
 	SEG_HOSTNAME,
 	SEG_RULE,
+	SEG_STATE,
+	SEG_NEXT_STATE,
+	SEG_RULE_COUNT,
 	SEG_TIME,
 	SEG_TIME_UTC,
 	SEG_UNIX_TIME,
@@ -55,6 +58,9 @@ static const struct {
 	{ "listener",		SEG_LISTENER,		0 },
 	{ "hostname",		SEG_HOSTNAME,		0 },
 	{ "rule",		SEG_RULE,		0 },
+	{ "state",		SEG_STATE,		0 },
+	{ "next_state",		SEG_NEXT_STATE,		0 },
+	{ "rule_count",		SEG_RULE_COUNT,		TEMPLATE_NEED_COUNT },
 	{ "time",		SEG_TIME,		TEMPLATE_NEED_TIME },
 	{ "time_utc",		SEG_TIME_UTC,		TEMPLATE_NEED_TIME },
 	{ "unix_time",		SEG_UNIX_TIME,		TEMPLATE_NEED_TIME },
@@ -301,6 +307,15 @@ template_render(const struct template *t, const struct template_ctx *ctx,
 			break;
 		case SEG_RULE:
 			r = append_str(out, ctx->rule);
+			break;
+		case SEG_STATE:
+			r = append_str(out, ctx->state);
+			break;
+		case SEG_NEXT_STATE:
+			r = append_str(out, ctx->next_state);
+			break;
+		case SEG_RULE_COUNT:
+			r = append_u64(out, ctx->rule_count);
 			break;
 		case SEG_TIME:
 			r = append_time(out, ctx->now_usec, 0);

@@ -14,6 +14,7 @@
 /* What a template may need that costs something to find out. */
 #define TEMPLATE_NEED_TIME	0x01	/* now_usec */
 #define TEMPLATE_NEED_SERVER	0x02	/* server_address and server_port */
+#define TEMPLATE_NEED_COUNT	0x04	/* rule_count: the rule must count */
 
 /*
  * What a TLS connection agreed on, as text ("" for what it has not: no
@@ -41,6 +42,9 @@ struct template_ctx {
 	const char	*listener;
 	const char	*hostname;
 	const char	*rule;
+	const char	*state;			/* the message came in */
+	const char	*next_state;		/* it leaves the connection in */
+	uint64_t	 rule_count;		/* the rule's matches, this one too */
 	uint64_t	 now_usec;		/* CLOCK_REALTIME */
 	uint64_t	 message_number;	/* on this connection, from 1 */
 	uint64_t	 connections;		/* open now */

@@ -381,21 +381,21 @@ def test_dry_run_output():
         equal(r.stderr, b"", "stderr")
         want = (
             'rule: cyc (%(p)s:4)\nreply: "one\\n"\ndelay_ms: 0\n'
-            'close: false\n'
+            'close: false\nstate: start -> start\nfault: none\n'
             'rule: cyc (%(p)s:4)\nreply: "two\\n"\ndelay_ms: 0\n'
-            'close: false\n'
+            'close: false\nstate: start -> start\nfault: none\n'
             'rule: cyc (%(p)s:4)\nreply: "one\\n"\ndelay_ms: 0\n'
-            'close: false\n'
+            'close: false\nstate: start -> start\nfault: none\n'
             'rule: get (%(p)s:5)\nreply: "page x\\n"\ndelay_ms: 20\n'
-            'close: false\n'
-            'rule: default\nreply: "who\\n"\ndelay_ms: 0\nclose: false\n'
-            'rule: default\nreply: "where\\n"\ndelay_ms: 0\nclose: false\n'
+            'close: false\nstate: start -> start\nfault: none\n'
+            'rule: default\nreply: "who\\n"\ndelay_ms: 0\nclose: false\nstate: start -> start\nfault: none\n'
+            'rule: default\nreply: "where\\n"\ndelay_ms: 0\nclose: false\nstate: start -> start\nfault: none\n'
             'rule: bye (%(p)s:8)\nreply: "bye\\tnow\\n"\ndelay_ms: 0\n'
-            'close: true\n'
+            'close: true\nstate: start -> start\nfault: none\n'
             'rule: quiet (%(p)s:9)\nreply: none\ndelay_ms: 0\n'
-            'close: false\n'
+            'close: false\nstate: start -> start\nfault: none\n'
             'rule: default\nreply: "a\\"b\\\\\\001\\n"\ndelay_ms: 0\n'
-            'close: false\n' % {"p": path})
+            'close: false\nstate: start -> start\nfault: none\n' % {"p": path})
         equal(r.stdout.decode(), want, "dry run stdout")
 
         r = daemon("-f", path, "--client", "10.1.2.3:4000", "--listener",
@@ -403,9 +403,9 @@ def test_dry_run_output():
         equal(r.returncode, 0, "exit status with --client")
         equal(r.stdout.decode(),
               'rule: lan (%(p)s:6)\nreply: "lan 10.1.2.3:4000\\n"\n'
-              'delay_ms: 0\nclose: false\n'
+              'delay_ms: 0\nclose: false\nstate: start -> start\nfault: none\n'
               'rule: #4 (%(p)s:7)\nreply: "at back\\n"\n'
-              'delay_ms: 0\nclose: false\n' % {"p": path},
+              'delay_ms: 0\nclose: false\nstate: start -> start\nfault: none\n' % {"p": path},
               "networks match for --client, listener rule for --listener")
 
         r = daemon("-f", path, "--client", "[::ffff:10.0.0.1]:9",

@@ -48,6 +48,16 @@ struct opts {
 	bool		   no_reply;
 	bool		   close;
 	uint64_t	   delay_ms;
+	uint64_t	   delay_max_ms;
+	/* scenarios */
+	const char *const *states;
+	size_t		   nstates;
+	const char	  *next_state;
+	uint32_t	   times;
+	bool		   reset_counts;
+	bool		   chancy;	/* with probability */
+	double		   probability;
+	struct rules_fault fault;
 };
 
 /* Appends a rule the way config-rules.c does. */
@@ -97,6 +107,15 @@ add_rule(struct rules *rs, const char *name, enum rules_kind kind,
 	d.replies = replies;
 	d.close = o->close;
 	d.delay_ms = o->delay_ms;
+	d.delay_max_ms = o->delay_max_ms;
+	d.states = o->states;
+	d.nstates = o->nstates;
+	d.next_state = o->next_state;
+	d.times = o->times;
+	d.reset_counts = o->reset_counts;
+	d.chancy = o->chancy;
+	d.probability = o->probability;
+	d.fault = o->fault;
 	if (rules_add(rs, &d) < 0) {
 		printf("Bail out! rules_add \"%s\"\n", name ? name : "");
 		exit(99);

@@ -2,8 +2,10 @@
 /*
  * Answers (src/lib/answer.c): the reply a message gets through the rule
  * set, with its terminator, close, delay and cycling decisions; the
- * notices a listener sends (greeting, too long, refused); and cycling
- * counters that start again when the rule set is replaced.
+ * notices a listener sends (greeting, too long, refused); cycling
+ * counters that start again when the rule set is replaced; scenarios
+ * (state, times, reset_counts, the variables); what faults do to the
+ * bytes and to close; delays drawn from a range.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -59,7 +61,7 @@ env_init(struct answer_env *env, const struct conf *c,
 /* Answers msg; out gets the bytes, res the decision. */
 static int
 build(const struct conf *c, const char *msg, size_t len, const char *term,
-    const struct sockaddr *peer, struct answer_cycle *cycle, struct buf *out,
+    const struct sockaddr *peer, struct answer_state *st, struct buf *out,
     struct answer *res)
 {
 	struct answer_env	 env;
@@ -74,7 +76,7 @@ build(const struct conf *c, const char *msg, size_t len, const char *term,
 	m.term = term;
 	m.term_len = strlen(term);
 	out->len = 0;
-	r = answer_message(&env, &m, cycle, out, res);
+	r = answer_message(&env, &m, st, out, res);
 	if ((unsigned int)arg != fill_calls - before) {
 		printf("#   fill arg not passed through\n");
 		return -1001;
@@ -82,11 +84,18 @@ build(const struct conf *c, const char *msg, size_t len, const char *term,
 	return r;
 }
 
-/* A cycling counter, or UINT32_MAX when there are none. */
+/* A rule's count on a connection, by the rule's name. */
 static uint32_t
-count(const struct answer_cycle *cycle, size_t slot)
+count(const struct conf *c, const struct answer_state *st, const char *name)
 {
-	return cycle->v != NULL ? cycle->v[slot] : UINT32_MAX;
+	const struct rules_rule	*r;
+	size_t			 i;
+
+	for (i = 0; (r = rules_get(c->rules, i)) != NULL; i++)
+		if (r->name != NULL && strcmp(r->name, name) == 0)
+			return counts_get(&st->counts, i);
+	printf("Bail out! no rule %s\n", name);
+	exit(99);
 }
 
 static struct conf *
@@ -130,11 +139,13 @@ test_message(void)
 	struct sockaddr_storage	 ss;
 	struct answer		 res;
 	struct buf		 out = { 0 };
-	struct answer_cycle	 cycle = { 0 }, cyclebis = { 0 };
+	struct answer_state	 cycle, cyclebis;
 	const char		*want[] = { "one\n", "two\n", "three\n", "one\n",
 				    "two\n" };
 	int			 i, r;
 
+	answer_state_init(&cycle, 1, 1);
+	answer_state_init(&cyclebis, 1, 2);
 	add_rule(c->rules, "silent", RULES_EXACT, "quiet", false, &osilent);
 	add_rule(c->rules, "bye", RULES_EXACT, "bye", true, &oclose);
 	add_rule(c->rules, "slow", RULES_PREFIX, "slow", false, &odelay);
@@ -204,12 +215,15 @@ test_message(void)
 	c->service.close_after_reply = false;
 
 	/* cycling replies, per connection */
-	ok(rules_cycle_slots(c->rules) == 2, "two cycling rules");
+	ok(rules_get(c->rules, 3)->counts && rules_get(c->rules, 4)->counts,
+	    "two cycling rules, counted");
 	for (i = 0; i < 5; i++) {
 		build(c, LIT("next"), "\n", NULL, &cycle, &out, &res);
 		ok_bytes(out.data, out.len, want[i], "cycling reply %d", i + 1);
 		ok(res.choice == (size_t)(i % 3), "choice %d is %d (%zu)",
 		    i + 1, i % 3, res.choice);
+		ok(res.count == (uint32_t)i + 1, "count %d (%u)", i + 1,
+		    res.count);
 	}
 	build(c, LIT("next"), "\n", NULL, &cyclebis, &out, &res);
 	ok_bytes(out.data, out.len, "one\n",
@@ -222,10 +236,14 @@ test_message(void)
 	build(c, LIT("next"), "\n", NULL, &cycle, &out, &res);
 	ok_bytes(out.data, out.len, "three\n",
 	    "first rule's counter unaffected by the second");
-	ok(count(&cycle, 0) == 6 && count(&cycle, 1) == 2 &&
-	    count(&cyclebis, 0) == 1 && count(&cyclebis, 1) == 0,
-	    "counters %u %u %u %u", count(&cycle, 0), count(&cycle, 1),
-	    count(&cyclebis, 0), count(&cyclebis, 1));
+	ok(count(c, &cycle, "cycle") == 6 && count(c, &cycle, "cycle2") == 2 &&
+	    count(c, &cyclebis, "cycle") == 1 &&
+	    count(c, &cyclebis, "cycle2") == 0,
+	    "counters %u %u %u %u", count(c, &cycle, "cycle"),
+	    count(c, &cycle, "cycle2"), count(c, &cyclebis, "cycle"),
+	    count(c, &cyclebis, "cycle2"));
+	ok(count(c, &cycle, "slow") == 0 && count(c, &cycle, "bye") == 0,
+	    "rules with one reply are not counted");
 	build(c, LIT("next"), "\n", NULL, NULL, &out, &res);
 	ok_bytes(out.data, out.len, "one\n", "no counters: the first reply");
 	build(c, LIT("next"), "\n", NULL, NULL, &out, &res);
@@ -301,8 +319,8 @@ test_message(void)
 		template_free(svc.default_reply);
 	}
 
-	answer_cycle_free(&cycle);
-	answer_cycle_free(&cyclebis);
+	answer_state_free(&cycle);
+	answer_state_free(&cyclebis);
 	buf_free(&out);
 	config_free(c);
 }
@@ -412,14 +430,14 @@ test_notice(void)
 	config_free(c);
 }
 
-/* Answers "msg" with the counters in cycle; the reply's bytes. */
+/* Answers "msg" on the connection st; the reply's bytes. */
 static const char *
-cycled(const struct conf *c, const char *msg, struct answer_cycle *cycle,
+cycled(const struct conf *c, const char *msg, struct answer_state *st,
     struct buf *out)
 {
 	struct answer	 res;
 
-	if (build(c, msg, strlen(msg), "", NULL, cycle, out, &res) < 0 ||
+	if (build(c, msg, strlen(msg), "", NULL, st, out, &res) < 0 ||
 	    buf_append(out, "", 1) < 0) {
 		printf("Bail out! answer_message \"%s\"\n", msg);
 		exit(99);
@@ -435,10 +453,11 @@ test_cycle_reload(void)
 	struct opts		 ocyc = { .replies = cyc, .nreplies = 3 };
 	struct opts		 oab = { .replies = ab, .nreplies = 2 };
 	struct conf		*c = conf_new();
-	struct answer_cycle	 cycle = { 0 };
+	struct answer_state	 cycle;
 	struct buf		 out = { 0 };
 	uint64_t		 first;
 
+	answer_state_init(&cycle, 0, 1);
 	add_rule(c->rules, "next", RULES_EXACT, "next", false, &ocyc);
 	is(cycled(c, "next", &cycle, &out), "one", "zero counters are ready");
 	is(cycled(c, "next", &cycle, &out), "two", "and count");
@@ -458,8 +477,9 @@ test_cycle_reload(void)
 	    "they count for the new rule set");
 	is(cycled(c, "ab", &cycle, &out), "a", "its other cycling rule");
 	is(cycled(c, "next", &cycle, &out), "two", "counted apart");
-	ok(count(&cycle, 0) == 1 && count(&cycle, 1) == 2,
-	    "counters %u %u", count(&cycle, 0), count(&cycle, 1));
+	ok(count(c, &cycle, "ab") == 1 && count(c, &cycle, "next") == 2,
+	    "counters %u %u", count(c, &cycle, "ab"),
+	    count(c, &cycle, "next"));
 
 	/* a rule set without cycling rules leaves them be */
 	rules_free(c->rules);
@@ -467,14 +487,435 @@ test_cycle_reload(void)
 	add(c->rules, "plain", RULES_EXACT, "next", false);
 	is(cycled(c, "next", &cycle, &out), "plain", "no cycling rule");
 
-	answer_cycle_free(&cycle);
-	ok(cycle.v == NULL && cycle.generation == 0,
-	    "answer_cycle_free leaves the zero value");
+	answer_state_free(&cycle);
+	ok(cycle.counts.v == NULL && cycle.counts.cap == 0 &&
+	    cycle.counts.used == 0, "answer_state_free leaves no counts");
 	rules_free(c->rules);
 	c->rules = rules_new();
 	add_rule(c->rules, "next", RULES_EXACT, "next", false, &ocyc);
 	is(cycled(c, "next", &cycle, &out), "one", "which is ready again");
-	answer_cycle_free(&cycle);
+	is(cycled(c, "next", &cycle, &out), "two", "and counts again");
+	answer_state_free(&cycle);
+	buf_free(&out);
+	config_free(c);
+}
+
+/* Answers msg ending in "\n" on st; the reply as a C string. */
+static const char *
+said(const struct conf *c, const char *msg, struct answer_state *st,
+    struct buf *out, struct answer *res)
+{
+	if (build(c, msg, strlen(msg), "\n", NULL, st, out, res) < 0 ||
+	    buf_append(out, "", 1) < 0) {
+		printf("Bail out! answer_message \"%s\"\n", msg);
+		exit(99);
+	}
+	out->len--;
+	return out->data;
+}
+
+/* Replies by one template each, for add_rule(). */
+#define REPLY(s)	.replies = (const char *const []){ s }, .nreplies = 1
+
+/* The login of the spec: refused twice, then in, where GET gets data. */
+static void
+add_auth(struct rules *rs)
+{
+	static const char *const authed[] = { "authed" };
+	struct opts	 ono = { REPLY("NO"), .times = 2 };
+	struct opts	 ook = { REPLY("OK"), .next_state = "authed" };
+	struct opts	 oget = { REPLY("DATA %{rule_count}"),
+			    .states = authed, .nstates = 1 };
+
+	add_rule(rs, "auth-no", RULES_EXACT, "AUTH", false, &ono);
+	add_rule(rs, "auth-ok", RULES_EXACT, "AUTH", false, &ook);
+	add_rule(rs, "get", RULES_EXACT, "GET", false, &oget);
+}
+
+static void
+test_scenario(void)
+{
+	struct conf		*c = conf_new();
+	struct answer_state	 st, other;
+	struct answer		 res;
+	struct buf		 out = { 0 };
+
+	add_auth(c->rules);
+	answer_state_init(&st, 5, 1);
+	answer_state_init(&other, 5, 2);
+	is(said(c, "GET", &st, &out, &res), "GET\n",
+	    "GET at the start: the default echo");
+	ok(res.rule == NULL && strcmp(res.state, "start") == 0 &&
+	    strcmp(res.next_state, "start") == 0, "start -> start");
+	is(said(c, "AUTH", &st, &out, &res), "NO\n", "AUTH: NO");
+	ok(res.count == 1, "counted 1 (%u)", res.count);
+	is(said(c, "AUTH", &st, &out, &res), "NO\n", "AUTH: NO again");
+	ok(res.count == 2, "counted 2 (%u)", res.count);
+	is(said(c, "AUTH", &st, &out, &res), "OK\n",
+	    "AUTH a third time: times ran out, OK");
+	ok(strcmp(res.state, "start") == 0 &&
+	    strcmp(res.next_state, "authed") == 0, "start -> authed (%s -> "
+	    "%s)", res.state, res.next_state);
+	ok(st.state == rules_state(c->rules, "authed"),
+	    "the connection is authed");
+	is(said(c, "GET", &st, &out, &res), "DATA 1\n",
+	    "GET when authed: DATA 1");
+	ok(res.rule != NULL && strcmp(res.rule_label, "get") == 0 &&
+	    res.count == 1 && strcmp(res.state, "authed") == 0 &&
+	    strcmp(res.next_state, "authed") == 0, "rule get, authed -> "
+	    "authed");
+	is(said(c, "GET", &st, &out, &res), "DATA 2\n", "GET: DATA 2");
+	is(said(c, "AUTH", &st, &out, &res), "OK\n", "AUTH when authed: OK");
+	ok(strcmp(res.state, "authed") == 0 &&
+	    strcmp(res.next_state, "authed") == 0, "authed -> authed");
+	is(said(c, "GET", &st, &out, &res), "DATA 3\n", "GET: DATA 3");
+
+	is(said(c, "AUTH", &other, &out, &res), "NO\n",
+	    "another connection has its own story");
+	is(said(c, "GET", &other, &out, &res), "GET\n", "and is not authed");
+
+	is(said(c, "AUTH", NULL, &out, &res), "NO\n", "no story: NO");
+	is(said(c, "AUTH", NULL, &out, &res), "NO\n", "and NO forever");
+	ok(res.count == 0, "nothing counted (%u)", res.count);
+	is(said(c, "GET", NULL, &out, &res), "GET\n", "never authed");
+
+	/* a reload: a new rule set starts the story again */
+	rules_free(c->rules);
+	c->rules = rules_new();
+	add_auth(c->rules);
+	is(said(c, "GET", &st, &out, &res), "GET\n",
+	    "after a reload: back at the start");
+	ok(strcmp(res.state, "start") == 0 && st.generation ==
+	    rules_generation(c->rules), "in state start, for the new rules");
+	is(said(c, "AUTH", &st, &out, &res), "NO\n",
+	    "and the counts are 0 again");
+	ok(res.count == 1, "counted 1 (%u)", res.count);
+
+	answer_state_free(&st);
+	answer_state_free(&other);
+	buf_free(&out);
+	config_free(c);
+}
+
+static void
+test_state_vars(void)
+{
+	static const char *const inb[] = { "b" };
+	struct opts	 ogo = { REPLY("%{state}->%{next_state}"),
+			    .next_state = "b" };
+	struct opts	 ostay = { REPLY("%{state}->%{next_state}") };
+	struct opts	 oback = { REPLY("%{state}->%{next_state}"),
+			    .next_state = "start", .states = inb,
+			    .nstates = 1 };
+	struct conf		*c = conf_new();
+	struct answer_state	 st;
+	struct answer		 res;
+	struct buf		 out = { 0 };
+
+	add_rule(c->rules, "go", RULES_EXACT, "go", false, &ogo);
+	add_rule(c->rules, "stay", RULES_EXACT, "stay", false, &ostay);
+	add_rule(c->rules, "back", RULES_EXACT, "back", false, &oback);
+	template_free(c->service.default_reply);
+	c->service.default_reply =
+	    tpl("%{state}/%{next_state}/%{rule_count}:%{message}");
+	answer_state_init(&st, 0, 1);
+	is(said(c, "stay", &st, &out, &res), "start->start\n",
+	    "no next_state: %%{next_state} is %%{state}");
+	is(said(c, "go", &st, &out, &res), "start->b\n", "next_state b");
+	is(said(c, "stay", &st, &out, &res), "b->b\n", "in b");
+	is(said(c, "go", &st, &out, &res), "b->b\n", "to b from b");
+	is(said(c, "back", &st, &out, &res), "b->start\n", "back to start");
+	is(said(c, "x", &st, &out, &res), "start/start/1:x\n",
+	    "the default reply: its state and count");
+	is(said(c, "y", &st, &out, &res), "start/start/2:y\n",
+	    "the default reply counts its messages");
+	is(said(c, "go", NULL, &out, &res), "start->b\n",
+	    "no story: next_state still said");
+	is(said(c, "stay", NULL, &out, &res), "start->start\n",
+	    "but not kept");
+	is(said(c, "x", NULL, &out, &res), "start/start/0:x\n",
+	    "no story: the default reply counts 0");
+	answer_state_free(&st);
+	buf_free(&out);
+	config_free(c);
+}
+
+static void
+test_reset_counts(void)
+{
+	static const char *const abc[] = { "a", "b", "c" };
+	struct opts	 ocount = { REPLY("%{rule_count}") };
+	struct opts	 olimited = { .times = 1 };
+	struct opts	 ogo = { .next_state = "other", .reset_counts = true };
+	struct opts	 ostay = { .next_state = "other",
+			    .reset_counts = true };
+	struct opts	 okeep = { .next_state = "start" };
+	struct opts	 ocyc = { .replies = abc, .nreplies = 3 };
+	struct conf		*c = conf_new();
+	struct answer_state	 st;
+	struct answer		 res;
+	struct buf		 out = { 0 };
+
+	add_rule(c->rules, "count", RULES_EXACT, "c", false, &ocount);
+	add_rule(c->rules, "limited", RULES_EXACT, "l", false, &olimited);
+	add_rule(c->rules, "go", RULES_EXACT, "go", false, &ogo);
+	add_rule(c->rules, "stay", RULES_EXACT, "stay", false, &ostay);
+	add_rule(c->rules, "keep", RULES_EXACT, "keep", false, &okeep);
+	add_rule(c->rules, "cyc", RULES_EXACT, "cyc", false, &ocyc);
+	answer_state_init(&st, 0, 1);
+	is(said(c, "c", &st, &out, &res), "1\n", "%%{rule_count} 1");
+	is(said(c, "c", &st, &out, &res), "2\n", "%%{rule_count} 2");
+	is(said(c, "l", &st, &out, &res), "limited\n", "times = 1: once");
+	is(said(c, "l", &st, &out, &res), "l\n", "then the echo");
+	is(said(c, "cyc", &st, &out, &res), "a\n", "cycling: a");
+	is(said(c, "cyc", &st, &out, &res), "b\n", "cycling: b");
+	is(said(c, "go", &st, &out, &res), "go\n",
+	    "reset_counts to another state");
+	is(said(c, "c", &st, &out, &res), "1\n", "%%{rule_count} from 1 again");
+	is(said(c, "l", &st, &out, &res), "limited\n", "times again");
+	is(said(c, "cyc", &st, &out, &res), "a\n", "cycling from the first");
+	is(said(c, "stay", &st, &out, &res), "stay\n",
+	    "reset_counts to the state it is in");
+	is(said(c, "c", &st, &out, &res), "2\n", "resets nothing");
+	is(said(c, "keep", &st, &out, &res), "keep\n",
+	    "next_state without reset_counts");
+	is(said(c, "c", &st, &out, &res), "3\n", "counts kept");
+	answer_state_free(&st);
+	buf_free(&out);
+	config_free(c);
+}
+
+/* A rule that fails its draw is not counted. */
+static void
+test_draw_counts(void)
+{
+	struct opts		 ocoin = { REPLY("coin %{rule_count}"),
+				    .chancy = true, .probability = 0.5 };
+	struct conf		*c = conf_new();
+	struct answer_state	 st;
+	struct answer		 res;
+	struct buf		 out = { 0 };
+	char			 want[32];
+	int			 i, coins = 0, wrong = 0;
+
+	add_rule(c->rules, "coin", RULES_EXACT, "p", false, &ocoin);
+	answer_state_init(&st, 11, 1);
+	for (i = 0; i < 200; i++) {
+		said(c, "p", &st, &out, &res);
+		if (res.rule == NULL)
+			continue;
+		snprintf(want, sizeof(want), "coin %d\n", ++coins);
+		wrong += strcmp(out.data, want) != 0;
+	}
+	ok(coins > 50 && coins < 150 && wrong == 0, "probability 0.5: %d of "
+	    "200 answered, each counted (%d wrong)", coins, wrong);
+	answer_state_free(&st);
+	buf_free(&out);
+	config_free(c);
+}
+
+/* Answers msg with term on st (a datagram's env when dgram); 0 or <0. */
+static int
+faulty(const struct conf *c, const char *msg, const char *term, bool dgram,
+    struct answer_state *st, struct buf *out, struct answer *res)
+{
+	struct answer_env	 env;
+	struct frame_msg	 m = { msg, strlen(msg), term, strlen(term) };
+
+	env_init(&env, c, NULL);
+	env.datagram = dgram;
+	out->len = 0;
+	return answer_message(&env, &m, st, out, res);
+}
+
+static void
+test_fault_bytes(void)
+{
+	struct opts	 odup = { REPLY("ab"), .fault.duplicate = 2 };
+	struct opts	 ocut = { REPLY("hello"), .fault.truncates = true,
+			    .fault.truncate = 3 };
+	struct opts	 ocuteol = { REPLY("hello"), .fault.truncates = true,
+			    .fault.truncate = 6 };
+	struct opts	 ocutcr = { REPLY("hello"), .fault.truncates = true,
+			    .fault.truncate = 6 };
+	struct opts	 ocutlong = { REPLY("hello"), .fault.truncates = true,
+			    .fault.truncate = 100 };
+	struct opts	 ocut0 = { REPLY("hello"), .fault.truncates = true };
+	struct opts	 ojunk = { REPLY("ab"), .fault.garbage = 5 };
+	struct opts	 ojunkonly = { .no_reply = true, .fault.garbage = 4 };
+	struct opts	 oall = { REPLY("ab"), .fault.duplicate = 1,
+			    .fault.truncates = true, .fault.truncate = 5,
+			    .fault.garbage = 2 };
+	struct opts	 okeep = { REPLY("hello"), .fault.truncates = true,
+			    .fault.truncate = 2, .fault.keep_open = true };
+	struct opts	 ojunkkeep = { REPLY("ab"), .fault.garbage = 1,
+			    .fault.keep_open = true };
+	struct opts	 odupsilent = { .no_reply = true,
+			    .fault.duplicate = 3 };
+	struct opts	 ocutreset = { REPLY("hello"), .fault.truncates = true,
+			    .fault.truncate = 2, .fault.reset = true };
+	struct conf		*c = conf_new();
+	struct answer_state	 st, same, other;
+	struct answer		 res;
+	struct buf		 out = { 0 }, out2 = { 0 };
+	char			 junk[5];
+	int			 r;
+
+	add_rule(c->rules, "dup", RULES_EXACT, "dup", false, &odup);
+	add_rule(c->rules, "cut", RULES_EXACT, "cut", false, &ocut);
+	add_rule(c->rules, "cut-eol", RULES_EXACT, "cut-eol", false,
+	    &ocuteol);
+	add_rule(c->rules, "cut-cr", RULES_EXACT, "cut-cr", false, &ocutcr);
+	add_rule(c->rules, "cut-long", RULES_EXACT, "cut-long", false,
+	    &ocutlong);
+	add_rule(c->rules, "cut0", RULES_EXACT, "cut0", false, &ocut0);
+	add_rule(c->rules, "junk", RULES_EXACT, "junk", false, &ojunk);
+	add_rule(c->rules, "junk-only", RULES_EXACT, "junk-only", false,
+	    &ojunkonly);
+	add_rule(c->rules, "all", RULES_EXACT, "all", false, &oall);
+	add_rule(c->rules, "keep", RULES_EXACT, "keep", false, &okeep);
+	add_rule(c->rules, "junk-keep", RULES_EXACT, "junk-keep", false,
+	    &ojunkkeep);
+	add_rule(c->rules, "dup-silent", RULES_EXACT, "dup-silent", false,
+	    &odupsilent);
+	add_rule(c->rules, "cut-reset", RULES_EXACT, "cut-reset", false,
+	    &ocutreset);
+	answer_state_init(&st, 3, 1);
+	answer_state_init(&same, 3, 1);
+	answer_state_init(&other, 3, 2);
+
+	r = faulty(c, "plain", "\n", false, &st, &out, &res);
+	ok(r == 0 && res.fault == NULL, "no fault: none said");
+	r = faulty(c, "dup", "\n", false, &st, &out, &res);
+	ok(r == 0 && res.fault != NULL && res.fault->duplicate == 2,
+	    "duplicate: the fault said");
+	ok_bytes(out.data, out.len, "ab\nab\nab\n",
+	    "duplicate = 2: three copies, line ends included");
+	ok(!res.close, "duplicate does not close");
+	faulty(c, "dup", "\r\n", false, &st, &out, &res);
+	ok_bytes(out.data, out.len, "ab\r\nab\r\nab\r\n",
+	    "duplicate with the message's CRLF");
+
+	faulty(c, "cut", "\n", false, &st, &out, &res);
+	ok_bytes(out.data, out.len, "hel", "truncate = 3");
+	ok(res.close && !res.silent, "truncate closes");
+	faulty(c, "cut-eol", "\n", false, &st, &out, &res);
+	ok_bytes(out.data, out.len, "hello\n", "truncate = 6: the line end "
+	    "is one of the bytes");
+	faulty(c, "cut-cr", "\r\n", false, &st, &out, &res);
+	ok_bytes(out.data, out.len, "hello\r", "truncate = 6 cuts a CRLF");
+	faulty(c, "cut-long", "\n", false, &st, &out, &res);
+	ok_bytes(out.data, out.len, "hello\n", "truncate past the end: all");
+	ok(res.close, "and still closes");
+	r = faulty(c, "cut0", "\n", false, &st, &out, &res);
+	ok(r == 0 && out.len == 0 && res.close, "truncate = 0: no bytes, "
+	    "closes");
+
+	faulty(c, "junk", "\n", false, &st, &out, &res);
+	ok(out.len == 3 + 5 && memcmp(out.data, "ab\n", 3) == 0,
+	    "garbage = 5: the reply, then 5 bytes (%zu in all)", out.len);
+	ok(res.close && !res.silent, "garbage closes");
+	memcpy(junk, out.data + 3, 5);
+	faulty(c, "junk", "\n", false, &same, &out2, &res);
+	ok(out2.len == 8 && memcmp(out2.data + 3, junk, 5) == 0,
+	    "the same seed and stream: the same garbage");
+	faulty(c, "junk", "\n", false, &other, &out2, &res);
+	ok(out2.len == 8 && memcmp(out2.data + 3, junk, 5) != 0,
+	    "another stream: other garbage");
+	faulty(c, "junk", "\n", false, NULL, &out2, &res);
+	ok(out2.len == 8 && memcmp(out2.data, "ab\n", 3) == 0,
+	    "no story: garbage all the same (%zu)", out2.len);
+	r = faulty(c, "junk-only", "\n", false, &st, &out, &res);
+	ok(r == 0 && out.len == 4 && !res.silent && res.close,
+	    "no_reply with garbage: the garbage alone (%zu), not silent",
+	    out.len);
+	r = faulty(c, "dup-silent", "\n", false, &st, &out, &res);
+	ok(r == 0 && out.len == 0 && res.silent,
+	    "no_reply with duplicate: still silent");
+
+	faulty(c, "all", "\n", false, &st, &out, &res);
+	ok(out.len == 7 && memcmp(out.data, "ab\nab", 5) == 0,
+	    "duplicate, then truncate, then garbage (%zu bytes)", out.len);
+	ok(res.close, "which closes");
+
+	faulty(c, "keep", "\n", false, &st, &out, &res);
+	ok_bytes(out.data, out.len, "he", "truncate with keep_open");
+	ok(!res.close, "keep_open: no close");
+	faulty(c, "junk-keep", "\n", false, &st, &out, &res);
+	ok(out.len == 4 && !res.close, "garbage with keep_open: no close");
+	faulty(c, "cut-reset", "\n", false, &st, &out, &res);
+	ok(out.len == 2 && !res.close && res.fault->reset,
+	    "truncate with reset: reset ends it, not close");
+
+	/* a datagram is sent again whole by the caller: one copy here */
+	faulty(c, "dup", "", true, &st, &out, &res);
+	ok_bytes(out.data, out.len, "ab", "datagram: duplicate not in the "
+	    "bytes");
+	ok(res.fault != NULL && res.fault->duplicate == 2,
+	    "but said, for the caller");
+	faulty(c, "cut", "", true, &st, &out, &res);
+	ok_bytes(out.data, out.len, "hel", "datagram: truncate");
+	faulty(c, "junk", "\n", true, &st, &out, &res);
+	ok(out.len == 3 + 5 && memcmp(out.data, "ab\n", 3) == 0,
+	    "datagram: garbage after the reply");
+
+	/* length framing: the prefix is part of each copy */
+	c->service.framing.mode = FRAME_LENGTH;
+	c->service.framing.prefix_bytes = 2;
+	c->service.framing.big_endian = true;
+	faulty(c, "dup", "", false, &st, &out, &res);
+	ok(out.len == 12 && memcmp(out.data, "\0\2ab\0\2ab\0\2ab", 12) == 0,
+	    "length framing: each copy with its prefix (%zu)", out.len);
+	faulty(c, "cut", "", false, &st, &out, &res);
+	ok(out.len == 3 && memcmp(out.data, "\0\5h", 3) == 0,
+	    "length framing: truncate counts the prefix");
+
+	answer_state_free(&st);
+	answer_state_free(&same);
+	answer_state_free(&other);
+	buf_free(&out);
+	buf_free(&out2);
+	config_free(c);
+}
+
+static void
+test_delay_range(void)
+{
+	struct opts		 orange = { .delay_ms = 10,
+				    .delay_max_ms = 20 };
+	struct opts		 ofixed = { .delay_ms = 7 };
+	struct conf		*c = conf_new();
+	struct answer_state	 st;
+	struct answer		 res;
+	struct buf		 out = { 0 };
+	bool			 seen[21] = { false };
+	int			 i, outside = 0, values = 0;
+
+	add_rule(c->rules, "range", RULES_EXACT, "range", false, &orange);
+	add_rule(c->rules, "fixed", RULES_EXACT, "fixed", false, &ofixed);
+	ok(rules_get(c->rules, 0)->delay_ms == 10 &&
+	    rules_get(c->rules, 0)->delay_max_ms == 20 &&
+	    rules_get(c->rules, 1)->delay_max_ms == 7,
+	    "delay range kept; one number is a range of one");
+	answer_state_init(&st, 8, 1);
+	for (i = 0; i < 500; i++) {
+		said(c, "range", &st, &out, &res);
+		if (res.delay_ms < 10 || res.delay_ms > 20)
+			outside++;
+		else
+			seen[res.delay_ms] = true;
+	}
+	for (i = 10; i <= 20; i++)
+		values += seen[i];
+	ok(outside == 0 && values == 11, "delay_ms [10, 20]: 500 draws, none "
+	    "outside (%d), every value drawn (%d of 11)", outside, values);
+	said(c, "range", NULL, &out, &res);
+	ok(res.delay_ms == 10, "no story: the least (%llu)",
+	    (unsigned long long)res.delay_ms);
+	said(c, "fixed", &st, &out, &res);
+	ok(res.delay_ms == 7, "a fixed delay (%llu)",
+	    (unsigned long long)res.delay_ms);
+	answer_state_free(&st);
 	buf_free(&out);
 	config_free(c);
 }
@@ -485,5 +926,11 @@ main(void)
 	test_message();
 	test_notice();
 	test_cycle_reload();
+	test_scenario();
+	test_state_vars();
+	test_reset_counts();
+	test_draw_counts();
+	test_fault_bytes();
+	test_delay_range();
 	return tap_done();
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Config validation: every tests/config/good-*.conf loads and dumps as its
- * .out file; every bad-*.conf is refused with exactly the lines in its .err
- * file (@FILE@ stands for the path); the shipped etc/echoreplyd.conf loads.
+ * .out file, and that dump loads again and dumps the same; every bad-*.conf
+ * is refused with exactly the lines in its .err file (@FILE@ stands for the
+ * path); the shipped etc/echoreplyd.conf loads.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
@@ -60,6 +62,40 @@ expand(const char *text, const char *path)
 	return b.data;
 }
 
+/* The dump of a dump: got's text loaded from a file, dumped again. */
+static void
+check_again(const char *name, const char *got, size_t gotlen)
+{
+	char		 path[] = "/tmp/test-config.XXXXXX", *again = NULL;
+	struct buf	 errs = { 0 };
+	struct conf	*c;
+	size_t		 len = 0;
+	FILE		*fp;
+	int		 fd;
+
+	if ((fd = mkstemp(path)) == -1 || (fp = fdopen(fd, "w")) == NULL ||
+	    fwrite(got, 1, gotlen, fp) != gotlen || fclose(fp) != 0) {
+		ok(0, "%s: dump written to %s", name, path);
+		return;
+	}
+	c = config_load(path, collect, &errs, NULL);
+	unlink(path);
+	ok(c != NULL, "%s: its dump loads", name);
+	if (c == NULL) {
+		printf("# %.*s", (int)errs.len, errs.data);
+		buf_free(&errs);
+		return;
+	}
+	fp = open_memstream(&again, &len);
+	config_dump(c, fp);
+	fclose(fp);
+	ok(len == gotlen && memcmp(again, got, len) == 0,
+	    "%s: its dump dumps the same", name);
+	free(again);
+	config_free(c);
+	buf_free(&errs);
+}
+
 static void
 check_good(const char *dir, const char *name)
 {
@@ -91,6 +127,7 @@ check_good(const char *dir, const char *name)
 	fclose(mem);
 	if (want != NULL)
 		ok_bytes(got, gotlen, want, "%s dumps as expected", name);
+	check_again(name, got, gotlen);
 	free(want);
 	free(got);
 	config_free(c);

@@ -4,8 +4,9 @@
  * The rule module (src/lib/rules.c) on its own: every match kind with
  * and without ignore_case, bytes that are not text, first-match order
  * across the exact-rule hash and the pattern rules, networks, listeners,
- * captures, cycling reply slots, and the checks a pattern passes before
- * it is added. Globbing itself is test-glob's, the arithmetic of
+ * captures, which rules count, the connection's state, times and
+ * probability (on both paths), state names, and the checks a pattern
+ * passes before it is added. Globbing itself is test-glob's, the arithmetic of
  * networks test-addr's, replies test-answer's.
  */
 #include <errno.h>
@@ -16,10 +17,15 @@
 #include <sys/socket.h>
 #include <vis.h>
 
+#include "counts.h"
+#include "rng.h"
 #include "rules.h"
 #include "template.h"
 #include "fixture.h"
 #include "tap.h"
+
+/* No listener, no client, no TLS, in the start state, nothing counted. */
+static const struct rules_who nobody;
 
 /* The name of the rule a message matches, "-" for none. */
 static const char *
@@ -28,8 +34,9 @@ match_peer(const struct rules *rs, const char *msg, size_t len,
 {
 	regmatch_t		 caps[TEMPLATE_CAPTURES];
 	const struct rules_rule	*r;
+	struct rules_who	 who = { .listener = listener, .peer = peer };
 
-	r = rules_match(rs, msg, len, listener, peer, NULL, caps);
+	r = rules_match(rs, msg, len, &who, caps);
 	if (r == NULL)
 		return "-";
 	return r->name != NULL ? r->name : "(unnamed)";
@@ -280,7 +287,7 @@ test_first_match(void)
 	rules_free(rs);
 
 	rs = rules_new();
-	ok(rules_match(rs, LIT("x"), NULL, NULL, NULL, NULL) == NULL,
+	ok(rules_match(rs, LIT("x"), &nobody, NULL) == NULL,
 	    "an empty rule set matches nothing");
 	add(rs, "only", RULES_PREFIX, "x", false);
 	is(match(rs, "y"), "-", "no rule matches");
@@ -396,14 +403,14 @@ test_many_exact(void)
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(msg, sizeof(msg), i % 2 ? "KEY-%zu" : "Key-%zu", i);
-		r = rules_match(rs, msg, strlen(msg), NULL, NULL, NULL, caps);
+		r = rules_match(rs, msg, strlen(msg), &nobody, caps);
 		if (r != NULL && r->index == i)
 			found++;
 		else if (wrong++ < 5)
 			printf("#   \"%s\" found %s\n", msg, r == NULL ? "nothing" :
 			    r->name);
 		snprintf(msg, sizeof(msg), "key-%zu", i);
-		r = rules_match(rs, msg, strlen(msg), NULL, NULL, NULL, caps);
+		r = rules_match(rs, msg, strlen(msg), &nobody, caps);
 		if (i % 2 == 0 ? r == NULL : r != NULL && r->index == i)
 			cased++;
 	}
@@ -411,14 +418,16 @@ test_many_exact(void)
 	    "%zu wrong)", n, found, wrong);
 	ok(cased == n, "%zu exact rules: case-sensitivity kept (%zu)", n,
 	    cased);
-	ok(rules_match(rs, LIT("Key-10000"), NULL, NULL, NULL, caps) == NULL,
+	ok(rules_match(rs, LIT("Key-10000"), &nobody, caps) == NULL,
 	    "one past the last is not found");
-	ok(rules_match(rs, LIT("Key-"), NULL, NULL, NULL, caps) == NULL,
+	ok(rules_match(rs, LIT("Key-"), &nobody, caps) == NULL,
 	    "no rule for the bare prefix");
 	add(rs, "tail", RULES_ANY, NULL, false);
 	is(match(rs, "Key-9999"), "r9999", "exact hit before a later catch-all");
 	is(match(rs, "nope"), "tail", "a miss falls to the catch-all");
-	ok(rules_cycle_slots(rs) == 0, "no cycling rules among them");
+	for (i = 0, found = 0; i < rules_count(rs); i++)
+		found += rules_get(rs, i)->counts;
+	ok(found == 0, "none of them counts (%zu)", found);
 	rules_free(rs);
 }
 
@@ -574,8 +583,9 @@ match_sni(const struct rules *rs, const char *msg, const char *sni)
 {
 	regmatch_t		 caps[TEMPLATE_CAPTURES];
 	const struct rules_rule	*r;
+	struct rules_who	 who = { .listener = "l", .sni = sni };
 
-	r = rules_match(rs, msg, strlen(msg), "l", NULL, sni, caps);
+	r = rules_match(rs, msg, strlen(msg), &who, caps);
 	return r == NULL ? "-" : r->name;
 }
 
@@ -619,7 +629,7 @@ test_captures(void)
 	rs = rules_new();
 	add_rule(rs, "kv", RULES_REGEX, "([a-z]+)=([0-9]+)(;)?(x)?", false, &o);
 	memset(caps, 0x5a, sizeof(caps));
-	r = rules_match(rs, LIT("set key=42 now"), NULL, NULL, NULL, caps);
+	r = rules_match(rs, LIT("set key=42 now"), &nobody, caps);
 	ok(r != NULL, "regex with groups matches");
 	ok(caps[0].rm_so == 4 && caps[0].rm_eo == 10, "%%{0} offsets %d-%d",
 	    (int)caps[0].rm_so, (int)caps[0].rm_eo);
@@ -632,12 +642,12 @@ test_captures(void)
 		unused += caps[i].rm_so == -1;
 	ok(unused == TEMPLATE_CAPTURES - 5, "slots past the groups are -1");
 
-	r = rules_match(rs, LIT("a=1;x"), NULL, NULL, NULL, caps);
+	r = rules_match(rs, LIT("a=1;x"), &nobody, caps);
 	ok(r != NULL && caps[3].rm_so == 3 && caps[3].rm_eo == 4 &&
 	    caps[4].rm_so == 4 && caps[4].rm_eo == 5, "optional groups taken");
 
 	/* offsets count every byte, NULs included */
-	r = rules_match(rs, LIT("\0\0z=7"), NULL, NULL, NULL, caps);
+	r = rules_match(rs, LIT("\0\0z=7"), &nobody, caps);
 	ok(r != NULL && caps[0].rm_so == 2 && caps[0].rm_eo == 5 &&
 	    caps[1].rm_so == 2 && caps[2].rm_so == 4 && caps[2].rm_eo == 5,
 	    "offsets after NUL bytes (%d-%d)", (int)caps[0].rm_so,
@@ -646,7 +656,7 @@ test_captures(void)
 
 	rs = rules_new();
 	add_rule(rs, "alt", RULES_REGEX, "(a)|(b)", false, &o);
-	r = rules_match(rs, LIT("xb"), NULL, NULL, NULL, caps);
+	r = rules_match(rs, LIT("xb"), &nobody, caps);
 	ok(r != NULL && caps[1].rm_so == -1 && caps[2].rm_so == 1 &&
 	    caps[2].rm_eo == 2, "alternation: only the taken group");
 	rules_free(rs);
@@ -659,30 +669,410 @@ test_captures(void)
 	rules_free(rs);
 }
 
+/* Which rules keep a count per connection: the others cost nothing. */
 static void
-test_cycle_slots(void)
+test_counting(void)
 {
 	static const char *const two[] = { "one", "two" };
 	static const char *const three[] = { "a", "b", "c" };
+	static const char *const counted[] = { "n=%{rule_count}" };
 	struct opts		 o2 = { .replies = two, .nreplies = 2 };
 	struct opts		 o3 = { .replies = three, .nreplies = 3 };
 	struct opts		 silent = { .no_reply = true };
-	const struct rules_rule	*r1, *r2, *r3, *r4, *r5;
+	struct opts		 ocount = { .replies = counted, .nreplies = 1 };
+	struct opts		 otimes = { .times = 3 };
+	struct opts		 onext = { .next_state = "b" };
+	struct opts		 ochance = { .chancy = true,
+				    .probability = 0.5 };
+	const struct rules_rule	*r1, *r2, *r3, *r4, *r5, *r6, *r7, *r8, *r9;
 	struct rules		*rs = rules_new();
 
-	ok(rules_cycle_slots(rs) == 0, "empty set: no cycle slots");
 	r1 = add(rs, "single", RULES_EXACT, "s", false);
 	r2 = add_rule(rs, "cyc2", RULES_PREFIX, "c2", false, &o2);
 	r3 = add_rule(rs, "silent", RULES_EXACT, "n", false, &silent);
 	r4 = add_rule(rs, "cyc3", RULES_EXACT, "c3", false, &o3);
 	r5 = add_rule(rs, "cyc3b", RULES_REGEX, "x", false, &o3);
+	r6 = add_rule(rs, "counted", RULES_EXACT, "k", false, &ocount);
+	r7 = add_rule(rs, "times", RULES_EXACT, "t", false, &otimes);
+	r8 = add_rule(rs, "next", RULES_EXACT, "b", false, &onext);
+	r9 = add_rule(rs, "chance", RULES_EXACT, "p", false, &ochance);
 	ok(r1->nreplies == 1 && r3->nreplies == 0, "reply counts");
 	ok(r2->nreplies == 2 && r4->nreplies == 3, "cycling reply counts");
-	ok(r2->cycle_slot == 0 && r4->cycle_slot == 1 && r5->cycle_slot == 2,
-	    "cycling rules get slots 0, 1, 2 (%zu %zu %zu)", r2->cycle_slot,
-	    r4->cycle_slot, r5->cycle_slot);
-	ok(rules_cycle_slots(rs) == 3, "three cycle slots (%zu)",
-	    rules_cycle_slots(rs));
+	ok(r2->counts && r4->counts && r5->counts,
+	    "cycling rules count");
+	ok(r6->counts, "a reply with %%{rule_count} counts");
+	ok(r7->counts && r7->times == 3, "a rule with times counts");
+	ok(!r1->counts && !r3->counts && !r8->counts && !r9->counts,
+	    "the others do not");
+	ok(r8->next_state != RULES_STATE_NONE && r1->next_state ==
+	    RULES_STATE_NONE, "next_state kept, none without it");
+	ok(r9->probability == 0.5 && r1->probability == 1,
+	    "probability kept, 1 without it");
+	rules_free(rs);
+}
+
+/* A connection's story, as answer.c keeps it for rules_match(). */
+struct story {
+	uint32_t	 state;
+	struct counts	 counts;
+	struct rng	 rng;
+	bool		 draws;	/* else no rng: only probability 0 fails */
+};
+
+static void
+story_init(struct story *st, uint64_t seed)
+{
+	memset(st, 0, sizeof(*st));
+	rng_seed(&st->rng, seed, 1);
+	st->draws = true;
+}
+
+/*
+ * Matches msg in st as answer.c does: the rule counted, the state moved
+ * (its counts cleared for reset_counts). The rule's name, "-" for none.
+ */
+static const char *
+step(const struct rules *rs, struct story *st, const char *msg)
+{
+	regmatch_t		 caps[TEMPLATE_CAPTURES];
+	const struct rules_rule	*r;
+	struct rules_who	 who = { .listener = "l" };
+
+	who.state = st->state;
+	who.counts = &st->counts;
+	who.rng = st->draws ? &st->rng : NULL;
+	if ((r = rules_match(rs, msg, strlen(msg), &who, caps)) == NULL)
+		return "-";
+	if (r->counts && counts_bump(&st->counts, r->index) == 0) {
+		printf("Bail out! counts_bump\n");
+		exit(99);
+	}
+	if (r->next_state != RULES_STATE_NONE) {
+		if (r->reset_counts && r->next_state != st->state)
+			counts_clear(&st->counts);
+		st->state = r->next_state;
+	}
+	return r->name != NULL ? r->name : "(unnamed)";
+}
+
+/* The rule msg matches in state `state`, nothing counted. */
+static const char *
+match_in(const struct rules *rs, uint32_t state, const char *msg)
+{
+	struct story	 st = { .state = state };
+
+	return step(rs, &st, msg);
+}
+
+static void
+test_states(void)
+{
+	static const char *const authed[] = { "authed" };
+	static const char *const ab[] = { "a", "b" };
+	static const char *const start[] = { "start" };
+	struct opts		 oauthed = { .states = authed, .nstates = 1 };
+	struct opts		 oab = { .states = ab, .nstates = 2 };
+	struct opts		 ostart = { .states = start, .nstates = 1 };
+	struct opts		 ologin = { .next_state = "authed" };
+	struct opts		 ologout = { .states = authed, .nstates = 1,
+				    .next_state = "start" };
+	const struct rules_rule	*r;
+	struct rules		*rs = rules_new();
+	struct story		 st;
+	uint32_t		 sa, sb, sc, sauth;
+
+	r = add_rule(rs, "in-authed", RULES_EXACT, "x", false, &oauthed);
+	add_rule(rs, "in-a-or-b", RULES_PREFIX, "x", false, &oab);
+	add_rule(rs, "in-start", RULES_CONTAINS, "y", false, &ostart);
+	add_rule(rs, "login", RULES_EXACT, "login", false, &ologin);
+	add_rule(rs, "logout", RULES_EXACT, "logout", false, &ologout);
+	add(rs, "any-state", RULES_GLOB, "*", false);
+	sauth = rules_state(rs, "authed");
+	sa = rules_state(rs, "a");
+	sb = rules_state(rs, "b");
+	sc = rules_state(rs, "c");
+	ok(r->nstates == 1 && r->states[0] == sauth,
+	    "a rule's state is the interned name's number");
+	is(match_in(rs, RULES_STATE_START, "x"), "any-state",
+	    "state rules do not match in start");
+	is(match_in(rs, sauth, "x"), "in-authed", "exact rule in its state");
+	is(match_in(rs, sa, "x"), "in-a-or-b", "pattern rule in its first "
+	    "state");
+	is(match_in(rs, sb, "x"), "in-a-or-b", "and in its second");
+	is(match_in(rs, sc, "x"), "any-state", "another state: neither");
+	is(match_in(rs, RULES_STATE_START, "y"), "in-start",
+	    "state \"start\" named: matches in the start");
+	is(match_in(rs, sa, "y"), "any-state", "and only there");
+
+	story_init(&st, 1);
+	is(step(rs, &st, "x"), "any-state", "story: x at the start");
+	is(step(rs, &st, "logout"), "any-state",
+	    "story: logout only when authed");
+	is(step(rs, &st, "login"), "login", "story: login");
+	ok(st.state == sauth, "story: login moves to authed");
+	is(step(rs, &st, "x"), "in-authed", "story: x when authed");
+	is(step(rs, &st, "login"), "login", "story: login again");
+	ok(st.state == sauth, "story: still authed");
+	is(step(rs, &st, "logout"), "logout", "story: logout");
+	ok(st.state == RULES_STATE_START, "story: back at the start");
+	is(step(rs, &st, "x"), "any-state", "story: x at the start again");
+	counts_free(&st.counts);
+	rules_free(rs);
+}
+
+static void
+test_times(void)
+{
+	struct opts		 o2 = { .times = 2 };
+	struct opts		 o1 = { .times = 1 };
+	struct rules		*rs = rules_new();
+	struct story		 st, other;
+	const struct rules_rule	*twice;
+
+	twice = add_rule(rs, "twice", RULES_EXACT, "t", false, &o2);
+	add_rule(rs, "once", RULES_PREFIX, "t", false, &o1);
+	add(rs, "after", RULES_ANY, NULL, false);
+	story_init(&st, 1);
+	story_init(&other, 1);
+	is(step(rs, &st, "t"), "twice", "times = 2: first");
+	is(step(rs, &st, "t"), "twice", "times = 2: second");
+	is(step(rs, &st, "t"), "once", "then the next rule (times = 1)");
+	is(step(rs, &st, "t"), "after", "then the one after");
+	is(step(rs, &st, "t"), "after", "and it stays there");
+	ok(counts_get(&st.counts, twice->index) == 2 &&
+	    counts_get(&st.counts, 1) == 1 && counts_get(&st.counts, 2) == 0,
+	    "counts %u %u %u", counts_get(&st.counts, twice->index),
+	    counts_get(&st.counts, 1), counts_get(&st.counts, 2));
+	is(step(rs, &other, "t"), "twice",
+	    "another connection counts apart");
+	is(match(rs, "t"), "twice", "no counts: times never runs out");
+	counts_clear(&st.counts);
+	is(step(rs, &st, "t"), "twice", "counts cleared: the first again");
+	counts_free(&st.counts);
+	counts_free(&other.counts);
+	rules_free(rs);
+}
+
+/* How often each of the first rules answers msg in n draws. */
+static void
+draws(const struct rules *rs, const char *msg, struct story *st, size_t n,
+    size_t *hits, size_t nhits)
+{
+	regmatch_t		 caps[TEMPLATE_CAPTURES];
+	const struct rules_rule	*r;
+	struct rules_who	 who = { .listener = "l" };
+	size_t			 i;
+
+	memset(hits, 0, nhits * sizeof(*hits));
+	who.rng = st->draws ? &st->rng : NULL;
+	for (i = 0; i < n; i++) {
+		r = rules_match(rs, msg, strlen(msg), &who, caps);
+		if (r == NULL)
+			hits[nhits - 1]++;	/* the last: none */
+		else if (r->index < nhits - 1)
+			hits[r->index]++;
+	}
+}
+
+static void
+test_probability(void)
+{
+	struct opts		 o0 = { .chancy = true, .probability = 0 };
+	struct opts		 o1 = { .chancy = true, .probability = 1 };
+	struct opts		 ohalf = { .chancy = true, .probability = 0.5 };
+	struct rules		*rs;
+	struct story		 st, none = { 0 };
+	size_t			 hits[4];
+
+	story_init(&st, 42);
+	rs = rules_new();
+	add_rule(rs, "never", RULES_EXACT, "p", false, &o0);
+	add_rule(rs, "always", RULES_PREFIX, "p", false, &o1);
+	add(rs, "rest", RULES_ANY, NULL, false);
+	draws(rs, "p", &st, 1000, hits, 4);
+	ok(hits[0] == 0 && hits[1] == 1000, "probability 0 never, 1 always "
+	    "(%zu %zu)", hits[0], hits[1]);
+	draws(rs, "p", &none, 1000, hits, 4);
+	ok(hits[0] == 0 && hits[1] == 1000, "without draws too (%zu %zu)",
+	    hits[0], hits[1]);
+	rules_free(rs);
+
+	rs = rules_new();
+	add_rule(rs, "half", RULES_PREFIX, "p", false, &ohalf);
+	add(rs, "next", RULES_EXACT, "p", false);
+	draws(rs, "p", &st, 1000, hits, 3);
+	/* 1000 draws of 1/2: sigma 15.8, 4 sigma either side */
+	ok(hits[0] >= 437 && hits[0] <= 563 && hits[1] == 1000 - hits[0] &&
+	    hits[2] == 0, "probability 0.5: %zu of 1000, the next rule the "
+	    "%zu others", hits[0], hits[1]);
+	draws(rs, "p", &none, 100, hits, 3);
+	ok(hits[0] == 100, "probability 0.5 without draws: always (%zu)",
+	    hits[0]);
+	draws(rs, "q", &st, 100, hits, 3);
+	ok(hits[2] == 100, "no draw for a rule that does not match (%zu)",
+	    hits[2]);
+	rules_free(rs);
+
+	/* the draws are the generator's: the same seed, the same picks */
+	{
+		struct story	 a, b;
+		size_t		 i, same = 0;
+
+		story_init(&a, 7);
+		story_init(&b, 7);
+		rs = rules_new();
+		add_rule(rs, "half", RULES_EXACT, "p", false, &ohalf);
+		add(rs, "next", RULES_ANY, NULL, false);
+		for (i = 0; i < 200; i++)
+			same += strcmp(step(rs, &a, "p"),
+			    step(rs, &b, "p")) == 0;
+		ok(same == 200, "the same seed draws the same (%zu of 200)",
+		    same);
+		rules_free(rs);
+	}
+}
+
+/* times, state and probability on exact rules found by their hash */
+static void
+test_exact_conditions(void)
+{
+	static const char *const authed[] = { "authed" };
+	struct opts		 o1 = { .times = 1 };
+	struct opts		 oauthed = { .states = authed, .nstates = 1 };
+	struct opts		 o0 = { .chancy = true, .probability = 0 };
+	struct opts		 ohalf = { .chancy = true, .probability = 0.5 };
+	struct rules		*rs;
+	struct story		 st;
+	size_t			 hits[4];
+
+	rs = rules_new();
+	add_rule(rs, "first", RULES_EXACT, "m", false, &o1);
+	add_rule(rs, "second", RULES_EXACT, "m", false, &o1);
+	add(rs, "pattern", RULES_PREFIX, "m", false);
+	story_init(&st, 1);
+	is(step(rs, &st, "m"), "first", "exact with times: first");
+	is(step(rs, &st, "m"), "second",
+	    "exhausted: a later exact rule, same pattern");
+	is(step(rs, &st, "m"), "pattern", "both exhausted: a pattern rule");
+	is(step(rs, &st, "m"), "pattern", "still");
+	counts_free(&st.counts);
+	rules_free(rs);
+
+	rs = rules_new();
+	add_rule(rs, "e1", RULES_EXACT, "m", false, &o1);
+	add_rule(rs, "p1", RULES_PREFIX, "m", false, &o1);
+	add(rs, "e2", RULES_EXACT, "m", false);
+	add(rs, "any", RULES_ANY, NULL, false);
+	story_init(&st, 1);
+	is(step(rs, &st, "m"), "e1", "exact, pattern, exact: the first");
+	is(step(rs, &st, "m"), "p1", "then the pattern rule between them");
+	is(step(rs, &st, "m"), "e2", "then the later exact rule");
+	is(step(rs, &st, "m"), "e2", "which has no times");
+	counts_free(&st.counts);
+	rules_free(rs);
+
+	/* case-insensitive and sensitive exact rules of one text */
+	rs = rules_new();
+	add_rule(rs, "ci", RULES_EXACT, "M", true, &o1);
+	add(rs, "cs", RULES_EXACT, "m", false);
+	story_init(&st, 1);
+	is(step(rs, &st, "m"), "ci", "case-insensitive exact with times");
+	is(step(rs, &st, "m"), "cs", "then the case-sensitive one");
+	counts_free(&st.counts);
+	rules_free(rs);
+
+	rs = rules_new();
+	add_rule(rs, "authed", RULES_EXACT, "m", false, &oauthed);
+	add(rs, "pattern", RULES_CONTAINS, "m", false);
+	add(rs, "late", RULES_EXACT, "m", false);
+	is(match_in(rs, RULES_STATE_START, "m"), "pattern",
+	    "exact rule in another state: the pattern rule after it");
+	is(match_in(rs, rules_state(rs, "authed"), "m"), "authed",
+	    "in its state: the exact rule");
+	rules_free(rs);
+
+	/* failed draws, on both paths, in both orders */
+	rs = rules_new();
+	add_rule(rs, "e0", RULES_EXACT, "m", false, &o0);
+	add_rule(rs, "p0", RULES_PREFIX, "m", false, &o0);
+	add(rs, "e", RULES_EXACT, "m", false);
+	add(rs, "any", RULES_ANY, NULL, false);
+	is(match(rs, "m"), "e", "exact, pattern fail their draws: the next "
+	    "exact rule");
+	rules_free(rs);
+
+	rs = rules_new();
+	add_rule(rs, "p0", RULES_PREFIX, "m", false, &o0);
+	add_rule(rs, "e0", RULES_EXACT, "m", false, &o0);
+	add(rs, "re", RULES_REGEX, "^m$", false);
+	add(rs, "e", RULES_EXACT, "m", false);
+	is(match(rs, "m"), "re", "pattern, exact fail their draws: the next "
+	    "pattern rule");
+	rules_free(rs);
+
+	rs = rules_new();
+	add_rule(rs, "coin", RULES_EXACT, "m", false, &ohalf);
+	add_rule(rs, "coin2", RULES_EXACT, "m", false, &ohalf);
+	add(rs, "tail", RULES_SUFFIX, "m", false);
+	story_init(&st, 99);
+	draws(rs, "m", &st, 1000, hits, 4);
+	/* 1/2, 1/4, 1/4 of 1000: sigma 15.8, 13.7, 13.7 */
+	ok(hits[0] >= 437 && hits[0] <= 563 && hits[1] >= 195 &&
+	    hits[1] <= 305 && hits[2] >= 195 && hits[2] <= 305 &&
+	    hits[0] + hits[1] + hits[2] == 1000,
+	    "two exact coins and a pattern rule: %zu %zu %zu", hits[0],
+	    hits[1], hits[2]);
+	rules_free(rs);
+}
+
+static void
+test_state_names(void)
+{
+	struct rules	*rs = rules_new();
+	char		 name[32];
+	uint32_t	 a, b, n, nums[1000];
+	bool		 seen[4096] = { false };
+	size_t		 i, same = 0, named = 0, distinct = 0;
+	struct opts	 onext = { .next_state = "b" };
+	const struct rules_rule *r;
+
+	is(rules_state_name(rs, RULES_STATE_START), "start",
+	    "state 0 is \"start\" before any name");
+	ok(rules_state(rs, "start") == RULES_STATE_START, "\"start\" is 0");
+	a = rules_state(rs, "a");
+	b = rules_state(rs, "b");
+	ok(a != RULES_STATE_START && b != RULES_STATE_START && a != b,
+	    "two names, two numbers (%u %u)", a, b);
+	ok(rules_state(rs, "a") == a && rules_state(rs, "b") == b,
+	    "the same name, the same number");
+	ok(rules_state(rs, "start") == RULES_STATE_START, "\"start\" still 0");
+	is(rules_state_name(rs, a), "a", "a's name");
+	is(rules_state_name(rs, 1000000), "start",
+	    "an unknown number is named \"start\"");
+	r = add_rule(rs, "next", RULES_EXACT, "x", false, &onext);
+	ok(r->next_state == b, "a rule's next_state shares the number");
+	ok(rules_state(rs, "A") != a, "names are case-sensitive");
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "s-%zu", i);
+		nums[i] = rules_state(rs, name);
+	}
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "s-%zu", i);
+		n = rules_state(rs, name);
+		same += n == nums[i];
+		named += strcmp(rules_state_name(rs, n), name) == 0;
+		if (n != a && n != b && n != RULES_STATE_START &&
+		    n < sizeof(seen) && !seen[n]) {
+			seen[n] = true;
+			distinct++;
+		}
+	}
+	ok(same == 1000 && named == 1000 && distinct == 1000,
+	    "1000 names: kept %zu, named %zu, distinct %zu", same, named,
+	    distinct);
+	ok(rules_state(rs, "a") == a && rules_state(rs, "start") == 0,
+	    "earlier names kept through growth");
 	rules_free(rs);
 }
 
@@ -699,6 +1089,11 @@ main(void)
 	test_listeners();
 	test_sni();
 	test_captures();
-	test_cycle_slots();
+	test_counting();
+	test_states();
+	test_times();
+	test_probability();
+	test_exact_conditions();
+	test_state_names();
 	return tap_done();
 }
