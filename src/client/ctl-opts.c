@@ -19,7 +19,7 @@ enum {
 	OPT_RAW = 256, OPT_FRAMING, OPT_DELIM, OPT_DELIM_HEX, OPT_LENGTH_BYTES,
 	OPT_LENGTH_ENDIAN, OPT_COUNTS_PREFIX, OPT_FIXED_BYTES, OPT_PROXY,
 	OPT_PROXY_VERSION, OPT_TLS, OPT_CA, OPT_CERT, OPT_KEY, OPT_SNI,
-	OPT_INSECURE
+	OPT_INSECURE, OPT_CONTROL_SOCKET
 };
 
 static void __attribute__((noreturn))
@@ -28,7 +28,7 @@ usage(int status)
 	FILE	*fp = status == 0 ? stdout : stderr;
 
 	fprintf(fp,
-"usage: echoreplyctl [-46ghquVv] [--raw] [--framing name] [--delimiter str]\n"
+"usage: echoreplyctl [-46CghquVv] [--raw] [--framing name] [--delimiter str]\n"
 "                    [--delimiter-hex hex] [--length-bytes n]\n"
 "                    [--length-endian big|little] [--length-counts-prefix]\n"
 "                    [--fixed-bytes n] [--proxy addr:port]\n"
@@ -36,8 +36,11 @@ usage(int status)
 "                    [--cert file] [--key file] [--sni name] [-f file]\n"
 "                    [-H host] [-n count] [-p port] [-t seconds] [-U path]\n"
 "                    [message ...]\n"
+"       echoreplyctl -C [-qv] [-f file] [-t seconds] [--control-socket path]\n"
+"                    command [word ...]\n"
 "  -f, --config FILE   daemon configuration to take the address, protocol,\n"
-"                      framing and greeting from (default %s)\n"
+"                      framing and greeting (or control socket) from\n"
+"                      (default %s)\n"
 "  -H, --host HOST     host name or address to connect to\n"
 "  -p, --port PORT     port to connect to\n"
 "  -U, --unix PATH     connect to the Unix stream socket PATH\n"
@@ -68,12 +71,20 @@ usage(int status)
 "  -g, --greeting      expect a greeting line before the replies\n"
 "  -n, --count N       send each message N times\n"
 "  -t, --timeout SECS  limit for connecting, the TLS handshake and each\n"
-"                      reply (default 5)\n"
+"                      reply (default 5); with -C, for the answer, and the\n"
+"                      time wait waits (default 10)\n"
+"  -C, --control       send the words as one command to the daemon's control\n"
+"                      socket and print its answer\n"
+"      --control-socket PATH  that socket (default: control_socket in the\n"
+"                      config, else $RUNTIME_DIRECTORY/control, else\n"
+"                      " OPTS_CONTROL_DEFAULT ")\n"
 "  -v, --verbose       show what is sent and received, with round trip times\n"
+"                      (with -C: the text of the answer's ok line)\n"
 "  -q, --quiet         print nothing, only set the exit status\n"
 "  -V, --version       print the version and exit\n"
 "  -h, --help          print this help and exit\n"
-"Each argument is one message; with none, each line of standard input is one.\n",
+"Each argument is one message; with none, each line of standard input is one.\n"
+"With -C, the arguments are the words of one command: -C help lists them.\n",
 	    CONF_DEFAULT_PATH);
 	exit(status);
 }
@@ -114,8 +125,8 @@ opts_config(const struct opts *o)
 	struct conf	*conf;
 
 	/* the command line may name the server completely */
-	if (o->conf_path == NULL && (o->unix_path != NULL ||
-	    (o->host != NULL && o->port != 0)))
+	if (o->conf_path == NULL && (o->control ? o->control_socket != NULL :
+	    (o->unix_path != NULL || (o->host != NULL && o->port != 0))))
 		return NULL;
 	/* no daemon config installed here: use the daemon's defaults */
 	if (o->conf_path == NULL && access(CONF_DEFAULT_PATH, F_OK) == -1 &&
@@ -303,11 +314,58 @@ opts_tls(const struct opts *o, const struct conf *conf,
 	return true;
 }
 
+/* -C talks to the control socket: the options for messages are no use. */
+static void
+check_control(const struct opts *o, int nwords)
+{
+	const struct {
+		bool		 given;
+		const char	*name;
+	} no[] = {
+		{ o->host != NULL, "-H" },
+		{ o->port != 0, "-p" },
+		{ o->unix_path != NULL, "-U" },
+		{ o->udp, "-u" },
+		{ o->family == AF_INET, "-4" },
+		{ o->family == AF_INET6, "-6" },
+		{ o->count_set, "-n" },
+		{ o->greeting, "-g" },
+		{ o->raw, "--raw" },
+		{ o->framing != NULL, "--framing" },
+		{ o->delim != NULL, "--delimiter" },
+		{ o->delim_hex != NULL, "--delimiter-hex" },
+		{ o->length_bytes != 0, "--length-bytes" },
+		{ o->length_endian != NULL, "--length-endian" },
+		{ o->counts_prefix, "--length-counts-prefix" },
+		{ o->fixed_bytes != 0, "--fixed-bytes" },
+		{ o->proxy != NULL, "--proxy" },
+		{ o->proxy_version != 0, "--proxy-version" },
+		{ o->tls, "--tls" },
+		{ o->tls_insecure, "--insecure" },
+		{ o->tls_ca != NULL, "--ca" },
+		{ o->tls_cert != NULL, "--cert" },
+		{ o->tls_key != NULL, "--key" },
+		{ o->tls_sni != NULL, "--sni" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (no[i].given)
+			report_usage("-C cannot be used with %s: a control "
+			    "command goes to the control socket", no[i].name);
+	if (nwords == 0)
+		report_usage("-C needs a command (echoreplyctl -C help lists "
+		    "them)");
+}
+
 void
 opts_parse(int argc, char *argv[], struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "config",	required_argument,	NULL, 'f' },
+		{ "control",	no_argument,		NULL, 'C' },
+		{ "control-socket", required_argument,	NULL,
+		    OPT_CONTROL_SOCKET },
 		{ "count",	required_argument,	NULL, 'n' },
 		{ "greeting",	no_argument,		NULL, 'g' },
 		{ "help",	no_argument,		NULL, 'h' },
@@ -337,21 +395,43 @@ opts_parse(int argc, char *argv[], struct opts *o)
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
+	static char	**words;	/* the operands, in order */
 	const char	*errstr;
-	int		 ch, i;
+	int		 ch, i, nwords = 0;
+	bool		 posix = getenv("POSIXLY_CORRECT") != NULL;
+	bool		 rest = false;
 
 	memset(o, 0, sizeof(*o));
 	o->count = 1;
 	o->timeout_ms = 5000;
+	if ((words = calloc((size_t)argc + 1, sizeof(*words))) == NULL)
+		report_die(EX_OSERR, "out of memory");
 
-	while ((ch = getopt_long(argc, argv, "46f:gH:hn:p:qt:U:uVv", longopts,
-	    NULL)) != -1) {
+	/*
+	 * "-": operands come back in their place, so that with -C the
+	 * command's first word ends the options ("wait --new REGEX").
+	 */
+	while (!rest && (ch = getopt_long(argc, argv, "-46Cf:gH:hn:p:qt:U:uVv",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
+		case 1:
+			words[nwords++] = optarg;
+			rest = o->control || posix;
+			break;
 		case '4':
 			o->family = AF_INET;
 			break;
 		case '6':
 			o->family = AF_INET6;
+			break;
+		case 'C':
+			o->control = true;
+			break;
+		case OPT_CONTROL_SOCKET:
+			if (optarg[0] == '\0')
+				report_usage("the control socket path is "
+				    "empty");
+			o->control_socket = optarg;
 			break;
 		case 'f':
 			o->conf_path = optarg;
@@ -367,6 +447,7 @@ opts_parse(int argc, char *argv[], struct opts *o)
 			if (errstr != NULL)
 				report_usage("count %s is %s (1 to "
 				    "1000000000)", optarg, errstr);
+			o->count_set = true;
 			break;
 		case 'p':
 			o->port = strtonum(optarg, 1, 65535, &errstr);
@@ -448,6 +529,7 @@ opts_parse(int argc, char *argv[], struct opts *o)
 			if (errstr != NULL)
 				report_usage("timeout %s is %s (1 to 3600 "
 				    "seconds)", optarg, errstr);
+			o->timeout_set = true;
 			break;
 		case 'U':
 			if (optarg[0] == '\0')
@@ -469,6 +551,12 @@ opts_parse(int argc, char *argv[], struct opts *o)
 			usage(EX_USAGE);
 		}
 	}
+	while (optind < argc)
+		words[nwords++] = argv[optind++];
+	if (o->control)
+		check_control(o, nwords);
+	else if (o->control_socket != NULL)
+		report_usage("--control-socket is for -C");
 	if (o->quiet && o->verbose)
 		report_usage("-q and -v cannot be used together");
 	if (o->unix_path != NULL && (o->host || o->port || o->udp ||
@@ -488,12 +576,15 @@ opts_parse(int argc, char *argv[], struct opts *o)
 		report_usage("--key is the key of --cert: give both");
 	if (o->host != NULL && o->host[0] == '\0')
 		report_usage("the host name is empty");
-	for (i = optind; i < argc; i++) {
-		if (strchr(argv[i], '\n') != NULL)
-			report_usage("message %d contains a newline",
-			    i - optind + 1);
+	for (i = 0; i < nwords; i++) {
+		if (strchr(words[i], '\n') == NULL)
+			continue;
+		if (o->control)
+			report_usage("word %d of the command contains a "
+			    "newline", i + 1);
+		report_usage("message %d contains a newline", i + 1);
 	}
-	o->messages = argv + optind;
-	o->nmessages = argc - optind;
+	o->messages = words;
+	o->nmessages = nwords;
 }
 

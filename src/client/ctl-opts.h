@@ -15,6 +15,9 @@
 
 struct conf;
 
+/* The control socket when nothing names one and systemd set no directory. */
+#define OPTS_CONTROL_DEFAULT	"/run/echoreplyd/control"
+
 struct opts {
 	const char	*conf_path;
 	const char	*host;
@@ -41,18 +44,23 @@ struct opts {
 	bool		 greeting;
 	bool		 quiet;
 	bool		 verbose;
+	bool		 control;	/* -C: the words are a command */
+	bool		 count_set;	/* -n given */
+	bool		 timeout_set;	/* -t given */
 	long long	 count;
 	int		 timeout_ms;
-	char		**messages;	/* the arguments after the options */
-	int		 nmessages;
+	const char	*control_socket;	/* NULL: the config's, else
+						   the default */
+	char		**messages;	/* the operands: the messages, or */
+	int		 nmessages;	/* with -C the command's words */
 };
 
 /* Fills in o; exits on a usage error or after -h or -V. */
 void	opts_parse(int argc, char *argv[], struct opts *o);
 /*
  * The daemon config named by -f, the installed one, or the defaults;
- * NULL when the command line names the server completely. Exits with
- * EX_CONFIG when it is not valid.
+ * NULL when the command line names the server (or with -C, the control
+ * socket) completely. Exits with EX_CONFIG when it is not valid.
  */
 struct conf *opts_config(const struct opts *);
 /* Where to connect: the command line, else a listener of conf. */

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-/* echoreplyctl: send messages to echoreplyd and print the replies. */
+/*
+ * echoreplyctl: send messages to echoreplyd and print the replies; with -C,
+ * a command to its control socket (ctl-control.c).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,6 +19,7 @@
 #include "buf.h"
 #include "config.h"
 #include "ctl-conn.h"
+#include "ctl-control.h"
 #include "ctl-input.h"
 #include "ctl-opts.h"
 #include "ctl-pending.h"
@@ -527,6 +531,11 @@ main(int argc, char *argv[])
 	opts_parse(argc, argv, &opt);
 	report_init(opt.quiet, opt.verbose);
 	conf = opts_config(&opt);
+	if (opt.control) {
+		control_run(&opt, conf, stdout_closed);
+		config_free(conf);
+		return 0;
+	}
 	opts_target(&opt, conf, &t);
 	c.dgram = t.type == SOCK_DGRAM;
 	/* the TLS files are read before connecting */

@@ -30,6 +30,9 @@
 #define RESET_TRIES	500	/* that many times at most (5 s) */
 
 static int	delay_done(sd_event_source *, uint64_t, void *);
+static int	held_next(struct conn *);
+static int	held_append(struct conn *, const void *, size_t);
+static void	ask_done(struct conn *, const char *);
 static int	flush_due(sd_event_source *, uint64_t, void *);
 static int	conn_consume(struct conn *, char *, size_t, size_t);
 static int	conn_greet(struct conn *);
@@ -133,6 +136,10 @@ conn_close(struct conn *c, const char *reason)
 	    (unsigned long long)(dur / 1000 % 1000),
 	    (unsigned long long)c->msgs, (unsigned long long)c->bytes_in,
 	    (unsigned long long)c->bytes_out, reason);
+	c->ctx->bytes_in += c->bytes_in;
+	c->ctx->bytes_out += c->bytes_out;
+	if (c->asking != 0)
+		ask_done(c, "closed");
 	c->ctx->closed(c, c->ctx->arg);
 	conn_free(c);
 }
@@ -143,7 +150,7 @@ conn_refuse(struct conn *c, const char *reason)
 	struct serve_facts	 facts;
 	struct answer_env	 env;
 
-	c->ctx->errors++;
+	c->ctx->refused++;
 	conn_env(c, &env, &facts);
 	/* sent, then closed as after any last reply (what it sent is read
 	 * and dropped meanwhile, so that the refusal is not reset away) */
@@ -318,6 +325,39 @@ conn_hold(struct conn *c, size_t mark, uint64_t delay, size_t piece,
 	return true;
 }
 
+/* Its ask is over; the operators are told why (while there are any). */
+static void
+ask_done(struct conn *c, const char *why)
+{
+	if (c->ctx->ask_over != NULL)
+		c->ctx->ask_over(c->ctx->ask_arg, c->asking, why);
+	c->asking = 0;
+}
+
+/*
+ * The rule asks the operator: with a console attached, the reply at
+ * out[mark..] is held as the fallback until one answers, or for
+ * operator_timeout_ms. True when it is held (or the connection closes).
+ */
+static bool
+ask(struct conn *c, const struct frame_msg *m, size_t mark,
+    enum conn_end end)
+{
+	uint64_t	 id;
+
+	if (c->ctx->ask == NULL ||
+	    (id = c->ctx->ask(c->ctx->ask_arg, c, m->data, m->len)) == 0)
+		return false;	/* nobody to ask */
+	c->asking = id;
+	if (!conn_hold(c, mark, c->l->svc->operator_timeout_ms * 1000, 0, 0,
+	    end)) {
+		ask_done(c, "failed");
+		return true;
+	}
+	c->held_own = c->delayed_len;
+	return true;
+}
+
 /*
  * Answers one message onto the output. Returns false when processing
  * must stop here: the reply is held back, the connection is closing, or
@@ -360,12 +400,15 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 		log_message(f, LOG_KIND_MESSAGE, c->msgs, NULL, m->data,
 		    m->len, svc->log_message_bytes);
 	}
+	serve_answered(c->ctx, &res, c->id, c->l, c->peer, m->data, m->len);
 	if (c->wr_shut || c->half_closing) {
 		/* half closed: read and logged, never answered */
 		c->out.len = mark;
 		return true;
 	}
 	end = end_of(c, &res);
+	if (res.operator && ask(c, m, mark, end))
+		return false;
 	if (end == CONN_END_HANG_ALL)
 		c->out.len = mark;
 	piece = pace_of(c, &res, &piece_usec);
@@ -709,7 +752,8 @@ conn_end(struct conn *c, enum conn_end end)
 {
 	switch (end) {
 	case CONN_END_CLOSE:
-		conn_closing(c, "closed after reply");
+		conn_closing(c, c->kicked ? "closed from the control socket" :
+		    "closed after reply");
 		break;
 	case CONN_END_RESET:
 		c->resetting = true;
@@ -742,18 +786,29 @@ static int
 delay_done(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct conn	*c = arg;
-	size_t		 before = conn_out_begin(c), n;
-	enum conn_end	 end;
 
 	(void)s;
 	(void)usec;
+	if (c->asking != 0)	/* nobody answered in time: the fallback */
+		ask_done(c, "timeout");
+	(void)held_next(c);
+	return 0;
+}
+
+/* The next piece of the held reply goes. CONN_GONE if it closed. */
+static int
+held_next(struct conn *c)
+{
+	size_t		 before = conn_out_begin(c), n;
+	enum conn_end	 end;
+
 	c->delay = sd_event_source_disable_unref(c->delay);
 	n = c->delayed_len - c->delayed_off;
 	if (c->piece > 0 && n > c->piece)
 		n = c->piece;
 	if (n > 0 && buf_append(&c->out, c->delayed + c->delayed_off, n) < 0) {
 		conn_close(c, "out of memory");
-		return 0;
+		return CONN_GONE;
 	}
 	c->delayed_off += n;
 	/* the last piece's interval too, unless the connection ends then */
@@ -766,12 +821,11 @@ delay_done(sd_event_source *s, uint64_t usec, void *arg)
 		    CLOCK_MONOTONIC, c->piece_due, SERVE_TIMER_ACCURACY_USEC,
 		    delay_done, c) < 0) {
 			conn_close(c, "cannot arm a timer");
-			return 0;
+			return CONN_GONE;
 		}
 		if (conn_send(c, before) == CONN_GONE)
-			return 0;
-		conn_update(c);
-		return 0;
+			return CONN_GONE;
+		return conn_update(c);
 	}
 	c->paused = false;
 	c->piece = 0;
@@ -784,15 +838,14 @@ delay_done(sd_event_source *s, uint64_t usec, void *arg)
 	/* then what arrived behind the held message */
 	if (c->in != NULL && !c->closing && !c->hung) {
 		if (conn_consume(c, c->in, c->inlen, before) == CONN_GONE)
-			return 0;
+			return CONN_GONE;
 	} else {
 		if (c->closing || c->eof)
 			conn_drop_input(c);
 		if (conn_send(c, before) == CONN_GONE)
-			return 0;
+			return CONN_GONE;
 	}
-	conn_update(c);
-	return 0;
+	return conn_update(c);
 }
 
 int
@@ -803,6 +856,8 @@ conn_drain(struct conn *c, char *rbuf)
 	c->draining = true;
 	if (c->lingering)
 		return conn_update(c);
+	if (c->asking != 0 && conn_answer(c, c->asking, NULL, 0) == CONN_GONE)
+		return CONN_GONE;	/* its fallback went, at shutdown */
 	if (c->opening) {
 		c->delay = sd_event_source_disable_unref(c->delay);
 		c->opening = false;
@@ -1261,6 +1316,7 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 	c->l = l;
 	c->fd = fd;
 	c->tally = tally;
+	c->id = serial;
 	c->started = serve_now(ctx);
 	answer_state_init(&c->story, ctx->seed, serial);
 	if (client->sa.sa_family == AF_INET)
@@ -1391,4 +1447,108 @@ conn_start(struct conn *c)
 		log_warnx("%s cannot time its slow open", c->peer);
 	}
 	return conn_begin(c);
+}
+
+const char *
+conn_state(const struct conn *c)
+{
+	if (c->opening)
+		return "opening";
+	if (c->proxy_wait)
+		return "proxy";
+	if (c->tls_wait)
+		return "handshake";
+	if (c->lingering)
+		return "lingering";
+	if (c->closing || c->resetting)
+		return "closing";
+	if (c->hung)
+		return "hung";
+	if (c->paused)
+		return "delayed";
+	return "open";
+}
+
+int
+conn_push(struct conn *c, const void *data, size_t len)
+{
+	size_t	 before;
+	int	 r;
+
+	if (c->closing || c->wr_shut || c->half_closing || c->mute ||
+	    c->opening || c->proxy_wait || c->tls_wait)
+		return -EPIPE;
+	if (c->delayed != NULL)
+		return held_append(c, data, len);	/* after the held reply */
+	before = conn_out_begin(c);
+	if ((r = answer_push(c->l->svc, data, len, &c->out)) < 0)
+		return r;
+	if (conn_send(c, before) == CONN_GONE)
+		return CONN_GONE;
+	return conn_update(c);
+}
+
+/* Pushed bytes go after the reply held back, and its pieces. */
+static int
+held_append(struct conn *c, const void *data, size_t len)
+{
+	struct buf	 b = { 0 };
+	char		*np;
+	int		 r;
+
+	if ((r = answer_push(c->l->svc, data, len, &b)) < 0 ||
+	    (np = realloc(c->delayed, c->delayed_len + b.len)) == NULL) {
+		buf_free(&b);
+		return r < 0 ? r : -ENOMEM;
+	}
+	memcpy(np + c->delayed_len, b.data, b.len);
+	c->delayed = np;
+	c->delayed_len += b.len;
+	buf_free(&b);
+	return 0;
+}
+
+int
+conn_kick(struct conn *c)
+{
+	log_info("%s closed from the control socket", c->peer);
+	if (c->opening || c->proxy_wait || c->tls_wait || c->hung ||
+	    c->lingering) {
+		conn_close(c, "closed from the control socket");
+		return CONN_GONE;
+	}
+	c->kicked = true;
+	if (c->paused && (c->delayed != NULL || c->asking != 0)) {
+		/* the reply held back goes first, then the close */
+		c->delayed_end = CONN_END_CLOSE;
+		return 0;
+	}
+	conn_closing(c, "closed from the control socket");
+	return conn_update(c);
+}
+
+int
+conn_answer(struct conn *c, uint64_t id, const void *data, size_t len)
+{
+	struct buf	 b = { 0 };
+	int		 r;
+
+	if (c->asking != id)
+		return -ENOENT;
+	if (data != NULL) {
+		/* the typed line instead of the fallback (what was pushed
+		 * meanwhile stays after it) */
+		if ((r = answer_push(c->l->svc, data, len, &b)) < 0 ||
+		    buf_append(&b, c->delayed + c->held_own,
+		    c->delayed_len - c->held_own) < 0) {
+			buf_free(&b);
+			return r < 0 ? r : -ENOMEM;
+		}
+		free(c->delayed);
+		c->delayed = b.data;
+		c->delayed_len = b.len;
+		c->delayed_off = 0;
+	}
+	ask_done(c, data != NULL ? "answered" : "fallback");
+	return held_next(c);
 }

@@ -56,6 +56,8 @@ struct conn {
 	uint64_t		 piece_due;	/* the next one's deadline */
 	enum conn_end		 delayed_end;	/* once all are sent */
 	unsigned int		 reset_tries;	/* acks waited for */
+	uint64_t		 asking;	/* the operator: its ask's id */
+	size_t			 held_own;	/* its fallback's bytes */
 	struct answer_state	 story;		/* state, counts, draws */
 	uint32_t		 events;
 	/* a partial message, only while one is pending */
@@ -65,6 +67,7 @@ struct conn {
 	struct buf		 out;
 	size_t			 outoff;
 	uint64_t		 msgs, bytes_in, bytes_out;
+	uint64_t		 id;		/* its number since start */
 	uint64_t		 started;
 	struct tally		*tally;		/* NULL for Unix clients */
 	const char		*reason;
@@ -85,6 +88,7 @@ struct conn {
 	bool			 hung;		/* not read any more */
 	bool			 mute;		/* nor written */
 	bool			 aborted;	/* closed with an RST */
+	bool			 kicked;	/* from the control socket */
 	uint16_t		 port;
 	union {
 		struct sockaddr		sa;
@@ -128,5 +132,21 @@ size_t		conn_queued(const struct conn *);
 void		conn_close(struct conn *, const char *reason);
 /* Queues the listener's refuse_reply; the connection closes once sent. */
 void		conn_refuse(struct conn *, const char *reason);
+/* What it is doing, in a word, for the control socket. */
+const char	*conn_state(const struct conn *);
+/*
+ * Sends bytes that answer no message, framed as its listener frames
+ * replies, after what is queued. -EPIPE when it is not written any more
+ * (or not yet), -ENOMEM, -EMSGSIZE, CONN_GONE; else 0.
+ */
+int		conn_push(struct conn *, const void *, size_t);
+/* Closes it once what is queued is sent. CONN_GONE if it closed at once. */
+int		conn_kick(struct conn *);
+/*
+ * The operator's answer to ask id: data instead of the rule's reply
+ * (framed as a reply); NULL: the rule's reply now. -ENOENT when the
+ * connection does not wait for that answer; else 0, or CONN_GONE.
+ */
+int		conn_answer(struct conn *, uint64_t id, const void *, size_t);
 
 #endif

@@ -42,14 +42,16 @@ struct dgram {
 };
 
 static void
-send_reply(int fd, const char *p, size_t n, const union addr_any *to,
-    socklen_t tolen, const char *peer)
+send_reply(struct serve_ctx *ctx, int fd, const char *p, size_t n,
+    const union addr_any *to, socklen_t tolen, const char *peer)
 {
 	if (sendto(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL, &to->sa,
 	    tolen) == -1)
 		/* UDP may drop, and so may we: say so only when asked */
 		log_debug("%s reply of %zu bytes not sent: %s", peer, n,
 		    strerror(errno));
+	else
+		ctx->bytes_out += n;
 }
 
 static void
@@ -74,7 +76,7 @@ delayed_due(sd_event_source *s, uint64_t usec, void *arg)
 
 	(void)s;
 	(void)usec;
-	send_reply(h->d->l->fd, h->data, h->len, &h->peer, h->peerlen,
+	send_reply(h->d->ctx, h->d->l->fd, h->data, h->len, &h->peer, h->peerlen,
 	    "delayed");
 	delayed_free(h->d, h);
 	return 0;
@@ -121,7 +123,7 @@ admitted(struct dgram *d, const struct sockaddr *sa, const char *name)
 
 	if (!addr_acl_permits(&svc->acl, sa)) {
 		log_debug("%s datagram refused by the access list", name);
-		d->ctx->errors++;
+		d->ctx->refused++;
 		return false;
 	}
 	if (svc->source_message_rate <= 0 ||
@@ -135,7 +137,7 @@ admitted(struct dgram *d, const struct sockaddr *sa, const char *name)
 	    svc->source_message_burst);
 	if (!ok) {
 		log_debug("%s datagram dropped: source_message_rate", name);
-		d->ctx->errors++;
+		d->ctx->refused++;
 	}
 	return ok;
 }
@@ -159,6 +161,7 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 	if (!admitted(d, &peer->sa, name))
 		return;
 	d->ctx->messages++;
+	d->ctx->bytes_in += n;
 
 	facts.fd = d->l->fd;
 	memset(&env, 0, sizeof(env));
@@ -188,7 +191,7 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 		log_client(LOG_WARNING, LOG_MSGID_TOO_LONG, &f, "%s datagram "
 		    "longer than %zu bytes", name, svc->max_message_bytes);
 		if (answer_notice(&env, ANSWER_TOO_LONG, &d->out) == 0)
-			send_reply(d->l->fd, d->out.data, d->out.len, peer,
+			send_reply(d->ctx, d->l->fd, d->out.data, d->out.len, peer,
 			    peerlen, name);
 		return;
 	}
@@ -201,6 +204,7 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 		log_message(&f, LOG_KIND_DATAGRAM, 0, d->l->name, m.data,
 		    m.len, svc->log_message_bytes);
 	}
+	serve_answered(d->ctx, &res, 0, d->l, name, m.data, m.len);
 	if (res.silent || d->out.len == 0)
 		return;
 	/* a duplicate is one more datagram, held back as long */
@@ -209,7 +213,7 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 		if (res.delay_ms > 0)
 			hold(d, peer, peerlen, res.delay_ms, name);
 		else
-			send_reply(d->l->fd, d->out.data, d->out.len, peer,
+			send_reply(d->ctx, d->l->fd, d->out.data, d->out.len, peer,
 			    peerlen, name);
 	}
 }
@@ -282,7 +286,7 @@ release_delayed(struct dgram *d, bool send_them)
 
 	while ((h = d->delayed) != NULL) {
 		if (send_them)
-			send_reply(d->l->fd, h->data, h->len, &h->peer,
+			send_reply(d->ctx, d->l->fd, h->data, h->len, &h->peer,
 			    h->peerlen, "delayed");
 		delayed_free(d, h);
 	}

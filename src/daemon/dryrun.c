@@ -96,6 +96,9 @@ print_answer(const struct conf *conf, const struct answer *res,
 	printf("delay_ms: %llu\nclose: %s\n",
 	    (unsigned long long)res->delay_ms, res->close ? "true" : "false");
 	printf("state: %s -> %s\n", res->state, res->next_state);
+	if (res->operator)
+		printf("operator: asked first; the reply above goes when no "
+		    "console answers\n");
 }
 
 int

@@ -151,14 +151,16 @@ take_passed(struct listener *l, char *err, size_t errlen)
 }
 
 int
-listen_passed(struct listener **out, size_t *nout, char *err, size_t errlen)
+listen_passed(struct listener **out, size_t *nout, int *control,
+    int *metrics, char *err, size_t errlen)
 {
 	struct listener	*ls;
 	char		**names = NULL;
-	int		 n, i, r;
+	int		 n, i, j, r, *special;
 
 	*out = NULL;
 	*nout = 0;
+	*control = *metrics = -1;
 	err[0] = '\0';
 	if ((n = sd_listen_fds_with_names(1, &names)) <= 0) {
 		if (n < 0)
@@ -174,13 +176,30 @@ listen_passed(struct listener **out, size_t *nout, char *err, size_t errlen)
 		free_names(names);
 		return -ENOMEM;
 	}
-	for (i = 0; i < n; i++) {
-		ls[i].fd = SD_LISTEN_FDS_START + i;
-		ls[i].passed = true;
-		strlcpy(ls[i].name, names != NULL && names[i] != NULL ?
-		    names[i] : "unknown", sizeof(ls[i].name));
+	for (i = j = 0; i < n; i++) {
+		special = names == NULL || names[i] == NULL ? NULL :
+		    strcmp(names[i], LISTEN_CONTROL_NAME) == 0 ? control :
+		    strcmp(names[i], LISTEN_METRICS_NAME) == 0 ? metrics : NULL;
+		if (special != NULL) {
+			/* not a listener; a second one is not used */
+			if (*special == -1)
+				*special = SD_LISTEN_FDS_START + i;
+			else
+				close(SD_LISTEN_FDS_START + i);
+			continue;
+		}
+		ls[j].fd = SD_LISTEN_FDS_START + i;
+		ls[j].passed = true;
+		strlcpy(ls[j].name, names != NULL && names[i] != NULL ?
+		    names[i] : "unknown", sizeof(ls[j].name));
+		j++;
 	}
 	free_names(names);
+	n = j;
+	if (n == 0) {
+		free(ls);
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		if ((r = take_passed(&ls[i], err, errlen)) < 0) {
 			listen_close(ls, (size_t)n);
@@ -192,24 +211,26 @@ listen_passed(struct listener **out, size_t *nout, char *err, size_t errlen)
 	return n;
 }
 
-/*
- * A socket file left by an earlier run that nobody listens on is removed;
- * one in use is not (bind then fails with EADDRINUSE).
- */
-static void
-remove_stale(const struct conf_listener *cl)
+void
+listen_remove_stale(const char *path)
 {
-	struct stat	 st;
-	int		 fd;
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	int			 fd;
 
-	if (lstat(cl->path, &st) == -1 || !S_ISSOCK(st.st_mode))
+	if (lstat(path, &st) == -1 || !S_ISSOCK(st.st_mode))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
 		return;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1)
 		return;
-	if (connect(fd, (const struct sockaddr *)&cl->sa, cl->salen) == -1 &&
-	    errno == ECONNREFUSED && unlink(cl->path) == 0)
-		log_info("removed stale socket %s", cl->path);
+	if (connect(fd, (const struct sockaddr *)&sun, sizeof(sun)) == -1 &&
+	    errno == ECONNREFUSED && unlink(path) == 0)
+		log_info("removed stale socket %s", path);
 	close(fd);
 }
 
@@ -245,7 +266,7 @@ open_one(const struct conf_listener *cl, struct listener *l)
 	    IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1)
 		log_warn("listener %s: IPV6_V6ONLY", l->desc);
 	if (l->family == AF_UNIX)
-		remove_stale(cl);
+		listen_remove_stale(cl->path);
 	if (bind(fd, (const struct sockaddr *)&cl->sa, cl->salen) == -1) {
 		r = -errno;
 		log_warn("cannot listen on %s: bind", l->desc);

@@ -16,6 +16,7 @@ struct listener {
 	int	 type;		/* SOCK_STREAM or SOCK_DGRAM */
 	int	 family;	/* AF_INET, AF_INET6 or AF_UNIX */
 	bool	 passed;	/* by the service manager */
+	unsigned int index;	/* in the server's list */
 	char	 name[CONF_NAME_MAX];
 	char	 desc[CONF_PATH_MAX + 16];	/* address and port, for logs */
 	char	 unlink_path[CONF_PATH_MAX];	/* a socket we created */
@@ -29,13 +30,25 @@ struct listener {
 	struct tallies		*tallies;	/* per client address */
 };
 
+/* The FileDescriptorName= of a passed control socket, metrics listener. */
+#define LISTEN_CONTROL_NAME	"control"
+#define LISTEN_METRICS_NAME	"metrics"
+
 /*
  * Takes the sockets the service manager passed (LISTEN_FDS), named by
- * FileDescriptorName=. Returns how many (0: none were passed), or a
- * negative errno with a sentence saying why in err (-EPROTONOSUPPORT: a
- * socket of a kind that cannot be served). Never logs.
+ * FileDescriptorName=; the one named LISTEN_CONTROL_NAME goes to
+ * *control (-1: none), LISTEN_METRICS_NAME to *metrics: not listeners. Returns how many listeners
+ * (0: none were passed), or a negative errno with a sentence saying why
+ * in err (-EPROTONOSUPPORT: a socket of a kind that cannot be served).
+ * Never logs.
  */
-int	listen_passed(struct listener **, size_t *, char *err, size_t errlen);
+int	listen_passed(struct listener **, size_t *, int *control,
+	    int *metrics, char *err, size_t errlen);
+/*
+ * A socket file left by an earlier run that nobody listens on is removed;
+ * one in use is not (bind then fails with EADDRINUSE).
+ */
+void	listen_remove_stale(const char *path);
 /*
  * Opens the listening sockets the configuration names. On failure logs
  * why, closes what it opened and returns a negative errno.

@@ -35,6 +35,13 @@ static struct {
 	size_t		 len;
 	char		 buf[LOG_BUF_SIZE];
 } logger = { 0, 0, LOG_INFO, 0, STDERR_FILENO, 0, 0, 0, { 0 } };
+static uint64_t	 lost_reported;	/* records lost, and said so */
+
+uint64_t
+log_lost(void)
+{
+	return lost_reported + logger.lost;
+}
 
 static int
 stderr_is_journal(void)
@@ -189,8 +196,10 @@ log_flush(void)
 		m = snprintf(note, sizeof(note), "%slog: %lu records lost: the "
 		    "log output was blocked or failing\n",
 		    logger.prefix ? "<4>" : "", logger.lost);
-		if (m > 0 && sink_write(note, (size_t)m) == m)
+		if (m > 0 && sink_write(note, (size_t)m) == m) {
+			lost_reported += logger.lost;
 			logger.lost = 0;
+		}
 	}
 }
 

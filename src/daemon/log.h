@@ -27,6 +27,8 @@ void	log_flush(void);
 /* Records wait in the buffer because the sink would block. */
 bool	log_pending(void);
 bool	log_enabled(int priority);
+/* Records dropped since start (a sink that blocked or failed). */
+uint64_t log_lost(void);
 
 /* What a client record is about; the journal gets it as fields. */
 struct log_fields {

@@ -20,8 +20,10 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "control.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "dryrun.h"
 #include "server.h"
 #include "transport-tls.h"
@@ -34,10 +36,15 @@ struct daemon {
 	struct conf	*conf;		/* in force */
 	struct tls_set	*tls;		/* its TLS contexts */
 	struct server	*srv;
+	struct control	*control;	/* NULL: none */
+	int		 control_fd;	/* passed by the service manager */
+	struct metrics	*metrics;	/* NULL: none */
+	int		 metrics_fd;	/* passed too */
 	sd_event_source	*status_timer;
 	char		 last_status[256];
 	bool		 activated;	/* listeners came from systemd */
 	bool		 debug;
+	bool		 interactive;	/* the operator on our terminal */
 	int		 verbose;
 };
 
@@ -47,12 +54,14 @@ usage(int status)
 	FILE	*fp = status == 0 ? stdout : stderr;
 
 	fprintf(fp,
-"usage: echoreplyd [-dhnvV] [-f file]\n"
+"usage: echoreplyd [-dhinvV] [-f file]\n"
 "       echoreplyd [-f file] [--client address] [--listener name]\n"
 "                  [--sni name] [--seed N] --reply message ...\n"
 "  -f, --config FILE  configuration file (default %s)\n"
 "  -n, --check        check the configuration and exit; with -v print it\n"
 "  -d, --debug        log plain text to stderr, even under systemd\n"
+"  -i, --interactive  the operator's console on this terminal: messages of\n"
+"                     rules with 'operator' are shown, a typed line answers\n"
 "  -v, --verbose      log debug records too\n"
 "  -V, --version      print the version and exit\n"
 "      --reply MSG    print the rule and the exact reply MSG would get, and\n"
@@ -71,13 +80,6 @@ report_stderr(const char *line, void *arg)
 {
 	(void)arg;
 	fprintf(stderr, "%s\n", line);
-}
-
-static void
-report_log(const char *line, void *arg)
-{
-	(void)arg;
-	log_warnx("%s", line);
 }
 
 static bool
@@ -144,7 +146,8 @@ get_listeners(struct daemon *d, struct listener **ls, size_t *nls)
 	char		 err[512];
 	int		 r;
 
-	if ((r = listen_passed(ls, nls, err, sizeof(err))) < 0)
+	if ((r = listen_passed(ls, nls, &d->control_fd, &d->metrics_fd, err,
+	    sizeof(err))) < 0)
 		return start_failed(r == -EPROTONOSUPPORT ? EX_CONFIG :
 		    EX_OSERR, -r, err);
 	if (r > 0) {
@@ -162,20 +165,39 @@ get_listeners(struct daemon *d, struct listener **ls, size_t *nls)
 	return 0;
 }
 
+/* What a reload says: in the log, and to whoever asked for it. */
+struct reload_report {
+	control_report_fn	 fn;
+	void			*arg;
+};
+
 static void
-reload(struct daemon *d)
+report_reload(const char *line, void *arg)
 {
+	struct reload_report	*rr = arg;
+
+	log_warnx("%s", line);
+	if (rr->fn != NULL)
+		rr->fn(line, rr->arg);
+}
+
+/* SIGHUP, or the control socket's reload. True when c is in force. */
+static bool
+reload(struct daemon *d, control_report_fn fn, void *arg)
+{
+	struct reload_report	 rr = { fn, arg };
 	struct conf	*c;
 	struct tls_set	*tls = NULL;
 	struct timespec	 ts;
+	bool		 loaded = false;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading "
 	    "%s", (unsigned long long)ts.tv_sec * 1000000ULL +
 	    (unsigned long long)ts.tv_nsec / 1000, d->conf_path);
 	/* certificates too: a bad new one keeps the old configuration */
-	if ((c = config_load(d->conf_path, report_log, NULL, NULL)) == NULL ||
-	    tls_set_load(c, report_log, NULL, &tls) < 0) {
+	if ((c = config_load(d->conf_path, report_reload, &rr, NULL)) ==
+	    NULL || tls_set_load(c, report_reload, &rr, &tls) < 0) {
 		log_warnx("reload: %s has errors; keeping the running "
 		    "configuration", d->conf_path);
 		if (c != NULL)
@@ -197,8 +219,16 @@ reload(struct daemon *d)
 		d->conf = c;
 		d->tls = tls;
 		log_info("reload: configuration %s loaded", d->conf_path);
+		loaded = true;
 	}
 	notify_status(d, "READY=1\n");
+	return loaded;
+}
+
+static bool
+control_reload(void *arg, control_report_fn fn, void *report_arg)
+{
+	return reload(arg, fn, report_arg);
 }
 
 /*
@@ -251,7 +281,7 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 	(void)s;
 	switch (si->ssi_signo) {
 	case SIGHUP:
-		reload(d);
+		(void)reload(d, NULL, NULL);
 		break;
 	case SIGUSR1: {
 		/* as xinetd does: the state, in the log */
@@ -315,6 +345,7 @@ serve(struct daemon *d)
 {
 	struct listener	*ls;
 	sd_event	*e = NULL;
+	const struct control_hooks hooks = { control_reload, d };
 	sigset_t	 mask;
 	size_t		 i, nls;
 	int		 r;
@@ -360,6 +391,30 @@ serve(struct daemon *d)
 		errno = -r;
 		fatal("server");
 	}
+	/* made before privileges are dropped, in a directory root owns */
+	if ((r = control_open(d->conf, d->control_fd, d->interactive,
+	    &d->control)) < 0) {
+		server_free(d->srv);
+		sd_event_unref(e);
+		return start_failed(EX_UNAVAILABLE, -r, "cannot open the "
+		    "control socket");
+	}
+	if (d->control != NULL &&
+	    (r = control_start(d->control, d->srv, &hooks)) < 0) {
+		errno = -r;
+		fatal("control socket");
+	}
+	if ((r = metrics_open(d->conf, d->metrics_fd, &d->metrics)) < 0) {
+		control_free(d->control);
+		server_free(d->srv);
+		sd_event_unref(e);
+		return start_failed(EX_UNAVAILABLE, -r, "cannot open the "
+		    "metrics listener");
+	}
+	if (d->metrics != NULL && (r = metrics_start(d->metrics, d->srv)) < 0) {
+		errno = -r;
+		fatal("metrics listener");
+	}
 	for (i = 0; i < nls; i++)
 		log_info("listening on %s (%s, %s)", ls[i].desc, ls[i].name,
 		    listen_kind(&ls[i]));
@@ -390,6 +445,8 @@ serve(struct daemon *d)
 	}
 	log_info("exiting");
 	sd_event_source_disable_unref(d->status_timer);
+	metrics_free(d->metrics);
+	control_free(d->control);
 	server_free(d->srv);
 	sd_event_unref(e);
 	log_flush();
@@ -403,6 +460,7 @@ main(int argc, char *argv[])
 		{ "config",	required_argument,	NULL, 'f' },
 		{ "check",	no_argument,		NULL, 'n' },
 		{ "debug",	no_argument,		NULL, 'd' },
+		{ "interactive", no_argument,		NULL, 'i' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ "help",	no_argument,		NULL, 'h' },
@@ -413,7 +471,8 @@ main(int argc, char *argv[])
 		{ "seed",	required_argument,	NULL, 'E' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	struct daemon	 d = { .conf_path = CONF_DEFAULT_PATH };
+	struct daemon	 d = { .conf_path = CONF_DEFAULT_PATH,
+	    .control_fd = -1, .metrics_fd = -1 };
 	const char	*client = "127.0.0.1", *listener = NULL, *sni = NULL;
 	char		**dry = NULL;
 	const char	*errstr;
@@ -424,7 +483,7 @@ main(int argc, char *argv[])
 	int		 ch, r;
 
 	sane_stdio();
-	while ((ch = getopt_long(argc, argv, "f:ndvVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "f:ndivVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			d.conf_path = optarg;
@@ -434,6 +493,9 @@ main(int argc, char *argv[])
 			break;
 		case 'd':
 			d.debug = true;
+			break;
+		case 'i':
+			d.interactive = true;
 			break;
 		case 'v':
 			d.verbose++;

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "addr.h"
+#include "answer.h"
+#include "listen.h"
+#include "ring.h"
+#include "rules.h"
 #include "serve.h"
 
 uint64_t
@@ -13,6 +18,36 @@ serve_now(const struct serve_ctx *ctx)
 
 	sd_event_now(ctx->event, CLOCK_MONOTONIC, &t);
 	return t;
+}
+
+void
+serve_answered(struct serve_ctx *ctx, const struct answer *res,
+    uint64_t conn, const struct listener *l, const char *client,
+    const void *msg, size_t len)
+{
+	struct ring_entry	 e;
+	struct timespec		 ts;
+	size_t			 i = res->rule != NULL ? res->rule->index + 1 : 0;
+
+	if (i < ctx->nrule_messages)
+		ctx->rule_messages[i]++;
+	if (ctx->ring == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	e.time_usec = (uint64_t)ts.tv_sec * 1000000 +
+	    (uint64_t)ts.tv_nsec / 1000;
+	e.conn = conn;
+	e.listener = l->index;
+	e.full_len = len;
+	e.client = client;
+	e.client_len = strlen(client);
+	e.rule = res->rule_label;
+	e.rule_len = e.rule != NULL ? strlen(e.rule) : 0;
+	e.msg = msg;
+	e.msg_len = len;
+	(void)ring_add(ctx->ring, &e);
+	if (ctx->recorded != NULL)
+		ctx->recorded(ctx->recorded_arg);
 }
 
 void

@@ -21,7 +21,10 @@
 #define SERVE_TIMER_ACCURACY_USEC	1000
 #define SERVE_READ_SIZE			(64 * 1024)
 
+struct answer;
 struct conn;
+struct listener;
+struct ring;
 
 struct serve_ctx {
 	sd_event		*event;
@@ -32,6 +35,25 @@ struct serve_ctx {
 	char			*rbuf;		/* SERVE_READ_SIZE + 1 bytes */
 	size_t			 nconns;
 	uint64_t		 messages, errors;
+	uint64_t		 refused;	/* connections and datagrams */
+	/* of connections closed, and of datagrams */
+	uint64_t		 bytes_in, bytes_out;
+	/* messages answered by rule index + 1 ([0]: the default reply) */
+	uint64_t		*rule_messages;
+	size_t			 nrule_messages;
+	struct ring		*ring;		/* NULL: none recorded */
+	/* told of each message recorded, while someone watches */
+	void			(*recorded)(void *arg);
+	void			*recorded_arg;
+	/*
+	 * The operator: asked about a message of c (its id, or 0 when no
+	 * console is attached), then told the ask is over, and why.
+	 */
+	uint64_t		(*ask)(void *arg, struct conn *c,
+				    const void *msg, size_t len);
+	void			(*ask_over)(void *arg, uint64_t id,
+				    const char *why);
+	void			*ask_arg;
 	uint64_t		 seed;		/* of every draw */
 	/* the server's bookkeeping for a connection that is closing */
 	void			(*closed)(struct conn *, void *arg);
@@ -46,6 +68,13 @@ struct serve_ctx {
 };
 
 uint64_t	serve_now(const struct serve_ctx *);
+/*
+ * One message answered: counted by rule, and recorded for the control
+ * socket (conn: the connection's id, 0 for a datagram; client as logged).
+ */
+void		serve_answered(struct serve_ctx *, const struct answer *,
+		    uint64_t conn, const struct listener *, const char *client,
+		    const void *msg, size_t len);
 
 /* Our side of a socket, for templates that name the server's address. */
 struct serve_facts {

@@ -20,6 +20,8 @@
 #include "answer.h"
 #include "conn.h"
 #include "dgram.h"
+#include "ring.h"
+#include "rules.h"
 #include "log.h"
 #include "server.h"
 #include "serve.h"
@@ -66,6 +68,8 @@ struct server {
 	bool			 stopping;
 	bool			 fd_exhausted;
 	uint64_t		 accepted;	/* names Unix stream clients */
+	uint64_t		 started;	/* CLOCK_MONOTONIC */
+	size_t			 control_clients;
 	char			 hostname[256];
 	char			 rbuf[SERVE_READ_SIZE + 1];
 };
@@ -184,7 +188,7 @@ refuse(struct server *srv, const struct listener *l, int fd,
 	buf_free(&out);
 	shutdown(fd, SHUT_WR);
 	close(fd);
-	srv->ctx.errors++;
+	srv->ctx.refused++;
 }
 
 /*
@@ -238,7 +242,7 @@ admit_proxied(struct conn *c, void *arg)
 	if (!addr_acl_permits(&svc->acl, &c->sa.sa)) {
 		log_info("%s (via %s) refused by the access list", c->peer,
 		    c->proxy_addr);
-		srv->ctx.errors++;
+		srv->ctx.refused++;
 		conn_close(c, "refused by the access list");
 		return CONN_GONE;
 	}
@@ -280,14 +284,14 @@ admit(struct server *srv, struct listener *l, int fd,
 		log_warnx("%s port %u refused: not in proxy_networks of %s",
 		    addr, port, l->name);
 		close(fd);
-		srv->ctx.errors++;
+		srv->ctx.refused++;
 		return false;
 	}
 	if (svc->proxy_versions == 0 && !addr_acl_permits(&svc->acl, &ss->sa)) {
 		addr_format(&ss->sa, addr, sizeof(addr), &port);
 		log_info("%s port %u refused by the access list", addr, port);
 		close(fd);
-		srv->ctx.errors++;
+		srv->ctx.refused++;
 		return false;
 	}
 	if (srv->ctx.nconns >= srv->max_conns) {
@@ -489,6 +493,25 @@ conns_ready(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	return 0;
 }
 
+/*
+ * Messages by rule start again with each rule set (a counter reset to
+ * whoever scrapes them): rule 3 of the new file need not be the old one.
+ */
+static void
+set_rule_counts(struct server *srv, const struct conf *conf)
+{
+	size_t	 n = rules_count(conf->rules) + 1;
+	uint64_t *p;
+
+	if ((p = calloc(n, sizeof(*p))) == NULL) {
+		log_warnx("out of memory for the counts by rule");
+		n = 0;
+	}
+	free(srv->ctx.rule_messages);
+	srv->ctx.rule_messages = p;
+	srv->ctx.nrule_messages = n;
+}
+
 /* Each listener serves with its own settings from conf. */
 static void
 set_services(struct server *srv, const struct conf *conf)
@@ -561,6 +584,13 @@ server_new(sd_event *e, const struct conf *conf, const struct tls_set *tls,
 	srv->ls = ls;
 	srv->nls = nls;
 	srv->tls = tls;
+	srv->started = serve_now(&srv->ctx);
+	if (conf->recorded_messages > 0 && (srv->ctx.ring =
+	    ring_new(conf->recorded_messages, conf->recorded_bytes)) == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	set_rule_counts(srv, conf);
 	set_services(srv, conf);
 	set_limit(srv, conf);
 	/* small enough to be pasted as it is logged: libconfig wants an
@@ -574,6 +604,7 @@ server_new(sd_event *e, const struct conf *conf, const struct tls_set *tls,
 	for (i = 0; i < nls; i++) {
 		srv->lsocks[i].srv = srv;
 		srv->lsocks[i].l = &ls[i];
+		ls[i].index = (unsigned int)i;
 		if ((ls[i].tallies = tallies_new()) == NULL) {
 			r = -ENOMEM;
 			goto fail;
@@ -609,6 +640,7 @@ server_set_conf(struct server *srv, const struct conf *conf,
 
 	srv->ctx.conf = conf;
 	set_seed(srv, conf, old);
+	set_rule_counts(srv, conf);
 	srv->tls = tls;
 	set_services(srv, conf);
 	set_limit(srv, conf);
@@ -685,8 +717,10 @@ server_shutdown(struct server *srv)
 void
 server_status(const struct server *srv, char *buf, size_t len)
 {
-	snprintf(buf, len, "%zu clients, %llu messages, %llu errors",
-	    srv->ctx.nconns, (unsigned long long)srv->ctx.messages,
+	snprintf(buf, len, "%zu clients, %llu messages, %llu refused, "
+	    "%llu errors", srv->ctx.nconns,
+	    (unsigned long long)srv->ctx.messages,
+	    (unsigned long long)srv->ctx.refused,
 	    (unsigned long long)srv->ctx.errors);
 }
 
@@ -721,6 +755,103 @@ server_free(struct server *srv)
 	sd_event_source_disable_unref(srv->shutdown_timer);
 	sd_event_source_disable_unref(srv->log_timer);
 	buf_pool_free(&srv->ctx.out_pool);
+	ring_free(srv->ctx.ring);
+	free(srv->ctx.rule_messages);
 	sd_event_unref(srv->ctx.event);
 	free(srv);
+}
+
+void
+server_stats(struct server *srv, struct server_stats *st)
+{
+	struct idle_entry	*e;
+	const struct conn	*c;
+	size_t			 i;
+
+	memset(st, 0, sizeof(*st));
+	st->open = srv->ctx.nconns;
+	st->accepted = srv->accepted;
+	st->refused = srv->ctx.refused;
+	st->messages = srv->ctx.messages;
+	st->errors = srv->ctx.errors;
+	st->bytes_in = srv->ctx.bytes_in;
+	st->bytes_out = srv->ctx.bytes_out;
+	/* and what the open connections have moved so far */
+	for (i = 0; i < srv->nls; i++)
+		for (e = srv->ls[i].idle.head; e != NULL; e = e->next) {
+			c = conn_of_idle(e);
+			st->bytes_in += c->bytes_in;
+			st->bytes_out += c->bytes_out;
+		}
+	st->log_lost = log_lost();
+	st->control_clients = srv->control_clients;
+	st->uptime_usec = serve_now(&srv->ctx) - srv->started;
+}
+
+const struct conf *
+server_conf(const struct server *srv)
+{
+	return srv->ctx.conf;
+}
+
+const uint64_t *
+server_rule_messages(const struct server *srv, size_t *n)
+{
+	*n = srv->ctx.nrule_messages;
+	return srv->ctx.rule_messages;
+}
+
+struct listener *
+server_listener(struct server *srv, size_t i)
+{
+	return i < srv->nls ? &srv->ls[i] : NULL;
+}
+
+struct conn *
+server_conn(struct server *srv, uint64_t id)
+{
+	struct idle_entry	*e;
+	struct conn		*c;
+	size_t			 i;
+
+	for (i = 0; i < srv->nls; i++)
+		for (e = srv->ls[i].idle.head; e != NULL; e = e->next)
+			if ((c = conn_of_idle(e))->id == id)
+				return c;
+	return NULL;
+}
+
+struct ring *
+server_ring(const struct server *srv)
+{
+	return srv->ctx.ring;
+}
+
+sd_event *
+server_event(const struct server *srv)
+{
+	return srv->ctx.event;
+}
+
+void
+server_watch(struct server *srv, void (*fn)(void *), void *arg)
+{
+	srv->ctx.recorded = fn;
+	srv->ctx.recorded_arg = arg;
+}
+
+void
+server_operator(struct server *srv,
+    uint64_t (*ask)(void *, struct conn *, const void *, size_t),
+    void (*over)(void *, uint64_t, const char *), void *arg)
+{
+	srv->ctx.ask = ask;
+	srv->ctx.ask_over = over;
+	srv->ctx.ask_arg = arg;
+}
+
+void
+server_control_clients(struct server *srv, size_t n)
+{
+	srv->control_clients = n;
 }

@@ -72,6 +72,18 @@ prefix_fill(const struct answer_env *env, struct buf *out, size_t mark,
 	return 0;
 }
 
+/* A reply not answering a message ends as the listener frames replies. */
+static int
+frame_end(const struct frame_spec *f, const struct answer_env *env,
+    struct buf *out, size_t mark, size_t room)
+{
+	if (f->mode == FRAME_LINE)
+		return buf_append(out, "\n", 1);
+	if (f->mode == FRAME_DELIMITER)
+		return buf_append(out, f->delim, f->delim_len);
+	return prefix_fill(env, out, mark, room);
+}
+
 /* The count key of the default reply: no rule's index. */
 #define DEFAULT_COUNT	((size_t)UINT32_MAX - 1)
 
@@ -155,11 +167,13 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 	if (r == NULL) {
 		t = svc->default_reply;
 		res->close = svc->close_after_reply;
+		res->operator = svc->operator;
 		if (st != NULL && (template_needs(t) & TEMPLATE_NEED_COUNT))
 			res->count = counts_bump(&st->counts, DEFAULT_COUNT);
 	} else {
 		res->rule_label = answer_rule_label(r);
 		res->close = r->close || svc->close_after_reply;
+		res->operator = r->operator;
 		res->delay_ms = r->delay_ms;
 		if (r->delay_max_ms > r->delay_ms && st != NULL)
 			res->delay_ms = rng_range(&st->rng, r->delay_ms,
@@ -261,12 +275,27 @@ answer_notice(const struct answer_env *env, enum answer_notice which,
 	}
 	if (env->datagram)
 		return 0;
-	/* framed as the listener frames replies */
-	if (f->mode == FRAME_LINE)
-		return buf_append(out, "\n", 1);
-	if (f->mode == FRAME_DELIMITER)
-		return buf_append(out, f->delim, f->delim_len);
-	return prefix_fill(env, out, mark, room);
+	return frame_end(f, env, out, mark, room);
+}
+
+int
+answer_push(const struct conf_service *svc, const void *data, size_t len,
+    struct buf *out)
+{
+	struct answer_env	 env;
+	size_t			 mark = out->len, room;
+	int			 r;
+
+	memset(&env, 0, sizeof(env));
+	env.svc = svc;
+	if (prefix_room(&env, out, &room) < 0 ||
+	    buf_append(out, data, len) < 0) {
+		out->len = mark;
+		return -ENOMEM;
+	}
+	if ((r = frame_end(&svc->framing, &env, out, mark, room)) < 0)
+		out->len = mark;
+	return r;
 }
 
 const char *

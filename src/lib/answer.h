@@ -64,6 +64,7 @@ struct answer {
 	size_t			 choice;	/* which of the rule's replies */
 	bool			 silent;	/* nothing to send */
 	bool			 close;		/* once the reply is sent */
+	bool			 operator;	/* asks the operator first */
 	uint64_t		 delay_ms;	/* drawn, for a range */
 	const struct rules_fault *fault;	/* NULL: none */
 	const char		*state;		/* the message came in */
@@ -93,6 +94,15 @@ enum answer_notice {
  * lines. Nothing when it has none (a greeting may be unset). 0 or -ENOMEM.
  */
 int	answer_notice(const struct answer_env *, enum answer_notice,
+	    struct buf *out);
+
+/*
+ * Bytes that answer no message (pushed from the control socket, typed by
+ * the operator) framed as the listener frames replies onto out: a line
+ * end, the delimiter, or the length prefix. 0, -ENOMEM, or -EMSGSIZE (too
+ * long for the prefix).
+ */
+int	answer_push(const struct conf_service *, const void *, size_t,
 	    struct buf *out);
 
 /* The rule's name for logs: its name, or its number from 1. */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,27 @@ buf_append_grow(struct buf *b, const void *p, size_t n)
 		return r;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
+	return 0;
+}
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	/* room for vsnprintf()'s NUL too, which is not counted */
+	if ((r = buf_reserve(b, (size_t)n + 1)) < 0)
+		return r;
+	va_start(ap, fmt);
+	(void)vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
 	return 0;
 }
 

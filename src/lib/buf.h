@@ -30,6 +30,9 @@ buf_append(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 void	buf_free(struct buf *);
+/* Appends the formatted text, without its NUL. 0 or -ENOMEM. */
+int	buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /*
  * A few empty buffers kept for reuse, so that connections hold output

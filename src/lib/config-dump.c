@@ -205,6 +205,8 @@ dump_rules(const struct conf *c, FILE *fp)
 			}
 		}
 		fprintf(fp, " close = %s;", r->close ? "true" : "false");
+		if (r->operator)
+			fputs(" operator = true;", fp);
 		if (r->delay_max_ms > r->delay_ms)
 			fprintf(fp, " delay_ms = [ %llu, %llu ];",
 			    (unsigned long long)r->delay_ms,
@@ -370,6 +372,9 @@ dump_service(FILE *fp, const struct conf_service *svc, bool stream,
 		dump_string(fp, svc->line_flush_end);
 		fputs(lay->post, fp);
 		key_bool(fp, lay, "close_after_reply", svc->close_after_reply);
+		key_bool(fp, lay, "operator", svc->operator);
+		key_size(fp, lay, "operator_timeout_ms",
+		    svc->operator_timeout_ms);
 		key_template(fp, lay, "greeting", svc->greeting);
 	}
 	key_template(fp, lay, "default_reply", svc->default_reply);
@@ -456,6 +461,23 @@ config_dump(const struct conf *c, FILE *fp)
 	if (c->user != NULL) {
 		fputs("user = ", fp);
 		dump_string(fp, c->user);
+		fputs(";\n", fp);
+	}
+	if (c->control_socket != NULL) {
+		fputs("control_socket = ", fp);
+		dump_string(fp, c->control_socket);
+		fputs(";\n", fp);
+	}
+	if (c->control_group != NULL) {
+		fputs("control_group = ", fp);
+		dump_string(fp, c->control_group);
+		fputs(";\n", fp);
+	}
+	fprintf(fp, "recorded_messages = %zu;\nrecorded_bytes = %zu;\n",
+	    c->recorded_messages, c->recorded_bytes);
+	if (c->metrics_listen != NULL) {
+		fputs("metrics_listen = ", fp);
+		dump_string(fp, c->metrics_listen);
 		fputs(";\n", fp);
 	}
 }

@@ -225,7 +225,8 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 		"state", "next_state", "times", "reset_counts", "probability",
 		"reset", "half_close", "hang", "hang_writes", "garbage",
 		"truncate", "keep_open", "duplicate", "chunk_bytes",
-		"chunk_interval_ms", "bandwidth_bytes_per_second", NULL
+		"chunk_interval_ms", "bandwidth_bytes_per_second", "operator",
+		NULL
 	};
 	const config_setting_t	*ms = NULL, *e, *rs, *hx, *where;
 	char			*bytes = NULL;
@@ -304,6 +305,7 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 
 	cfg_get_bool(p, s, "no_reply", &no_reply);
 	cfg_get_bool(p, s, "close", &d.close);
+	cfg_get_bool(p, s, "operator", &d.operator);
 	cfg_get_range(p, s, "delay_ms", 0, 3600 * 1000, &delay, &delay_max);
 	d.delay_ms = (uint64_t)delay;
 	d.delay_max_ms = (uint64_t)delay_max;

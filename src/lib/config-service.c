@@ -23,7 +23,7 @@ const char *const cfg_service_keys[] = {
 	"proxy_timeout_ms", "log_messages", "log_message_bytes",
 	"open_delay_ms", "accept_close_probability",
 	"accept_reset_probability", "close_after_messages",
-	"bandwidth_bytes_per_second", NULL
+	"bandwidth_bytes_per_second", "operator", "operator_timeout_ms", NULL
 };
 
 /* What a datagram listener has no use for: it has no connections. */
@@ -36,7 +36,7 @@ static const char *const stream_only[] = {
 	"idle_timeout_ms", "proxy_protocol", "proxy_networks",
 	"proxy_timeout_ms", "open_delay_ms", "accept_close_probability",
 	"accept_reset_probability", "close_after_messages",
-	"bandwidth_bytes_per_second", NULL
+	"bandwidth_bytes_per_second", "operator", "operator_timeout_ms", NULL
 };
 
 void
@@ -69,6 +69,7 @@ cfg_service_init(struct conf_service *svc)
 	svc->max_connections = 10000;
 	svc->idle_timeout_ms = 300000;
 	svc->message_timeout_ms = 60000;
+	svc->operator_timeout_ms = 60000;
 	svc->source_message_burst = 1;
 	svc->log_messages = true;
 	svc->log_message_bytes = 256;
@@ -321,6 +322,10 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
 		}
 	}
 	cfg_get_bool(p, group, "close_after_reply", &svc->close_after_reply);
+	cfg_get_bool(p, group, "operator", &svc->operator);
+	v = (long long)svc->operator_timeout_ms;
+	cfg_get_int(p, group, "operator_timeout_ms", 1, 3600 * 1000, &v);
+	svc->operator_timeout_ms = (uint64_t)v;
 	cfg_get_template(p, group, "greeting", &svc->greeting);
 	if (svc->greeting != NULL && template_source(svc->greeting)[0] == '\0') {
 		template_free(svc->greeting);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <libconfig.h>
 #include <libgen.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@ conf_new(const char *path)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->shutdown_timeout_ms = 5000;
+	c->recorded_messages = 1000;
+	c->recorded_bytes = 1024 * 1024;
 	if (cfg_service_init(&c->service) < 0 ||
 	    (c->path = strdup(path)) == NULL ||
 	    (c->rules = rules_new()) == NULL) {
@@ -35,12 +38,55 @@ conf_new(const char *path)
 	return c;
 }
 
+/* The control socket and the messages it can show. */
+static void
+parse_control(struct parser *p, struct conf *c, const config_setting_t *root)
+{
+	const config_setting_t	*where = NULL;
+	const char		*str;
+	long long		 v;
+
+	if ((str = cfg_get_string(p, root, "control_socket", &where)) != NULL) {
+		if (strlen(str) >= CONF_PATH_MAX)
+			cfg_error(p, where, "'control_socket': longer than %d "
+			    "bytes", CONF_PATH_MAX - 1);
+		else if ((c->control_socket = strdup(str)) == NULL)
+			cfg_error(p, where, "out of memory");
+	}
+	if ((str = cfg_get_string(p, root, "control_group", &where)) != NULL) {
+		/* cppcheck-suppress getgrnamCalled ; one thread */
+		if (getgrnam(str) == NULL)
+			cfg_error(p, where, "'control_group': no group "
+			    "\"%.100s\" on this system", str);
+		else if ((c->control_group = strdup(str)) == NULL)
+			cfg_error(p, where, "out of memory");
+	}
+	v = (long long)c->recorded_messages;
+	cfg_get_int(p, root, "recorded_messages", 0, 1000000, &v);
+	c->recorded_messages = (size_t)v;
+	v = (long long)c->recorded_bytes;
+	cfg_get_int(p, root, "recorded_bytes", 4096, 1024 * 1024 * 1024, &v);
+	c->recorded_bytes = (size_t)v;
+	if ((str = cfg_get_string(p, root, "metrics_listen", &where)) != NULL) {
+		if (addr_parse_hostport(str, &c->metrics_sa) < 0 ||
+		    (c->metrics_sa.sa.sa_family == AF_INET ?
+		    c->metrics_sa.in.sin_port : c->metrics_sa.in6.sin6_port) ==
+		    0)
+			cfg_error(p, where, "'metrics_listen' must be an "
+			    "address and a port, such as \"127.0.0.1:9105\" "
+			    "or \"[::1]:9105\", not \"%.100s\"", str);
+		else if ((c->metrics_listen = strdup(str)) == NULL)
+			cfg_error(p, where, "out of memory");
+	}
+}
+
 static void
 parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 {
 	static const char *const own[] = {
 		"listen", "rules", "shutdown_timeout_ms", "user",
-		"log_target", "seed", NULL
+		"log_target", "seed", "control_socket", "control_group",
+		"recorded_messages", "recorded_bytes", "metrics_listen", NULL
 	};
 	static const char *const targets[] = {
 		"auto", "journal", "stderr", NULL
@@ -80,6 +126,7 @@ parse_root(struct parser *p, struct conf *c, const config_setting_t *root)
 	if (cfg_get_choice(p, root, "log_target", targets, &choice))
 		c->log_target = choice == 0 ? CONF_LOG_AUTO : choice == 1 ?
 		    CONF_LOG_JOURNAL : CONF_LOG_STDERR;
+	parse_control(p, c, root);
 }
 
 /* The group of listener i in the "listen" setting (a group or a list). */
@@ -229,5 +276,8 @@ config_free(struct conf *c)
 	rules_free(c->rules);
 	cfg_service_free(&c->service);
 	free(c->user);
+	free(c->control_socket);
+	free(c->control_group);
+	free(c->metrics_listen);
 	free(c);
 }

@@ -77,6 +77,8 @@ struct conf_service {
 	uint64_t		 message_timeout_ms;	/* for a whole message */
 	char			*line_flush_end;	/* after such a reply */
 	bool			 close_after_reply;
+	bool			 operator;	/* the default reply asks */
+	uint64_t		 operator_timeout_ms;
 	struct template		*greeting;	/* NULL: none */
 	struct template		*default_reply;
 	struct template		*too_long_reply;
@@ -131,6 +133,14 @@ struct conf {
 	enum conf_log_target	 log_target;
 	bool			 seeded;	/* the file sets 'seed' */
 	uint64_t		 seed;
+	/* the control socket: NULL, not set (the default); "", none */
+	char			*control_socket;
+	char			*control_group;	/* NULL: none */
+	size_t			 recorded_messages;	/* kept for it */
+	size_t			 recorded_bytes;
+	/* the metrics listener: "address:port"; NULL, none */
+	char			*metrics_listen;
+	union addr_any		 metrics_sa;
 };
 
 /* Receives one error line, "file:line: message". */

@@ -449,6 +449,7 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	r->kind = d->kind;
 	r->ignore_case = d->ignore_case;
 	r->close = d->close;
+	r->operator = d->operator;
 	r->delay_ms = d->delay_ms;
 	r->delay_max_ms = d->delay_max_ms < d->delay_ms ? d->delay_ms :
 	    d->delay_max_ms;

@@ -75,6 +75,7 @@ struct rules_rule {
 	uint32_t	  times;	/* 0: always */
 	bool		  ignore_case;
 	bool		  close;
+	bool		  operator;	/* asks the operator first */
 	bool		  faulty;	/* any of fault is set */
 	bool		  reset_counts;
 	bool		  counts;	/* keeps a count per connection */
@@ -99,6 +100,7 @@ struct rules_def {
 	struct template	**replies;	/* taken over by the rule set */
 	size_t		  nreplies;
 	bool		  close;
+	bool		  operator;
 	uint64_t	  delay_ms;
 	uint64_t	  delay_max_ms;	/* < delay_ms: the same */
 	struct rules_fault fault;

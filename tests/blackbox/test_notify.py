@@ -33,13 +33,13 @@ def test_notify_sequence():
     d = Daemon(prefix=WITH_OWN_PID,
                env={"WATCHDOG_USEC": str(WATCHDOG_USEC)}, expect_ready=False)
     ready = d.wait_notify("READY=1")
-    check("STATUS=0 clients, 0 messages, 0 errors" in ready,
+    check("STATUS=0 clients, 0 messages, 0 refused, 0 errors" in ready,
           "READY=1 without the initial STATUS=: %r" % ready)
     with d.connect() as s:
         s.sendall(b"one\n")
         equal(recv_until(s, 1), b"one\n", "reply")
         # kept current by a timer, without being asked
-        d.wait_notify("STATUS=1 clients, 1 messages, 0 errors")
+        d.wait_notify("STATUS=1 clients, 1 messages, 0 refused, 0 errors")
         d.wait_notify("WATCHDOG=1")
         before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         d.signal(signal.SIGHUP)
@@ -60,7 +60,7 @@ def test_notify_sequence():
     seen = d.notifications
     i = index_of(seen, "READY=1")
     check(index_of(seen, "WATCHDOG=1") > i, "WATCHDOG=1 before READY=1: %r" % seen)
-    i = index_of(seen, "STATUS=1 clients, 1 messages, 0 errors", i + 1)
+    i = index_of(seen, "STATUS=1 clients, 1 messages, 0 refused, 0 errors", i + 1)
     i = index_of(seen, "RELOADING=1", i + 1)
     i = index_of(seen, "READY=1", i + 1)
     index_of(seen, "STOPPING=1", i + 1)

@@ -920,9 +920,51 @@ test_delay_range(void)
 	config_free(c);
 }
 
+/* Bytes that answer no message, framed as the listener frames replies. */
+static void
+test_push(void)
+{
+	struct conf_service	 svc;
+	struct buf		 out = { 0 };
+
+	memset(&svc, 0, sizeof(svc));
+	svc.framing.mode = FRAME_LINE;
+	ok(answer_push(&svc, "hi", 2, &out) == 0 && out.len == 3 &&
+	    memcmp(out.data, "hi\n", 3) == 0, "push: a line gets its LF");
+	out.len = 0;
+	svc.framing.mode = FRAME_DELIMITER;
+	memcpy(svc.framing.delim, "\0\0", 2);
+	svc.framing.delim_len = 2;
+	ok(answer_push(&svc, "ab", 2, &out) == 0 && out.len == 4 &&
+	    memcmp(out.data, "ab\0\0", 4) == 0,
+	    "push: a delimited reply gets its delimiter");
+	out.len = 0;
+	svc.framing.mode = FRAME_LENGTH;
+	svc.framing.prefix_bytes = 2;
+	svc.framing.big_endian = true;
+	ok(answer_push(&svc, "xyz", 3, &out) == 0 && out.len == 5 &&
+	    memcmp(out.data, "\0\3xyz", 5) == 0,
+	    "push: a length-framed reply gets its prefix");
+	out.len = 0;
+	svc.framing.prefix_bytes = 1;
+	{
+		char big[300];
+
+		memset(big, 'b', sizeof(big));
+		ok(answer_push(&svc, big, sizeof(big), &out) == -EMSGSIZE &&
+		    out.len == 0, "push: too long for its prefix, nothing "
+		    "written");
+	}
+	svc.framing.mode = FRAME_RAW;
+	ok(answer_push(&svc, "raw", 3, &out) == 0 && out.len == 3 &&
+	    memcmp(out.data, "raw", 3) == 0, "push: raw goes as it is");
+	buf_free(&out);
+}
+
 int
 main(void)
 {
+	test_push();
 	test_message();
 	test_notice();
 	test_cycle_reload();

@@ -65,10 +65,32 @@ test_pool(void)
 	ok(pool.n == 0, "freeing the pool empties it");
 }
 
+static void
+test_printf(void)
+{
+	struct buf	 b = { 0 };
+	char		 big[5000];
+
+	ok(buf_printf(&b, "%s=%d", "a", 42) == 0 && b.len == 4 &&
+	    memcmp(b.data, "a=42", 4) == 0, "buf_printf formats");
+	ok(buf_printf(&b, " %llu", 7ULL) == 0 && b.len == 6 &&
+	    memcmp(b.data, "a=42 7", 6) == 0, "buf_printf appends, no NUL "
+	    "counted");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ok(buf_printf(&b, "%s", big) == 0 && b.len == 6 + sizeof(big) - 1 &&
+	    b.data[b.len - 1] == 'x', "buf_printf grows for a long text");
+	b.len = 0;
+	ok(buf_printf(&b, "%s", "") == 0 && b.len == 0,
+	    "buf_printf of nothing adds nothing");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	test_buf();
 	test_pool();
+	test_printf();
 	return tap_done();
 }

@@ -1,0 +1,1315 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The control socket: requests of one line, answers of data lines and a
+ * last "ok" or "error CLASS TEXT" line (echoreplyd(8), CONTROL SOCKET).
+ * Every client is served on the loop without blocking: what it does not
+ * read waits in a bounded queue, and a follower that falls behind loses
+ * lines (and is told how many) rather than holding the server up.
+ */
+/* strsvisx() and strunvis() are the same in both vis flavours */
+#define LIBBSD_NETBSD_VIS
+#include <errno.h>
+#include <stdarg.h>
+#include <grp.h>
+#include <regex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <vis.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "control.h"
+#include "escape.h"
+#include "listen.h"
+#include "log.h"
+#include "metrics.h"
+#include "ring.h"
+#include "rules.h"
+#include "server.h"
+
+#define CONTROL_DEFAULT_DIR	"/run/echoreplyd"
+#define CONTROL_FILE		"control"
+#define REQUEST_MAX		4096	/* bytes of a request, its \n too */
+#define CLIENTS_MAX		64
+#define ANSWER_MAX		(64 * 1024 * 1024)	/* queued for one */
+#define FOLLOW_MAX		(1024 * 1024)	/* queued for a follower */
+#define WAIT_MAX_MS		3600000
+#define MESSAGE_TEXT_MAX	65536	/* as the ring keeps them */
+#define ASKS_MAX		100000	/* waiting for the operator */
+
+/* A string literal, without its NUL. */
+#define put(b, lit)	buf_append((b), (lit), sizeof(lit) - 1)
+
+enum cmode {
+	CMODE_REQUESTS,		/* answering requests */
+	CMODE_FOLLOW,		/* streaming messages */
+	CMODE_WAIT,		/* waiting for a message */
+	CMODE_OPERATOR,		/* a console: asks out, answers in */
+};
+
+/* A message that waits for the operator's answer. */
+struct ask {
+	struct ask	*next;
+	uint64_t	 id;
+	uint64_t	 conn;
+	char		*line;		/* "ask id=..." */
+	char		*shown;		/* what a terminal shows */
+};
+
+struct control;
+
+struct cclient {
+	struct control	*ctl;
+	struct cclient	*next;
+	int		 fd;
+	sd_event_source	*src;
+	sd_event_source	*timer;		/* a wait's timeout */
+	uint32_t	 events;
+	enum cmode	 mode;
+	char		 in[REQUEST_MAX];
+	size_t		 inlen;
+	struct buf	 out;
+	size_t		 outoff;
+	uint64_t	 seq;		/* the next message it has not seen */
+	uint64_t	 lost;		/* follow: lines dropped, not yet said */
+	uint64_t	 wait_ms;
+	regex_t		 re;
+	bool		 re_set;
+	bool		 closing;	/* once what is queued is sent */
+	bool		 resume;	/* its wait is over */
+	bool		 tty;		/* the daemon's own terminal */
+	int		 ofd;		/* where it is written: fd, or 1 */
+	uid_t		 uid;
+};
+
+struct control {
+	struct server		*srv;
+	struct control_hooks	 hooks;
+	int			 fd;
+	sd_event_source		*src;
+	struct cclient		*clients;
+	size_t			 nclients;
+	sd_event_source		*flush;		/* after messages came */
+	size_t			 watchers;	/* following or waiting */
+	size_t			 consoles;	/* operators */
+	struct ask		*asks, **asks_tail;	/* oldest first */
+	size_t			 nasks;
+	uint64_t		 ask_seq;
+	bool			 interactive;	/* a console on stdin */
+	bool			 group_set;
+	gid_t			 group;
+	char			 path[CONF_PATH_MAX];	/* to remove; "" */
+	char			*text;		/* an escaped message */
+	char			*match;		/* a message with its NUL */
+};
+
+static void	client_free(struct cclient *);
+static void	client_update(struct cclient *);
+static void	client_run(struct cclient *);
+static void	recorded(void *);
+static int	client_event(sd_event_source *, int, uint32_t, void *);
+static int	console_tty(struct control *);
+
+const char *
+control_path(const struct control *ctl)
+{
+	return ctl->path;
+}
+
+/*
+ * Where the control socket goes: the file's control_socket, else the
+ * runtime directory systemd made, else /run/echoreplyd if it exists.
+ * False for none; *explicit says whether the file asked for it.
+ */
+static bool
+socket_path(const struct conf *conf, char *path, size_t len, bool *explicit)
+{
+	const char	*dir;
+	struct stat	 st;
+	size_t		 n;
+
+	*explicit = conf->control_socket != NULL;
+	if (conf->control_socket != NULL) {
+		strlcpy(path, conf->control_socket, len);
+		return path[0] != '\0';
+	}
+	if ((dir = getenv("RUNTIME_DIRECTORY")) != NULL && *dir != '\0') {
+		/* the first of a colon-separated list */
+		n = strcspn(dir, ":");
+		if (snprintf(path, len, "%.*s/%s", (int)n, dir,
+		    CONTROL_FILE) >= (int)len)
+			return false;
+		return true;
+	}
+	if (stat(CONTROL_DEFAULT_DIR, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		log_info("no control socket: %s does not exist (set "
+		    "control_socket)", CONTROL_DEFAULT_DIR);
+		return false;
+	}
+	snprintf(path, len, "%s/%s", CONTROL_DEFAULT_DIR, CONTROL_FILE);
+	return true;
+}
+
+static int
+socket_make(struct control *ctl, const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	listen_remove_stale(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	strlcpy(ctl->path, path, sizeof(ctl->path));
+	/* root and our own user; control_group's members too */
+	if ((ctl->group_set && chown(path, (uid_t)-1, ctl->group) == -1) ||
+	    chmod(path, ctl->group_set ? 0660 : 0600) == -1 ||
+	    listen(fd, CLIENTS_MAX) == -1) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	ctl->fd = fd;
+	return 0;
+}
+
+int
+control_open(const struct conf *conf, int passed, bool interactive,
+    struct control **out)
+{
+	struct control	*ctl;
+	struct group	*gr;
+	char		 path[CONF_PATH_MAX];
+	bool		 explicit;
+	int		 r;
+
+	*out = NULL;
+	if ((ctl = calloc(1, sizeof(*ctl))) == NULL ||
+	    (ctl->text = malloc(ESCAPE_SIZE(MESSAGE_TEXT_MAX))) == NULL ||
+	    (ctl->match = malloc(MESSAGE_TEXT_MAX + 1)) == NULL) {
+		if (passed >= 0)
+			close(passed);
+		control_free(ctl);
+		return -ENOMEM;
+	}
+	ctl->fd = -1;
+	ctl->interactive = interactive;
+	ctl->asks_tail = &ctl->asks;
+	if (conf->control_group != NULL) {
+		/* cppcheck-suppress getgrnamCalled ; one thread */
+		if ((gr = getgrnam(conf->control_group)) == NULL) {
+			log_warnx("control_group %s: no such group",
+			    conf->control_group);
+			control_free(ctl);
+			if (passed >= 0)
+				close(passed);
+			return -ENOENT;
+		}
+		ctl->group_set = true;
+		ctl->group = gr->gr_gid;
+	}
+	if (passed >= 0) {
+		ctl->fd = passed;
+		*out = ctl;
+		return 0;
+	}
+	if (!socket_path(conf, path, sizeof(path), &explicit)) {
+		if (interactive)
+			*out = ctl;
+		else
+			control_free(ctl);
+		return 0;
+	}
+	if ((r = socket_make(ctl, path)) < 0) {
+		if (!explicit) {
+			log_info("no control socket: %s: %s", path,
+			    strerror(-r));
+			if (interactive)
+				*out = ctl;
+			else
+				control_free(ctl);
+			return 0;
+		}
+		log_warnx("control socket %s: %s", path, strerror(-r));
+		control_free(ctl);
+		return r;
+	}
+	*out = ctl;
+	return 0;
+}
+
+/* Appends a formatted line to the client's queue. */
+static void __attribute__((format(printf, 2, 3)))
+say(struct cclient *cl, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_append(&cl->out, line, (size_t)n) < 0 ||
+	    buf_append(&cl->out, "\n", 1) < 0)
+		cl->closing = true;
+	if (n >= 0)
+		free(line);
+}
+
+/* A value of key=value: no space, no control byte. */
+static void
+say_value(struct buf *b, const char *s, size_t len)
+{
+	char	 v[4 * 256 + 1];
+
+	if (len > 256)
+		len = 256;
+	strsvisx(v, s, len, VIS_CSTYLE | VIS_WHITE | VIS_OCTAL, "\"");
+	(void)buf_append(b, v, strlen(v));
+}
+
+static size_t
+queued(const struct cclient *cl)
+{
+	return cl->out.len - cl->outoff;
+}
+
+/* One recorded message as a line. */
+static void
+say_message(struct cclient *cl, const struct ring_entry *e)
+{
+	struct control		*ctl = cl->ctl;
+	const struct listener	*l = server_listener(ctl->srv, e->listener);
+	struct tm		 tm;
+	time_t			 t = (time_t)(e->time_usec / 1000000);
+	char			 head[160], when[32];
+	size_t			 n;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(head, sizeof(head), "message seq=%llu time=%s.%06lluZ "
+	    "conn=%llu client=", (unsigned long long)e->seq, when,
+	    (unsigned long long)(e->time_usec % 1000000),
+	    (unsigned long long)e->conn);
+	(void)buf_append(&cl->out, head, strlen(head));
+	say_value(&cl->out, e->client, e->client_len);
+	(void)put(&cl->out, " listener=");
+	if (l != NULL)
+		say_value(&cl->out, l->name, strlen(l->name));
+	(void)put(&cl->out, " rule=");
+	if (e->rule != NULL)
+		say_value(&cl->out, e->rule, e->rule_len);
+	else
+		(void)put(&cl->out, "-");
+	snprintf(head, sizeof(head), " bytes=%llu \"",
+	    (unsigned long long)e->full_len);
+	(void)buf_append(&cl->out, head, strlen(head));
+	n = escape_n(ctl->text, e->msg, e->msg_len, MESSAGE_TEXT_MAX);
+	if (buf_append(&cl->out, ctl->text, n) < 0 ||
+	    put(&cl->out, "\"\n") < 0)
+		cl->closing = true;
+}
+
+static bool
+matches(struct cclient *cl, const struct ring_entry *e)
+{
+	/* a copy with its NUL: sanitizers' regexec() reads up to one */
+	memcpy(cl->ctl->match, e->msg, e->msg_len);
+	cl->ctl->match[e->msg_len] = '\0';
+	return regexec(&cl->re, cl->ctl->match, 0, NULL, 0) == 0;
+}
+
+static void
+watch(struct control *ctl, bool on)
+{
+	if (on && ctl->watchers++ == 0)
+		server_watch(ctl->srv, recorded, ctl);
+	else if (!on && --ctl->watchers == 0)
+		server_watch(ctl->srv, NULL, NULL);
+}
+
+/* A wait or a follow is over: the client's requests go on. */
+static void
+unwatch(struct cclient *cl)
+{
+	if (cl->mode != CMODE_FOLLOW && cl->mode != CMODE_WAIT)
+		return;
+	watch(cl->ctl, false);
+	cl->timer = sd_event_source_disable_unref(cl->timer);
+	if (cl->re_set)
+		regfree(&cl->re);
+	cl->re_set = false;
+	cl->mode = CMODE_REQUESTS;
+}
+
+/*
+ * The new messages for a follower or a waiter: from its seq to the
+ * newest. Returns true when a wait has found its message.
+ */
+static bool
+catch_up(struct cclient *cl)
+{
+	struct ring		*ring = server_ring(cl->ctl->srv);
+	struct ring_entry	 e;
+	uint64_t		 first, next;
+
+	if (ring == NULL)
+		return false;
+	first = ring_first(ring);
+	next = ring_next(ring);
+	if (first != 0 && cl->seq < first) {
+		if (cl->mode == CMODE_FOLLOW)
+			cl->lost += first - cl->seq;
+		cl->seq = first;
+	}
+	for (; cl->seq < next; cl->seq++) {
+		if (!ring_get(ring, cl->seq, &e))
+			continue;
+		if (cl->mode == CMODE_WAIT) {
+			if (matches(cl, &e)) {
+				say_message(cl, &e);
+				say(cl, "ok");
+				cl->seq++;
+				return true;
+			}
+			continue;
+		}
+		if (queued(cl) >= FOLLOW_MAX) {
+			cl->lost++;
+			continue;
+		}
+		if (cl->lost > 0) {
+			say(cl, "lost count=%llu", (unsigned long long)cl->lost);
+			cl->lost = 0;
+		}
+		say_message(cl, &e);
+	}
+	return false;
+}
+
+/*
+ * Once the loop is done with the connections: what the followers got goes
+ * out, and the requests that waited behind a wait are answered (not in
+ * recorded(), which runs in the middle of a connection's message).
+ */
+static int
+flush_due(sd_event_source *s, void *arg)
+{
+	struct control	*ctl = arg;
+	struct cclient	*cl, *next;
+
+	(void)s;
+	for (cl = ctl->clients; cl != NULL; cl = next) {
+		next = cl->next;
+		if (cl->resume) {
+			cl->resume = false;
+			client_run(cl);
+		}
+		client_update(cl);
+	}
+	return 0;
+}
+
+static void
+flush_soon(struct control *ctl)
+{
+	if (ctl->flush == NULL)
+		(void)sd_event_add_defer(server_event(ctl->srv), &ctl->flush,
+		    flush_due, ctl);
+	else
+		(void)sd_event_source_set_enabled(ctl->flush,
+		    SD_EVENT_ONESHOT);
+}
+
+/* The server recorded a message, and someone follows or waits. */
+static void
+recorded(void *arg)
+{
+	struct control	*ctl = arg;
+	struct cclient	*cl;
+
+	for (cl = ctl->clients; cl != NULL; cl = cl->next) {
+		if (cl->mode == CMODE_REQUESTS)
+			continue;
+		if (catch_up(cl) && cl->mode == CMODE_WAIT) {
+			unwatch(cl);
+			cl->resume = true;	/* the requests that waited */
+		}
+	}
+	flush_soon(ctl);
+}
+
+static int
+wait_expired(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct cclient	*cl = arg;
+
+	(void)s;
+	(void)usec;
+	say(cl, "error timeout no message matched in %llu ms",
+	    (unsigned long long)cl->wait_ms);
+	unwatch(cl);
+	client_run(cl);
+	client_update(cl);
+	return 0;
+}
+
+static bool
+number(const char *s, long long min, long long max, long long *v)
+{
+	const char	*errstr;
+
+	if (s == NULL)
+		return false;
+	*v = strtonum(s, min, max, &errstr);
+	return errstr == NULL;
+}
+
+/* "wait TIMEOUT_MS all|new REGEX" */
+static void
+cmd_wait(struct cclient *cl, char *args)
+{
+	struct ring	*ring = server_ring(cl->ctl->srv);
+	char		*ms, *which, err[160];
+	long long	 v;
+	size_t		 nsub;
+	int		 r;
+
+	ms = strsep(&args, " ");
+	which = strsep(&args, " ");
+	if (!number(ms, 1, WAIT_MAX_MS, &v) || which == NULL ||
+	    (strcmp(which, "all") != 0 && strcmp(which, "new") != 0) ||
+	    args == NULL || *args == '\0') {
+		say(cl, "error usage wait TIMEOUT_MS all|new REGEX (TIMEOUT_MS "
+		    "1 to %d)", WAIT_MAX_MS);
+		return;
+	}
+	if (ring == NULL) {
+		say(cl, "error failed no messages are recorded "
+		    "(recorded_messages is 0)");
+		return;
+	}
+	if ((r = rules_check_pattern(RULES_REGEX, args, false, &nsub, err,
+	    sizeof(err))) < 0 ||
+	    regcomp(&cl->re, args, REG_EXTENDED | REG_NOSUB) != 0) {
+		say(cl, "error usage %s", r < 0 ? err : "bad regex");
+		return;
+	}
+	cl->re_set = true;
+	cl->wait_ms = (uint64_t)v;
+	cl->mode = CMODE_WAIT;
+	cl->seq = strcmp(which, "all") == 0 ? ring_first(ring) : ring_next(ring);
+	if (cl->seq == 0)
+		cl->seq = ring_next(ring);
+	watch(cl->ctl, true);
+	if (catch_up(cl)) {
+		unwatch(cl);
+		return;
+	}
+	if (sd_event_add_time_relative(server_event(cl->ctl->srv), &cl->timer,
+	    CLOCK_MONOTONIC, cl->wait_ms * 1000, 1000, wait_expired, cl) < 0) {
+		unwatch(cl);
+		say(cl, "error failed cannot arm a timer");
+	}
+}
+
+/* "follow [N]" */
+static void
+cmd_follow(struct cclient *cl, char *args)
+{
+	struct ring	*ring = server_ring(cl->ctl->srv);
+	long long	 n = 0;
+	uint64_t	 next;
+
+	if (args != NULL && !number(args, 0, 1000000, &n)) {
+		say(cl, "error usage follow [N]");
+		return;
+	}
+	if (ring == NULL) {
+		say(cl, "error failed no messages are recorded "
+		    "(recorded_messages is 0)");
+		return;
+	}
+	say(cl, "ok following");
+	next = ring_next(ring);
+	cl->seq = (uint64_t)n < next ? next - (uint64_t)n : 1;
+	cl->mode = CMODE_FOLLOW;
+	watch(cl->ctl, true);
+	(void)catch_up(cl);
+}
+
+/* "messages [N]" */
+static void
+cmd_messages(struct cclient *cl, char *args)
+{
+	struct ring		*ring = server_ring(cl->ctl->srv);
+	struct ring_entry	 e;
+	long long		 n = 1000000;
+	uint64_t		 seq, next, count = 0;
+
+	if (args != NULL && !number(args, 0, 1000000, &n)) {
+		say(cl, "error usage messages [N]");
+		return;
+	}
+	if (ring == NULL) {
+		say(cl, "ok 0 messages (recorded_messages is 0)");
+		return;
+	}
+	next = ring_next(ring);
+	seq = (uint64_t)n < next ? next - (uint64_t)n : 1;
+	if (seq < ring_first(ring))
+		seq = ring_first(ring);
+	for (; ring_first(ring) != 0 && seq < next; seq++)
+		if (ring_get(ring, seq, &e)) {
+			say_message(cl, &e);
+			count++;
+		}
+	say(cl, "ok %llu messages", (unsigned long long)count);
+}
+
+static void
+cmd_connections(struct cclient *cl)
+{
+	struct listener		*l;
+	struct idle_entry	*ie;
+	struct conn		*c;
+	uint64_t		 now = 0;
+	size_t			 i, n = 0;
+
+	sd_event_now(server_event(cl->ctl->srv), CLOCK_MONOTONIC, &now);
+	for (i = 0; (l = server_listener(cl->ctl->srv, i)) != NULL; i++)
+		for (ie = l->idle.head; ie != NULL; ie = ie->next) {
+			c = conn_of_idle(ie);
+			(void)put(&cl->out, "connection id=");
+			say(cl, "%llu client=%s listener=%s age_ms=%llu "
+			    "messages=%llu bytes_in=%llu bytes_out=%llu "
+			    "state=%s", (unsigned long long)c->id, c->peer,
+			    l->name,
+			    (unsigned long long)((now - c->started) / 1000),
+			    (unsigned long long)c->msgs,
+			    (unsigned long long)c->bytes_in,
+			    (unsigned long long)c->bytes_out, conn_state(c));
+			n++;
+		}
+	say(cl, "ok %zu connections", n);
+}
+
+static void
+cmd_listeners(struct cclient *cl)
+{
+	const struct listener	*l;
+	size_t			 i;
+
+	for (i = 0; (l = server_listener(cl->ctl->srv, i)) != NULL; i++)
+		say(cl, "listener name=%s kind=%s address=%s connections=%zu "
+		    "max_connections=%zu tls=%s proxy=%s", l->name,
+		    l->type == SOCK_DGRAM ? "UDP" : l->family == AF_UNIX ?
+		    "Unix" : "TCP", l->desc, l->nconns,
+		    l->svc->max_connections, l->tls != NULL ? "yes" : "no",
+		    l->svc->proxy_versions != 0 ? "yes" : "no");
+	say(cl, "ok %zu listeners", i);
+}
+
+static void
+cmd_stats(struct cclient *cl)
+{
+	metrics_stats(cl->ctl->srv, &cl->out);
+	say(cl, "ok");
+}
+
+static void
+cmd_metrics(struct cclient *cl)
+{
+	metrics_text(cl->ctl->srv, &cl->out);
+	say(cl, "ok");
+}
+
+/* "push ID TEXT" or "push listener NAME TEXT" */
+static void
+cmd_push(struct cclient *cl, char *args)
+{
+	struct listener		*l = NULL;
+	struct idle_entry	*ie, *next, *last;
+	struct conn		*c = NULL;
+	char			*what, *text, *bytes;
+	long long		 id = 0;
+	size_t			 i, n = 0;
+	int			 len, r, failed = 0;
+
+	what = strsep(&args, " ");
+	if (what != NULL && strcmp(what, "listener") == 0) {
+		what = strsep(&args, " ");
+		for (i = 0; what != NULL &&
+		    (l = server_listener(cl->ctl->srv, i)) != NULL; i++)
+			if (strcmp(l->name, what) == 0)
+				break;
+		if (what != NULL && l == NULL) {
+			say(cl, "error notfound no listener %s", what);
+			return;
+		}
+	} else if (number(what, 1, INT64_MAX, &id) &&
+	    (c = server_conn(cl->ctl->srv, (uint64_t)id)) == NULL) {
+		say(cl, "error notfound no connection %lld", id);
+		return;
+	}
+	if ((l == NULL && c == NULL) || (text = args) == NULL) {
+		say(cl, "error usage push ID|listener NAME TEXT");
+		return;
+	}
+	if (l != NULL && l->type == SOCK_DGRAM) {
+		say(cl, "error usage %s is a UDP listener: nobody to push to",
+		    l->name);
+		return;
+	}
+	/* C escapes: any byte can be pushed */
+	if ((bytes = malloc(strlen(text) + 1)) == NULL) {
+		say(cl, "error failed out of memory");
+		return;
+	}
+	if ((len = strunvis(bytes, text)) < 0) {
+		free(bytes);
+		say(cl, "error usage TEXT has a bad escape");
+		return;
+	}
+	if (c != NULL) {
+		r = conn_push(c, bytes, (size_t)len);
+		n = r >= 0 || r == CONN_GONE ? 1 : 0;
+		failed = n == 0 ? r : 0;
+	} else
+		/* a write moves a connection to the end: stop at the last */
+		for (ie = l->idle.head, last = l->idle.tail; ie != NULL;
+		    ie = next) {
+			next = ie->next;
+			r = conn_push(conn_of_idle(ie), bytes, (size_t)len);
+			if (r >= 0 || r == CONN_GONE)
+				n++;
+			if (ie == last)
+				break;
+		}
+	free(bytes);
+	if (failed == -EPIPE)
+		say(cl, "error failed connection %lld is not written to now",
+		    id);
+	else if (failed < 0)
+		say(cl, "error failed %s", strerror(-failed));
+	else
+		say(cl, "ok pushed to %zu connections", n);
+}
+
+static void
+cmd_kick(struct cclient *cl, char *args)
+{
+	struct conn	*c;
+	long long	 id;
+
+	if (!number(args, 1, INT64_MAX, &id)) {
+		say(cl, "error usage kick ID");
+		return;
+	}
+	if ((c = server_conn(cl->ctl->srv, (uint64_t)id)) == NULL) {
+		say(cl, "error notfound no connection %lld", id);
+		return;
+	}
+	(void)conn_kick(c);
+	say(cl, "ok closing %lld", id);
+}
+
+static void
+report_problem(const char *line, void *arg)
+{
+	say(arg, "problem %s", line);
+}
+
+static void
+cmd_reload(struct cclient *cl)
+{
+	if (cl->ctl->hooks.reload(cl->ctl->hooks.arg, report_problem, cl))
+		say(cl, "ok reloaded");
+	else
+		say(cl, "error config %s has errors; the running configuration "
+		    "is kept", server_conf(cl->ctl->srv)->path);
+}
+
+/* Tells every console; out once the loop is done with the connections. */
+static void
+consoles_say(struct control *ctl, const struct ask *a, const char *why)
+{
+	struct cclient	*cl;
+
+	for (cl = ctl->clients; cl != NULL; cl = cl->next) {
+		if (cl->mode != CMODE_OPERATOR)
+			continue;
+		if (why == NULL)
+			say(cl, "%s", cl->tty ? a->shown : a->line);
+		else if (cl->tty)
+			say(cl, "[%llu] %s", (unsigned long long)a->id,
+			    strcmp(why, "timeout") == 0 ? "no answer in time: "
+			    "the rule's reply was sent" :
+			    strcmp(why, "closed") == 0 ? "the client is gone" :
+			    why);
+		else
+			say(cl, "gone id=%llu %s", (unsigned long long)a->id,
+			    why);
+	}
+	flush_soon(ctl);
+}
+
+/* serve_ctx.ask: a message for the operators, if any is attached. */
+static uint64_t
+ask_new(void *arg, struct conn *c, const void *msg, size_t len)
+{
+	struct control	*ctl = arg;
+	struct ask	*a;
+	char		 head[256];
+	size_t		 n;
+
+	if (ctl->consoles == 0 || ctl->nasks >= ASKS_MAX ||
+	    (a = calloc(1, sizeof(*a))) == NULL)
+		return 0;
+	a->id = ++ctl->ask_seq;
+	a->conn = c->id;
+	n = escape_n(ctl->text, msg, len, MESSAGE_TEXT_MAX);
+	snprintf(head, sizeof(head), "ask id=%llu conn=%llu client=%s "
+	    "listener=%s bytes=%zu", (unsigned long long)a->id,
+	    (unsigned long long)c->id, c->peer, c->l->name, len);
+	if (asprintf(&a->line, "%s \"%.*s\"", head, (int)n, ctl->text) == -1)
+		a->line = NULL;
+	if (a->line == NULL || asprintf(&a->shown, "[%llu] %s on %s: \"%.*s\"",
+	    (unsigned long long)a->id, c->peer, c->l->name, (int)n,
+	    ctl->text) == -1) {
+		free(a->line);
+		free(a);
+		return 0;
+	}
+	*ctl->asks_tail = a;
+	ctl->asks_tail = &a->next;
+	ctl->nasks++;
+	consoles_say(ctl, a, NULL);
+	return a->id;
+}
+
+/* serve_ctx.ask_over: answered, timed out, or its client is gone. */
+static void
+ask_over(void *arg, uint64_t id, const char *why)
+{
+	struct control	*ctl = arg;
+	struct ask	**pp, *a;
+
+	for (pp = &ctl->asks; (a = *pp) != NULL; pp = &a->next)
+		if (a->id == id)
+			break;
+	if (a == NULL)
+		return;
+	if ((*pp = a->next) == NULL)
+		ctl->asks_tail = pp;
+	ctl->nasks--;
+	consoles_say(ctl, a, why);
+	free(a->line);
+	free(a->shown);
+	free(a);
+}
+
+/* The operator's answer: to ask id, or (0) the oldest. */
+static void
+operator_answer(struct cclient *cl, uint64_t id, const char *text, size_t len)
+{
+	struct control	*ctl = cl->ctl;
+	struct ask	*a;
+	struct conn	*c;
+	int		 r;
+
+	for (a = ctl->asks; a != NULL && id != 0 && a->id != id; a = a->next)
+		;
+	if (a == NULL) {
+		if (cl->tty)
+			say(cl, "(no message waits for an answer)");
+		else
+			say(cl, "error notfound no message %llu waits for an "
+			    "answer", (unsigned long long)id);
+		return;
+	}
+	id = a->id;
+	if ((c = server_conn(ctl->srv, a->conn)) == NULL)
+		r = -ENOENT;
+	else
+		r = conn_answer(c, id, text, len);	/* frees a */
+	if (r == -ENOENT) {
+		ask_over(ctl, id, "closed");
+		if (!cl->tty)
+			say(cl, "error notfound connection of %llu is gone",
+			    (unsigned long long)id);
+	} else if (r < 0 && r != CONN_GONE)
+		say(cl, "error failed %s", strerror(-r));
+	else if (!cl->tty)
+		say(cl, "ok answered %llu", (unsigned long long)id);
+}
+
+/* A line from a console: "answer ID TEXT", or, typed, the answer. */
+static void
+console_line(struct cclient *cl, char *line)
+{
+	char		*word, *args = line, *bytes;
+	long long	 id;
+	int		 len;
+
+	if (cl->tty) {
+		operator_answer(cl, 0, line, strlen(line));
+		return;
+	}
+	word = strsep(&args, " ");
+	if (strcmp(word, "answer") != 0 ||
+	    !number(strsep(&args, " "), 1, INT64_MAX, &id) || args == NULL) {
+		say(cl, "error usage answer ID TEXT");
+		return;
+	}
+	if ((bytes = malloc(strlen(args) + 1)) == NULL) {
+		say(cl, "error failed out of memory");
+		return;
+	}
+	if ((len = strunvis(bytes, args)) < 0)
+		say(cl, "error usage TEXT has a bad escape");
+	else
+		operator_answer(cl, (uint64_t)id, bytes, (size_t)len);
+	free(bytes);
+}
+
+/* "operator": from now on a console. */
+static void
+cmd_operator(struct cclient *cl)
+{
+	struct ask	*a;
+
+	if (cl->ctl->consoles++ == 0)
+		server_operator(cl->ctl->srv, ask_new, ask_over, cl->ctl);
+	cl->mode = CMODE_OPERATOR;
+	if (!cl->tty)
+		say(cl, "ok operator");
+	for (a = cl->ctl->asks; a != NULL; a = a->next)
+		say(cl, "%s", cl->tty ? a->shown : a->line);
+}
+
+/* The last console is gone: whatever waits for it gets its fallback. */
+static void
+console_gone(struct control *ctl)
+{
+	struct conn	*c;
+	uint64_t	 id;
+
+	if (--ctl->consoles > 0)
+		return;
+	/* no new asks meanwhile: ask_new() sees no console */
+	while (ctl->asks != NULL) {
+		id = ctl->asks->id;
+		c = server_conn(ctl->srv, ctl->asks->conn);
+		if (c == NULL || conn_answer(c, id, NULL, 0) == -ENOENT)
+			ask_over(ctl, id, "closed");
+	}
+	server_operator(ctl->srv, NULL, NULL, NULL);
+}
+
+static const char *const help[] = {
+	"connections", "listeners", "messages [N]", "follow [N]",
+	"wait TIMEOUT_MS all|new REGEX", "stats", "metrics",
+	"push ID TEXT", "push listener NAME TEXT", "kick ID", "reload",
+	"operator", "help", NULL
+};
+
+static void
+request(struct cclient *cl, char *line)
+{
+	char	*word, *args = line;
+	size_t	 i;
+
+	word = strsep(&args, " ");
+	if (args != NULL && *args == '\0')
+		args = NULL;
+	if (strcmp(word, "connections") == 0)
+		cmd_connections(cl);
+	else if (strcmp(word, "listeners") == 0)
+		cmd_listeners(cl);
+	else if (strcmp(word, "messages") == 0)
+		cmd_messages(cl, args);
+	else if (strcmp(word, "follow") == 0)
+		cmd_follow(cl, args);
+	else if (strcmp(word, "wait") == 0)
+		cmd_wait(cl, args);
+	else if (strcmp(word, "stats") == 0)
+		cmd_stats(cl);
+	else if (strcmp(word, "metrics") == 0)
+		cmd_metrics(cl);
+	else if (strcmp(word, "push") == 0)
+		cmd_push(cl, args);
+	else if (strcmp(word, "kick") == 0)
+		cmd_kick(cl, args);
+	else if (strcmp(word, "reload") == 0)
+		cmd_reload(cl);
+	else if (strcmp(word, "operator") == 0 && args == NULL)
+		cmd_operator(cl);
+	else if (strcmp(word, "help") == 0) {
+		for (i = 0; help[i] != NULL; i++)
+			say(cl, "help %s", help[i]);
+		say(cl, "ok");
+	} else if (*word == '\0')
+		say(cl, "error usage empty request (try help)");
+	else {
+		(void)put(&cl->out, "error usage no command ");
+		say_value(&cl->out, word, strlen(word));
+		say(cl, " (try help)");
+	}
+}
+
+/* Answers the whole requests it has, unless it is waiting or following. */
+static void
+client_run(struct cclient *cl)
+{
+	char	*nl;
+	size_t	 used;
+
+	while ((cl->mode == CMODE_REQUESTS || cl->mode == CMODE_OPERATOR) &&
+	    !cl->closing && (nl = memchr(cl->in, '\n', cl->inlen)) != NULL) {
+		*nl = '\0';
+		if (nl > cl->in && nl[-1] == '\r')
+			nl[-1] = '\0';
+		used = (size_t)(nl - cl->in) + 1;
+		if (cl->mode == CMODE_OPERATOR)
+			console_line(cl, cl->in);
+		else
+			request(cl, cl->in);
+		memmove(cl->in, cl->in + used, cl->inlen - used);
+		cl->inlen -= used;
+		if (queued(cl) > ANSWER_MAX) {
+			cl->out.len = cl->outoff;
+			say(cl, "error busy answer longer than %d bytes",
+			    ANSWER_MAX);
+			cl->closing = true;
+		}
+	}
+	if (cl->mode != CMODE_FOLLOW && !cl->closing &&
+	    cl->inlen == sizeof(cl->in) &&
+	    memchr(cl->in, '\n', cl->inlen) == NULL) {
+		say(cl, "error usage request longer than %d bytes",
+		    REQUEST_MAX);
+		cl->closing = true;
+	}
+}
+
+/* Writes what it can; false when the client is gone. */
+static bool
+client_write(struct cclient *cl)
+{
+	ssize_t	 n;
+
+	while (queued(cl) > 0) {
+		if (cl->tty)
+			n = write(cl->ofd, cl->out.data + cl->outoff,
+			    queued(cl));
+		else
+			n = send(cl->fd, cl->out.data + cl->outoff, queued(cl),
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return false;
+		}
+		cl->outoff += (size_t)n;
+	}
+	if (queued(cl) == 0) {
+		cl->out.len = cl->outoff = 0;
+		if (cl->out.cap > FOLLOW_MAX)
+			buf_free(&cl->out);	/* a long answer's room */
+	} else if (cl->outoff > cl->out.len / 2) {
+		memmove(cl->out.data, cl->out.data + cl->outoff, queued(cl));
+		cl->out.len -= cl->outoff;
+		cl->outoff = 0;
+	}
+	return true;
+}
+
+/* Writes, then watches for what it needs next; frees it when done. */
+static void
+client_update(struct cclient *cl)
+{
+	uint32_t	 ev = 0;
+	bool		 ok;
+
+	ok = client_write(cl);
+	/* a follower that lost lines is told once it has room again */
+	if (ok && cl->mode == CMODE_FOLLOW && cl->lost > 0 &&
+	    queued(cl) < FOLLOW_MAX / 2) {
+		say(cl, "lost count=%llu", (unsigned long long)cl->lost);
+		cl->lost = 0;
+		ok = client_write(cl);
+	}
+	if (!ok || (cl->closing && queued(cl) == 0)) {
+		client_free(cl);
+		return;
+	}
+	if (!cl->closing && cl->inlen < sizeof(cl->in))
+		ev |= EPOLLIN;
+	if (queued(cl) > 0)
+		ev |= EPOLLOUT;
+	if (ev != cl->events) {
+		sd_event_source_set_io_events(cl->src, ev);
+		sd_event_source_set_enabled(cl->src, ev != 0 ? SD_EVENT_ON :
+		    SD_EVENT_OFF);
+		cl->events = ev;
+	}
+}
+
+static int
+client_event(sd_event_source *s, int fd, uint32_t revents, void *arg)
+{
+	struct cclient	*cl = arg;
+	ssize_t		 n;
+
+	(void)s;
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		if (cl->tty)
+			n = read(fd, cl->in + cl->inlen,
+			    sizeof(cl->in) - cl->inlen);
+		else
+			n = recv(fd, cl->in + cl->inlen,
+			    sizeof(cl->in) - cl->inlen, MSG_DONTWAIT);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+			if (cl->tty)
+				log_info("interactive: end of input; rules "
+				    "answer from now on");
+			client_free(cl);
+			return 0;
+		}
+		if (n > 0) {
+			if (cl->mode == CMODE_FOLLOW)
+				cl->inlen = 0;	/* nothing more to answer */
+			else
+				cl->inlen += (size_t)n;
+		}
+		client_run(cl);
+	}
+	client_update(cl);
+	return 0;
+}
+
+/* root, our own user, and control_group's members. */
+static bool
+permitted(const struct control *ctl, int fd, const struct ucred *uc)
+{
+	gid_t		 groups[256];
+	socklen_t	 len = sizeof(groups);
+	size_t		 i;
+
+	if (uc->uid == 0 || uc->uid == geteuid())
+		return true;
+	if (!ctl->group_set)
+		return false;
+	if (uc->gid == ctl->group)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
+		return false;
+	for (i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == ctl->group)
+			return true;
+	return false;
+}
+
+static void
+refuse(int fd, const char *line)
+{
+	(void)send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static int
+control_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
+{
+	struct control	*ctl = arg;
+	struct cclient	*cl;
+	struct ucred	 uc;
+	socklen_t	 len = sizeof(uc);
+	char		 line[128];
+	int		 fd;
+
+	(void)s;
+	(void)revents;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("control socket: accept");
+		return 0;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1) {
+		log_warn("control socket: SO_PEERCRED");
+		close(fd);
+		return 0;
+	}
+	if (!permitted(ctl, fd, &uc)) {
+		log_warnx("control: uid %u (pid %d) refused: not root, "
+		    "the daemon's user, nor in control_group",
+		    (unsigned int)uc.uid, (int)uc.pid);
+		snprintf(line, sizeof(line), "error denied uid %u is not "
+		    "allowed\n", (unsigned int)uc.uid);
+		refuse(fd, line);
+		return 0;
+	}
+	if (ctl->nclients >= CLIENTS_MAX) {
+		log_warnx("control: uid %u (pid %d) refused: %d control "
+		    "clients already", (unsigned int)uc.uid, (int)uc.pid,
+		    CLIENTS_MAX);
+		refuse(fd, "error busy too many control clients\n");
+		return 0;
+	}
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		refuse(fd, "error failed out of memory\n");
+		return 0;
+	}
+	cl->ctl = ctl;
+	cl->fd = cl->ofd = fd;
+	cl->uid = uc.uid;
+	cl->events = EPOLLIN;
+	if (sd_event_add_io(server_event(ctl->srv), &cl->src, fd, EPOLLIN,
+	    client_event, cl) < 0) {
+		free(cl);
+		refuse(fd, "error failed cannot watch the connection\n");
+		return 0;
+	}
+	cl->next = ctl->clients;
+	ctl->clients = cl;
+	server_control_clients(ctl->srv, ++ctl->nclients);
+	log_debug("control: uid %u (pid %d) connected", (unsigned int)uc.uid,
+	    (int)uc.pid);
+	return 0;
+}
+
+static void
+client_free(struct cclient *cl)
+{
+	struct control	*ctl = cl->ctl;
+	struct cclient	**pp;
+
+	unwatch(cl);
+	if (cl->mode == CMODE_OPERATOR) {
+		cl->mode = CMODE_REQUESTS;
+		console_gone(ctl);
+	}
+	for (pp = &ctl->clients; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == cl) {
+			*pp = cl->next;
+			break;
+		}
+	server_control_clients(ctl->srv, --ctl->nclients);
+	sd_event_source_disable_unref(cl->src);
+	if (!cl->tty)
+		close(cl->fd);	/* never 0: a socket would get it */
+	buf_free(&cl->out);
+	free(cl);
+}
+
+int
+control_start(struct control *ctl, struct server *srv,
+    const struct control_hooks *hooks)
+{
+	int	 r;
+
+	ctl->srv = srv;
+	ctl->hooks = *hooks;
+	if (ctl->interactive && (r = console_tty(ctl)) < 0)
+		return r;
+	if (ctl->fd < 0)
+		return 0;
+	if ((r = sd_event_add_io(server_event(srv), &ctl->src, ctl->fd,
+	    EPOLLIN, control_accept, ctl)) < 0)
+		return r;
+	if (ctl->path[0] != '\0')
+		log_info("control socket %s", ctl->path);
+	else
+		log_info("control socket passed by the service manager");
+	return 0;
+}
+
+/*
+ * The console on the daemon's own terminal (-i): each message a rule
+ * asks about is printed, and each line typed answers the oldest.
+ */
+static int
+console_tty(struct control *ctl)
+{
+	struct cclient	*cl;
+	int		 r;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL)
+		return -ENOMEM;
+	cl->ctl = ctl;
+	cl->fd = STDIN_FILENO;
+	cl->ofd = STDOUT_FILENO;
+	cl->tty = true;
+	cl->events = EPOLLIN;
+	if ((r = sd_event_add_io(server_event(ctl->srv), &cl->src, cl->fd,
+	    EPOLLIN, client_event, cl)) < 0) {
+		log_warnx("interactive: cannot watch standard input: %s",
+		    strerror(-r));
+		free(cl);
+		return r;
+	}
+	cl->next = ctl->clients;
+	ctl->clients = cl;
+	server_control_clients(ctl->srv, ++ctl->nclients);
+	cmd_operator(cl);
+	log_info("interactive: messages the rules ask the operator about "
+	    "are shown here; each line typed answers the oldest");
+	return 0;
+}
+
+void
+control_free(struct control *ctl)
+{
+	struct cclient	*cl;
+	struct ask	*a;
+
+	if (ctl == NULL)
+		return;
+	if (ctl->srv != NULL) {
+		/* the server closes the connections: no fallbacks now */
+		server_operator(ctl->srv, NULL, NULL, NULL);
+		server_watch(ctl->srv, NULL, NULL);
+	}
+	for (cl = ctl->clients; cl != NULL; cl = cl->next)
+		if (cl->mode == CMODE_OPERATOR)
+			cl->mode = CMODE_REQUESTS;
+	while ((a = ctl->asks) != NULL) {
+		ctl->asks = a->next;
+		free(a->line);
+		free(a->shown);
+		free(a);
+	}
+	while (ctl->clients != NULL)
+		client_free(ctl->clients);
+	sd_event_source_disable_unref(ctl->flush);
+	sd_event_source_disable_unref(ctl->src);
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+	if (ctl->path[0] != '\0' && unlink(ctl->path) == -1 && errno != ENOENT)
+		log_debug("cannot remove %s: %s", ctl->path, strerror(errno));
+	free(ctl->text);
+	free(ctl->match);
+	free(ctl);
+}

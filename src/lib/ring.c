@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The entries lie one after the other in one block, each a header then
+ * the client, the rule and the message, at offsets aligned to 8. The
+ * newest ends at tail; the next goes at tail, or at 0 when it would pass
+ * the end of the block. Before it is written, the oldest entries in its
+ * way are dropped: those at or after tail, as far as it reaches, and on a
+ * wrap first all those from tail to the end. Entries at or after tail are
+ * always the oldest, in the order of their offsets.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ring.h"
+
+#define RING_MIN_BYTES	4096
+#define RING_MAX_MSG	65536
+#define RING_MAX_NAME	255
+#define RING_ALIGN(n)	(((n) + 7) & ~(size_t)7)
+
+struct ring_hdr {
+	uint64_t	 seq;
+	uint64_t	 time_usec;
+	uint64_t	 conn;
+	uint64_t	 full_len;
+	uint32_t	 listener;
+	uint32_t	 msg_len;
+	uint8_t		 client_len;
+	uint8_t		 rule_len;
+	uint8_t		 has_rule;
+};
+
+#define RING_HDR	RING_ALIGN(sizeof(struct ring_hdr))
+
+struct ring {
+	size_t		 max_count;	/* no more than max_bytes can hold */
+	size_t		 max_bytes;
+	unsigned char	*block;		/* max_bytes; NULL: not yet taken */
+	size_t		*off;		/* entry seq at off[seq % max_count] */
+	size_t		 tail;		/* where the newest ends */
+	size_t		 count;
+	uint64_t	 next;
+};
+
+struct ring *
+ring_new(size_t max_count, size_t max_bytes)
+{
+	struct ring	*r;
+
+	if (max_count == 0)
+		return NULL;
+	if (max_bytes < RING_MIN_BYTES)
+		max_bytes = RING_MIN_BYTES;
+	/* every entry takes a header at least */
+	if (max_count > max_bytes / RING_HDR)
+		max_count = max_bytes / RING_HDR;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->max_count = max_count;
+	r->max_bytes = max_bytes;
+	r->next = 1;
+	return r;
+}
+
+void
+ring_free(struct ring *r)
+{
+	if (r == NULL)
+		return;
+	free(r->block);
+	free(r->off);
+	free(r);
+}
+
+static size_t
+oldest_off(const struct ring *r)
+{
+	return r->off[(r->next - r->count) % r->max_count];
+}
+
+static size_t
+entry_size(const struct ring_hdr *h)
+{
+	return RING_ALIGN(RING_HDR + h->client_len + h->rule_len + h->msg_len);
+}
+
+uint64_t
+ring_add(struct ring *r, const struct ring_entry *e)
+{
+	struct ring_hdr	 h;
+	unsigned char	*p;
+	size_t		 room, sz, pos, o;
+
+	if (r->block == NULL) {
+		r->block = malloc(r->max_bytes);
+		r->off = calloc(r->max_count, sizeof(*r->off));
+		if (r->block == NULL || r->off == NULL) {
+			free(r->block);
+			free(r->off);
+			r->block = NULL;
+			r->off = NULL;
+			return 0;
+		}
+	}
+
+	memset(&h, 0, sizeof(h));
+	h.seq = r->next;
+	h.time_usec = e->time_usec;
+	h.conn = e->conn;
+	h.full_len = e->full_len;
+	h.listener = e->listener;
+	h.client_len = e->client_len < RING_MAX_NAME ? e->client_len :
+	    RING_MAX_NAME;
+	if (e->rule != NULL) {
+		h.has_rule = 1;
+		h.rule_len = e->rule_len < RING_MAX_NAME ? e->rule_len :
+		    RING_MAX_NAME;
+	}
+	/* the whole entry within a quarter of the block */
+	room = ((r->max_bytes / 4) & ~(size_t)7) - RING_HDR - h.client_len -
+	    h.rule_len;
+	if (room > RING_MAX_MSG)
+		room = RING_MAX_MSG;
+	h.msg_len = e->msg_len < room ? e->msg_len : room;
+	sz = entry_size(&h);
+
+	if (r->count == r->max_count)
+		r->count--;
+	pos = r->tail;
+	if (pos + sz > r->max_bytes) {
+		while (r->count > 0 && oldest_off(r) >= pos)
+			r->count--;
+		pos = 0;
+	}
+	while (r->count > 0 && (o = oldest_off(r)) >= pos && o < pos + sz)
+		r->count--;
+
+	p = r->block + pos;
+	memcpy(p, &h, sizeof(h));
+	p += RING_HDR;
+	if (h.client_len > 0)
+		memcpy(p, e->client, h.client_len);
+	p += h.client_len;
+	if (h.rule_len > 0)
+		memcpy(p, e->rule, h.rule_len);
+	p += h.rule_len;
+	if (h.msg_len > 0)
+		memcpy(p, e->msg, h.msg_len);
+
+	r->off[r->next % r->max_count] = pos;
+	r->tail = pos + sz;
+	r->count++;
+	return r->next++;
+}
+
+uint64_t
+ring_first(const struct ring *r)
+{
+	return r->count > 0 ? r->next - r->count : 0;
+}
+
+uint64_t
+ring_next(const struct ring *r)
+{
+	return r->next;
+}
+
+size_t
+ring_count(const struct ring *r)
+{
+	return r->count;
+}
+
+bool
+ring_get(const struct ring *r, uint64_t seq, struct ring_entry *e)
+{
+	struct ring_hdr		 h;
+	const unsigned char	*p;
+
+	if (r->count == 0 || seq < r->next - r->count || seq >= r->next)
+		return false;
+	p = r->block + r->off[seq % r->max_count];
+	memcpy(&h, p, sizeof(h));
+	p += RING_HDR;
+	e->seq = h.seq;
+	e->time_usec = h.time_usec;
+	e->conn = h.conn;
+	e->listener = h.listener;
+	e->full_len = h.full_len;
+	e->client = (const char *)p;
+	e->client_len = h.client_len;
+	p += h.client_len;
+	e->rule = h.has_rule ? (const char *)p : NULL;
+	e->rule_len = h.rule_len;
+	p += h.rule_len;
+	e->msg = p;
+	e->msg_len = h.msg_len;
+	return true;
+}
