@@ -41,9 +41,13 @@
 #define CLIENTS_MAX		64
 #define ANSWER_MAX		(64 * 1024 * 1024)	/* queued for one */
 #define FOLLOW_MAX		(1024 * 1024)	/* queued for a follower */
+#define FOLLOW_BATCH		(64 * 1024)	/* sent at once, */
+#define FOLLOW_USEC		(10 * 1000)	/* or after this long */
 #define WAIT_MAX_MS		3600000
 #define MESSAGE_TEXT_MAX	65536	/* as the ring keeps them */
 #define ASKS_MAX		100000	/* waiting for the operator */
+#define VALUE_MAX		256	/* bytes of a key=value's value */
+#define VALUE_SIZE		(4 * VALUE_MAX + 1)	/* escaped */
 
 /* A string literal, without its NUL. */
 #define put(b, lit)	buf_append((b), (lit), sizeof(lit) - 1)
@@ -98,6 +102,9 @@ struct control {
 	struct cclient		*clients;
 	size_t			 nclients;
 	sd_event_source		*flush;		/* after messages came */
+	bool			 flushing;	/* it is due */
+	sd_event_source		*tick;		/* followers' lines go */
+	bool			 ticking;	/* it is armed */
 	size_t			 watchers;	/* following or waiting */
 	size_t			 consoles;	/* operators */
 	struct ask		*asks, **asks_tail;	/* oldest first */
@@ -108,6 +115,16 @@ struct control {
 	gid_t			 group;
 	char			 path[CONF_PATH_MAX];	/* to remove; "" */
 	char			*text;		/* an escaped message */
+	/* what say_message() said last of the time and the connection */
+	uint64_t		 time_usec;
+	char			 time[64];
+	size_t			 time_len;
+	uint64_t		 seq;
+	char			 seq_text[24];
+	size_t			 seq_len;
+	uint64_t		 who_conn;
+	char			 who[64 + 2 * VALUE_SIZE];
+	size_t			 who_len;
 	char			*match;		/* a message with its NUL */
 };
 
@@ -117,6 +134,7 @@ static void	client_run(struct cclient *);
 static void	recorded(void *);
 static int	client_event(sd_event_source *, int, uint32_t, void *);
 static int	console_tty(struct control *);
+static void	follow_tick(struct control *);
 
 const char *
 control_path(const struct control *ctl)
@@ -211,6 +229,7 @@ control_open(const struct conf *conf, int passed, bool interactive,
 		return -ENOMEM;
 	}
 	ctl->fd = -1;
+	ctl->time_usec = UINT64_MAX;	/* say_message() has said none */
 	ctl->interactive = interactive;
 	ctl->asks_tail = &ctl->asks;
 	if (conf->control_group != NULL) {
@@ -274,16 +293,38 @@ say(struct cclient *cl, const char *fmt, ...)
 		free(line);
 }
 
-/* A value of key=value: no space, no control byte. */
+/*
+ * A value of key=value at p, no space nor control byte in it; returns
+ * the end. Names and addresses need no escape (and libbsd's vis is slow:
+ * it goes through wide characters), so only the others are escaped. p
+ * has room for VALUE_SIZE bytes.
+ */
+static char *
+value(char *p, const char *s, size_t len)
+{
+	static const unsigned char plain[256] = {
+		['!'] = 1, ['#' ... '['] = 1, [']' ... '~'] = 1,
+	};
+	size_t	 i;
+
+	if (len > VALUE_MAX)
+		len = VALUE_MAX;
+	for (i = 0; i < len && plain[(unsigned char)s[i]]; i++)
+		;
+	if (i == len) {
+		memcpy(p, s, len);
+		return p + len;
+	}
+	return p + strsvisx(p, s, len, VIS_CSTYLE | VIS_WHITE | VIS_OCTAL,
+	    "\"");
+}
+
 static void
 say_value(struct buf *b, const char *s, size_t len)
 {
-	char	 v[4 * 256 + 1];
+	char	 v[VALUE_SIZE];
 
-	if (len > 256)
-		len = 256;
-	strsvisx(v, s, len, VIS_CSTYLE | VIS_WHITE | VIS_OCTAL, "\"");
-	(void)buf_append(b, v, strlen(v));
+	(void)buf_append(b, v, (size_t)(value(v, s, len) - v));
 }
 
 static size_t
@@ -292,40 +333,126 @@ queued(const struct cclient *cl)
 	return cl->out.len - cl->outoff;
 }
 
-/* One recorded message as a line. */
+/* v in decimal at p, zero-padded to width digits; returns the end. */
+static char *
+decimal(char *p, uint64_t v, int width)
+{
+	static const char pairs[] =
+	    "00010203040506070809101112131415161718192021222324252627282930"
+	    "31323334353637383940414243444546474849505152535455565758596061"
+	    "6263646566676869707172737475767778798081828384858687888990919293"
+	    "949596979899";
+	char	 d[24], *q = d + sizeof(d);
+	size_t	 n;
+
+	/* two digits per division */
+	while (v >= 100) {
+		q -= 2;
+		memcpy(q, pairs + v % 100 * 2, 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		q -= 2;
+		memcpy(q, pairs + v * 2, 2);
+	} else
+		*--q = (char)('0' + v);
+	while (d + sizeof(d) - q < width)
+		*--q = '0';
+	n = (size_t)(d + sizeof(d) - q);
+	memcpy(p, q, n);
+	return p + n;
+}
+
+/* The decimal number in d[0..*len) plus one. */
+static void
+count_up(char *d, size_t *len)
+{
+	size_t	 i = *len;
+
+	while (i > 0 && d[i - 1] == '9')
+		d[--i] = '0';
+	if (i > 0) {
+		d[i - 1]++;
+		return;
+	}
+	memmove(d + 1, d, *len);	/* 99 + 1: one digit more */
+	d[0] = '1';
+	(*len)++;
+}
+
+/* A string literal at p; returns the end. */
+#define lit(p, s)	((char *)memcpy((p), (s), sizeof(s) - 1) + sizeof(s) - 1)
+
+/*
+ * One recorded message as a line. A follower gets every message the
+ * server answers: written in place, no printf, no copy of the text, and
+ * what the last line said of the time and the connection said again
+ * (a loop iteration reads many messages, each connection several).
+ */
 static void
 say_message(struct cclient *cl, const struct ring_entry *e)
 {
 	struct control		*ctl = cl->ctl;
-	const struct listener	*l = server_listener(ctl->srv, e->listener);
+	const struct listener	*l;
 	struct tm		 tm;
-	time_t			 t = (time_t)(e->time_usec / 1000000);
-	char			 head[160], when[32];
+	time_t			 t;
 	size_t			 n;
+	char			*p;
 
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(head, sizeof(head), "message seq=%llu time=%s.%06lluZ "
-	    "conn=%llu client=", (unsigned long long)e->seq, when,
-	    (unsigned long long)(e->time_usec % 1000000),
-	    (unsigned long long)e->conn);
-	(void)buf_append(&cl->out, head, strlen(head));
-	say_value(&cl->out, e->client, e->client_len);
-	(void)put(&cl->out, " listener=");
-	if (l != NULL)
-		say_value(&cl->out, l->name, strlen(l->name));
-	(void)put(&cl->out, " rule=");
-	if (e->rule != NULL)
-		say_value(&cl->out, e->rule, e->rule_len);
-	else
-		(void)put(&cl->out, "-");
-	snprintf(head, sizeof(head), " bytes=%llu \"",
-	    (unsigned long long)e->full_len);
-	(void)buf_append(&cl->out, head, strlen(head));
-	n = escape_n(ctl->text, e->msg, e->msg_len, MESSAGE_TEXT_MAX);
-	if (buf_append(&cl->out, ctl->text, n) < 0 ||
-	    put(&cl->out, "\"\n") < 0)
+	if (e->time_usec != ctl->time_usec) {
+		t = (time_t)(e->time_usec / 1000000);
+		gmtime_r(&t, &tm);
+		p = lit(ctl->time, " time=");
+		p += strftime(p, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+		p = lit(p, ".");
+		p = decimal(p, e->time_usec % 1000000, 6);
+		p = lit(p, "Z");
+		ctl->time_len = (size_t)(p - ctl->time);
+		ctl->time_usec = e->time_usec;
+	}
+	if (e->conn == 0 || e->conn != ctl->who_conn) {
+		l = server_listener(ctl->srv, e->listener);
+		p = lit(ctl->who, " conn=");
+		p = decimal(p, e->conn, 0);
+		p = lit(p, " client=");
+		p = value(p, e->client, e->client_len);
+		p = lit(p, " listener=");
+		if (l != NULL)
+			p = value(p, l->name, strlen(l->name));
+		ctl->who_len = (size_t)(p - ctl->who);
+		ctl->who_conn = e->conn;
+	}
+	/* the numbers, the two parts above, the rule, the text, its quotes */
+	if (buf_reserve(&cl->out, 80 + sizeof(ctl->time) + sizeof(ctl->who) +
+	    VALUE_SIZE + ESCAPE_SIZE(e->msg_len)) < 0) {
 		cl->closing = true;
+		return;
+	}
+	if (e->seq == ctl->seq + 1 && ctl->seq != 0)
+		count_up(ctl->seq_text, &ctl->seq_len);
+	else
+		ctl->seq_len = (size_t)(decimal(ctl->seq_text, e->seq, 0) -
+		    ctl->seq_text);
+	ctl->seq = e->seq;
+	p = cl->out.data + cl->out.len;
+	p = lit(p, "message seq=");
+	memcpy(p, ctl->seq_text, ctl->seq_len);
+	p += ctl->seq_len;
+	memcpy(p, ctl->time, ctl->time_len);
+	p += ctl->time_len;
+	memcpy(p, ctl->who, ctl->who_len);
+	p += ctl->who_len;
+	p = lit(p, " rule=");
+	if (e->rule != NULL)
+		p = value(p, e->rule, e->rule_len);
+	else
+		p = lit(p, "-");
+	p = lit(p, " bytes=");
+	p = decimal(p, e->full_len, 0);
+	p = lit(p, " \"");
+	n = escape_n(p, e->msg, e->msg_len, MESSAGE_TEXT_MAX);
+	p = lit(p + n, "\"\n");
+	cl->out.len = (size_t)(p - cl->out.data);
 }
 
 static bool
@@ -417,20 +544,73 @@ flush_due(sd_event_source *s, void *arg)
 	struct cclient	*cl, *next;
 
 	(void)s;
+	ctl->flushing = false;
 	for (cl = ctl->clients; cl != NULL; cl = next) {
 		next = cl->next;
 		if (cl->resume) {
 			cl->resume = false;
 			client_run(cl);
 		}
+		/*
+		 * A follower's lines go in batches: a write (and a wake-up
+		 * of the follower on another core) per loop iteration cost
+		 * the server more than formatting them.
+		 */
+		if (cl->mode == CMODE_FOLLOW && queued(cl) < FOLLOW_BATCH &&
+		    cl->events == EPOLLIN) {
+			follow_tick(ctl);
+			continue;
+		}
 		client_update(cl);
 	}
 	return 0;
 }
 
+static int
+tick_due(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct control	*ctl = arg;
+	struct cclient	*cl, *next;
+
+	(void)s;
+	(void)usec;
+	ctl->ticking = false;
+	for (cl = ctl->clients; cl != NULL; cl = next) {
+		next = cl->next;
+		if (cl->mode == CMODE_FOLLOW)
+			client_update(cl);
+	}
+	return 0;
+}
+
+/* What followers were given goes out within FOLLOW_USEC at the latest. */
+static void
+follow_tick(struct control *ctl)
+{
+	sd_event	*e = server_event(ctl->srv);
+
+	if (ctl->ticking)
+		return;
+	ctl->ticking = true;
+	if (ctl->tick == NULL) {
+		if (sd_event_add_time_relative(e, &ctl->tick, CLOCK_MONOTONIC,
+		    FOLLOW_USEC, 1000, tick_due, ctl) < 0)
+			ctl->ticking = false;
+		else
+			(void)sd_event_source_set_enabled(ctl->tick,
+			    SD_EVENT_ONESHOT);
+		return;
+	}
+	(void)sd_event_source_set_time_relative(ctl->tick, FOLLOW_USEC);
+	(void)sd_event_source_set_enabled(ctl->tick, SD_EVENT_ONESHOT);
+}
+
 static void
 flush_soon(struct control *ctl)
 {
+	if (ctl->flushing)
+		return;		/* already due */
+	ctl->flushing = true;
 	if (ctl->flush == NULL)
 		(void)sd_event_add_defer(server_event(ctl->srv), &ctl->flush,
 		    flush_due, ctl);
@@ -1192,6 +1372,8 @@ control_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 		refuse(fd, "error failed cannot watch the connection\n");
 		return 0;
 	}
+	/* answered before the next batch of clients: within a batch */
+	(void)sd_event_source_set_priority(cl->src, SD_EVENT_PRIORITY_IMPORTANT);
 	cl->next = ctl->clients;
 	ctl->clients = cl;
 	server_control_clients(ctl->srv, ++ctl->nclients);
@@ -1239,6 +1421,8 @@ control_start(struct control *ctl, struct server *srv,
 	if ((r = sd_event_add_io(server_event(srv), &ctl->src, ctl->fd,
 	    EPOLLIN, control_accept, ctl)) < 0)
 		return r;
+	(void)sd_event_source_set_priority(ctl->src,
+	    SD_EVENT_PRIORITY_IMPORTANT);
 	if (ctl->path[0] != '\0')
 		log_info("control socket %s", ctl->path);
 	else
@@ -1304,6 +1488,7 @@ control_free(struct control *ctl)
 	while (ctl->clients != NULL)
 		client_free(ctl->clients);
 	sd_event_source_disable_unref(ctl->flush);
+	sd_event_source_disable_unref(ctl->tick);
 	sd_event_source_disable_unref(ctl->src);
 	if (ctl->fd >= 0)
 		close(ctl->fd);

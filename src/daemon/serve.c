@@ -26,16 +26,15 @@ serve_answered(struct serve_ctx *ctx, const struct answer *res,
     const void *msg, size_t len)
 {
 	struct ring_entry	 e;
-	struct timespec		 ts;
 	size_t			 i = res->rule != NULL ? res->rule->index + 1 : 0;
 
 	if (i < ctx->nrule_messages)
 		ctx->rule_messages[i]++;
 	if (ctx->ring == NULL)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	e.time_usec = (uint64_t)ts.tv_sec * 1000000 +
-	    (uint64_t)ts.tv_nsec / 1000;
+	/* when the loop woke up for it: no clock read per message */
+	e.time_usec = 0;
+	sd_event_now(ctx->event, CLOCK_REALTIME, &e.time_usec);
 	e.conn = conn;
 	e.listener = l->index;
 	e.full_len = len;

@@ -40,6 +40,8 @@ struct ring {
 	size_t		 tail;		/* where the newest ends */
 	size_t		 count;
 	uint64_t	 next;
+	size_t		 slot;		/* next % max_count, kept so: a
+					   division per message is costly */
 };
 
 struct ring *
@@ -59,6 +61,7 @@ ring_new(size_t max_count, size_t max_bytes)
 	r->max_count = max_count;
 	r->max_bytes = max_bytes;
 	r->next = 1;
+	r->slot = 1 % max_count;
 	return r;
 }
 
@@ -75,7 +78,9 @@ ring_free(struct ring *r)
 static size_t
 oldest_off(const struct ring *r)
 {
-	return r->off[(r->next - r->count) % r->max_count];
+	/* count <= max_count: slot - count, modulo max_count */
+	return r->off[r->slot >= r->count ? r->slot - r->count :
+	    r->slot + r->max_count - r->count];
 }
 
 static size_t
@@ -147,7 +152,9 @@ ring_add(struct ring *r, const struct ring_entry *e)
 	if (h.msg_len > 0)
 		memcpy(p, e->msg, h.msg_len);
 
-	r->off[r->next % r->max_count] = pos;
+	r->off[r->slot] = pos;
+	if (++r->slot == r->max_count)
+		r->slot = 0;
 	r->tail = pos + sz;
 	r->count++;
 	return r->next++;
