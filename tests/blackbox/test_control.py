@@ -613,6 +613,57 @@ def test_messages_cut_but_full_length():
     a.close()
 
 
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def pump(s, count):
+    """Sends `count` one-line messages pipelined on s and reads every
+    echo: bounded in time by the socket timeout."""
+    chunk = b"0123456789abcdef\n" * 4096
+    sent = got = 0
+    want = count * 17
+    s.setblocking(False)
+    deadline = time.monotonic() + 120
+    while got < want:
+        check(time.monotonic() < deadline, "%d of %d bytes back" %
+              (got, want))
+        wr = [s] if sent < want else []
+        r, w, _ = select.select([s], wr, [], 5)
+        check(r or w, "no progress: %d of %d bytes back" % (got, want))
+        if w:
+            sent += s.send(chunk[:min(len(chunk), want - sent)])
+        if r:
+            data = s.recv(1 << 20)
+            check(data, "closed after %d bytes" % got)
+            got += len(data)
+    s.setblocking(True)
+
+
+def test_ring_memory_flat_after_a_million_messages():
+    """The ring takes recorded_bytes once: a million messages later the
+    daemon's RSS has not grown (the ring is full after the first
+    thousand)."""
+    if harness.VALGRIND:
+        print("# skipped under valgrind: a million messages take too long")
+        return
+    d = CtlDaemon("recorded_bytes = 4194304; log_messages = false;\n")
+    with d.connect() as a:
+        pump(a, 100000)
+        before = rss_kib(d.proc.pid)
+        pump(a, 1000000)
+        after = rss_kib(d.proc.pid)
+    st = d.stats()
+    equal(counter(st, "messages"), 1100000, "messages")
+    equal(counter(st, "recorded_messages"), 1000, "recorded (the default)")
+    check(after - before < 1024, "RSS grew %d KiB (%d -> %d) over a "
+          "million messages" % (after - before, before, after))
+
+
 def test_recorded_messages_ring_bounded():
     d = CtlDaemon("recorded_messages = 10;\n")
     a = d.connect()
