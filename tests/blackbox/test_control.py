@@ -651,6 +651,10 @@ def test_ring_memory_flat_after_a_million_messages():
     if harness.VALGRIND:
         print("# skipped under valgrind: a million messages take too long")
         return
+    if os.environ.get("ECHOREPLYD_NESTED"):
+        # ASan's quarantine holds freed memory back: RSS grows anyway
+        print("# skipped under the sanitizers: their allocator's RSS")
+        return
     d = CtlDaemon("recorded_bytes = 4194304; log_messages = false;\n")
     with d.connect() as a:
         pump(a, 100000)

@@ -1028,6 +1028,13 @@ def test_other_uid_denied_is_77():
     if os.geteuid() != 0:
         print("# skip: not root, cannot run as another uid")
         return
+    # the sanitizer rerun builds in a directory of mode 0700
+    path = os.path.dirname(os.path.abspath(harness.ECHOREPLYCTL))
+    while path != "/":
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            print("# skip: %s is not open to other users" % path)
+            return
+        path = os.path.dirname(path)
     d = CtlDaemon()
     equal(stat.S_IMODE(os.stat(d.ctl_path).st_mode), 0o600, "socket mode")
     os.chmod(d.ctl_path, 0o777)

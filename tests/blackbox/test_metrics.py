@@ -478,7 +478,13 @@ def activated(sockets, names, body):
 
 def scrape_when_up(port):
     """The first scrape: systemd-socket-activate starts the daemon when
-    the first connection comes; curl's connection waits for it."""
+    the first connection comes; curl's connection waits for it. Until
+    systemd-socket-activate itself listens, a connection is refused: wait
+    for the port to accept first (that connection starts the daemon)."""
+    deadline = time.monotonic() + harness.WAIT
+    while refused(port):
+        check(time.monotonic() < deadline, "port %d never listened" % port)
+        time.sleep(0.01)
     status, _, headers, body = curl("http://127.0.0.1:%d/metrics" % port)
     equal(status, 200, "status")
     return body
