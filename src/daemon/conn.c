@@ -345,7 +345,8 @@ ask(struct conn *c, const struct frame_msg *m, size_t mark,
 {
 	uint64_t	 id;
 
-	if (c->ctx->ask == NULL ||
+	/* at shutdown the fallback goes at once, as for the one asked */
+	if (c->draining || c->ctx->ask == NULL ||
 	    (id = c->ctx->ask(c->ctx->ask_arg, c, m->data, m->len)) == 0)
 		return false;	/* nobody to ask */
 	c->asking = id;
@@ -1478,6 +1479,10 @@ conn_push(struct conn *c, const void *data, size_t len)
 	if (c->closing || c->wr_shut || c->half_closing || c->mute ||
 	    c->opening || c->proxy_wait || c->tls_wait)
 		return -EPIPE;
+	/* the client's backpressure holds for pushes too */
+	if (conn_queued(c) + c->delayed_len - c->delayed_off + len >
+	    c->l->svc->max_queued_bytes)
+		return -ENOBUFS;
 	if (c->delayed != NULL)
 		return held_append(c, data, len);	/* after the held reply */
 	before = conn_out_begin(c);
@@ -1539,8 +1544,9 @@ conn_answer(struct conn *c, uint64_t id, const void *data, size_t len)
 		/* the typed line instead of the fallback (what was pushed
 		 * meanwhile stays after it) */
 		if ((r = answer_push(c->l->svc, data, len, &b)) < 0 ||
+		    (c->delayed_len > c->held_own &&
 		    buf_append(&b, c->delayed + c->held_own,
-		    c->delayed_len - c->held_own) < 0) {
+		    c->delayed_len - c->held_own) < 0)) {
 			buf_free(&b);
 			return r < 0 ? r : -ENOMEM;
 		}

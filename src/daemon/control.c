@@ -10,7 +10,9 @@
 #define LIBBSD_NETBSD_VIS
 #include <errno.h>
 #include <stdarg.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +48,7 @@
 #define WAIT_MAX_MS		3600000
 #define MESSAGE_TEXT_MAX	65536	/* as the ring keeps them */
 #define ASKS_MAX		100000	/* waiting for the operator */
+#define ASK_TEXT_MAX		4096	/* bytes of its message shown */
 #define VALUE_MAX		256	/* bytes of a key=value's value */
 #define VALUE_SIZE		(4 * VALUE_MAX + 1)	/* escaped */
 
@@ -89,7 +92,10 @@ struct cclient {
 	bool		 re_set;
 	bool		 closing;	/* once what is queued is sent */
 	bool		 resume;	/* its wait is over */
+	bool		 rd_eof;	/* it sent all it will */
 	bool		 tty;		/* the daemon's own terminal */
+	sd_event_source	*osrc;		/* its output, when it waits */
+	int		 oflags;	/* its output's flags before */
 	int		 ofd;		/* where it is written: fd, or 1 */
 	uid_t		 uid;
 };
@@ -135,6 +141,7 @@ static void	recorded(void *);
 static int	client_event(sd_event_source *, int, uint32_t, void *);
 static int	console_tty(struct control *);
 static void	follow_tick(struct control *);
+static void	tty_out(struct cclient *);
 
 const char *
 control_path(const struct control *ctl)
@@ -177,9 +184,10 @@ socket_path(const struct conf *conf, char *path, size_t len, bool *explicit)
 }
 
 static int
-socket_make(struct control *ctl, const char *path)
+socket_make(struct control *ctl, const char *path, uid_t owner)
 {
 	struct sockaddr_un	 sun;
+	mode_t			 mask;
 	int			 fd, r;
 
 	memset(&sun, 0, sizeof(sun));
@@ -191,15 +199,20 @@ socket_make(struct control *ctl, const char *path)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	/* made with its mode: no moment when others could connect */
+	mask = umask(ctl->group_set ? 0117 : 0177);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	(void)umask(mask);
+	if (r == -1) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
 	strlcpy(ctl->path, path, sizeof(ctl->path));
-	/* root and our own user; control_group's members too */
-	if ((ctl->group_set && chown(path, (uid_t)-1, ctl->group) == -1) ||
-	    chmod(path, ctl->group_set ? 0660 : 0600) == -1 ||
+	/* root and the user we become; control_group's members too */
+	if (((owner != (uid_t)-1 || ctl->group_set) &&
+	    fchownat(AT_FDCWD, path, owner, ctl->group_set ? ctl->group :
+	    (gid_t)-1, AT_SYMLINK_NOFOLLOW) == -1) ||
 	    listen(fd, CLIENTS_MAX) == -1) {
 		r = -errno;
 		close(fd);
@@ -215,7 +228,9 @@ control_open(const struct conf *conf, int passed, bool interactive,
 {
 	struct control	*ctl;
 	struct group	*gr;
+	struct passwd	*pw;
 	char		 path[CONF_PATH_MAX];
+	uid_t		 owner;
 	bool		 explicit;
 	int		 r;
 
@@ -257,7 +272,15 @@ control_open(const struct conf *conf, int passed, bool interactive,
 			control_free(ctl);
 		return 0;
 	}
-	if ((r = socket_make(ctl, path)) < 0) {
+	/* the user we become must be able to use it (and root can) */
+	owner = (uid_t)-1;
+	if (conf->user != NULL && geteuid() == 0) {
+		/* cppcheck-suppress getpwnamCalled ; one thread */
+		pw = getpwnam(conf->user);
+		if (pw != NULL)
+			owner = pw->pw_uid;
+	}
+	if ((r = socket_make(ctl, path, owner)) < 0) {
 		if (!explicit) {
 			log_info("no control socket: %s: %s", path,
 			    strerror(-r));
@@ -757,7 +780,9 @@ cmd_messages(struct cclient *cl, char *args)
 	seq = (uint64_t)n < next ? next - (uint64_t)n : 1;
 	if (seq < ring_first(ring))
 		seq = ring_first(ring);
-	for (; ring_first(ring) != 0 && seq < next; seq++)
+	/* stop at the bound rather than write all of a large ring first */
+	for (; ring_first(ring) != 0 && seq < next &&
+	    cl->out.len <= ANSWER_MAX; seq++)
 		if (ring_get(ring, seq, &e)) {
 			say_message(cl, &e);
 			count++;
@@ -888,6 +913,9 @@ cmd_push(struct cclient *cl, char *args)
 	if (failed == -EPIPE)
 		say(cl, "error failed connection %lld is not written to now",
 		    id);
+	else if (failed == -ENOBUFS)
+		say(cl, "error busy connection %lld has max_queued_bytes "
+		    "waiting already", id);
 	else if (failed < 0)
 		say(cl, "error failed %s", strerror(-failed));
 	else
@@ -935,8 +963,17 @@ consoles_say(struct control *ctl, const struct ask *a, const char *why)
 	struct cclient	*cl;
 
 	for (cl = ctl->clients; cl != NULL; cl = cl->next) {
-		if (cl->mode != CMODE_OPERATOR)
+		if (cl->mode != CMODE_OPERATOR || cl->closing)
 			continue;
+		if (queued(cl) > FOLLOW_MAX) {
+			/* it does not read: it is no console any more (freed
+			 * once the loop is done with the connections) */
+			log_warnx("control: an operator console reads nothing; "
+			    "closed");
+			cl->out.len = cl->outoff;
+			cl->closing = true;
+			continue;
+		}
 		if (why == NULL)
 			say(cl, "%s", cl->tty ? a->shown : a->line);
 		else if (cl->tty)
@@ -966,7 +1003,7 @@ ask_new(void *arg, struct conn *c, const void *msg, size_t len)
 		return 0;
 	a->id = ++ctl->ask_seq;
 	a->conn = c->id;
-	n = escape_n(ctl->text, msg, len, MESSAGE_TEXT_MAX);
+	n = escape_n(ctl->text, msg, len, ASK_TEXT_MAX);
 	snprintf(head, sizeof(head), "ask id=%llu conn=%llu client=%s "
 	    "listener=%s bytes=%zu", (unsigned long long)a->id,
 	    (unsigned long long)c->id, c->peer, c->l->name, len);
@@ -1141,7 +1178,9 @@ request(struct cclient *cl, char *line)
 		cmd_kick(cl, args);
 	else if (strcmp(word, "reload") == 0)
 		cmd_reload(cl);
-	else if (strcmp(word, "operator") == 0 && args == NULL)
+	else if (strcmp(word, "operator") == 0 && args != NULL)
+		say(cl, "error usage operator takes no argument");
+	else if (strcmp(word, "operator") == 0)
 		cmd_operator(cl);
 	else if (strcmp(word, "help") == 0) {
 		for (i = 0; help[i] != NULL; i++)
@@ -1161,7 +1200,7 @@ static void
 client_run(struct cclient *cl)
 {
 	char	*nl;
-	size_t	 used;
+	size_t	 used, mark;
 
 	while ((cl->mode == CMODE_REQUESTS || cl->mode == CMODE_OPERATOR) &&
 	    !cl->closing && (nl = memchr(cl->in, '\n', cl->inlen)) != NULL) {
@@ -1169,6 +1208,7 @@ client_run(struct cclient *cl)
 		if (nl > cl->in && nl[-1] == '\r')
 			nl[-1] = '\0';
 		used = (size_t)(nl - cl->in) + 1;
+		mark = cl->out.len;
 		if (cl->mode == CMODE_OPERATOR)
 			console_line(cl, cl->in);
 		else
@@ -1176,7 +1216,8 @@ client_run(struct cclient *cl)
 		memmove(cl->in, cl->in + used, cl->inlen - used);
 		cl->inlen -= used;
 		if (queued(cl) > ANSWER_MAX) {
-			cl->out.len = cl->outoff;
+			/* this answer goes; those before it stay */
+			cl->out.len = mark;
 			say(cl, "error busy answer longer than %d bytes",
 			    ANSWER_MAX);
 			cl->closing = true;
@@ -1225,6 +1266,40 @@ client_write(struct cclient *cl)
 	return true;
 }
 
+static int
+tty_writable(sd_event_source *s, int fd, uint32_t revents, void *arg)
+{
+	(void)s;
+	(void)fd;
+	(void)revents;
+	client_update(arg);
+	return 0;
+}
+
+/*
+ * The terminal console's standard output is non-blocking: a terminal
+ * held with ^S, or a pipe nobody reads, never stops the server. What it
+ * does not take waits for EPOLLOUT on it (a file, which epoll cannot
+ * watch, takes all at once).
+ */
+static void
+tty_out(struct cclient *cl)
+{
+	if (queued(cl) == 0) {
+		if (cl->osrc != NULL)
+			(void)sd_event_source_set_enabled(cl->osrc,
+			    SD_EVENT_OFF);
+		return;
+	}
+	if (cl->osrc == NULL) {
+		if (sd_event_add_io(server_event(cl->ctl->srv), &cl->osrc,
+		    cl->ofd, EPOLLOUT, tty_writable, cl) < 0)
+			cl->osrc = NULL;
+		return;
+	}
+	(void)sd_event_source_set_enabled(cl->osrc, SD_EVENT_ON);
+}
+
 /* Writes, then watches for what it needs next; frees it when done. */
 static void
 client_update(struct cclient *cl)
@@ -1240,13 +1315,16 @@ client_update(struct cclient *cl)
 		cl->lost = 0;
 		ok = client_write(cl);
 	}
-	if (!ok || (cl->closing && queued(cl) == 0)) {
+	if (!ok || ((cl->closing || (cl->rd_eof &&
+	    cl->mode == CMODE_REQUESTS)) && queued(cl) == 0)) {
 		client_free(cl);
 		return;
 	}
-	if (!cl->closing && cl->inlen < sizeof(cl->in))
+	if (!cl->closing && !cl->rd_eof && cl->inlen < sizeof(cl->in))
 		ev |= EPOLLIN;
-	if (queued(cl) > 0)
+	if (cl->tty)
+		tty_out(cl);	/* its output is another descriptor */
+	else if (queued(cl) > 0)
 		ev |= EPOLLOUT;
 	if (ev != cl->events) {
 		sd_event_source_set_io_events(cl->src, ev);
@@ -1270,6 +1348,14 @@ client_event(sd_event_source *s, int fd, uint32_t revents, void *arg)
 		else
 			n = recv(fd, cl->in + cl->inlen,
 			    sizeof(cl->in) - cl->inlen, MSG_DONTWAIT);
+		if (n == 0 && !cl->tty && cl->mode != CMODE_FOLLOW &&
+		    cl->mode != CMODE_OPERATOR) {
+			/* half closed: what it asked is still answered */
+			cl->rd_eof = true;
+			client_run(cl);
+			client_update(cl);
+			return 0;
+		}
 		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
 			if (cl->tty)
 				log_info("interactive: end of input; rules "
@@ -1400,8 +1486,11 @@ client_free(struct cclient *cl)
 		}
 	server_control_clients(ctl->srv, --ctl->nclients);
 	sd_event_source_disable_unref(cl->src);
+	sd_event_source_disable_unref(cl->osrc);
 	if (!cl->tty)
 		close(cl->fd);	/* never 0: a socket would get it */
+	else if (cl->oflags != -1)
+		(void)fcntl(cl->ofd, F_SETFL, cl->oflags);
 	buf_free(&cl->out);
 	free(cl);
 }
@@ -1449,11 +1538,14 @@ console_tty(struct control *ctl)
 	cl->events = EPOLLIN;
 	if ((r = sd_event_add_io(server_event(ctl->srv), &cl->src, cl->fd,
 	    EPOLLIN, client_event, cl)) < 0) {
-		log_warnx("interactive: cannot watch standard input: %s",
-		    strerror(-r));
+		/* /dev/null or a file: no console, the rules answer */
+		log_warnx("interactive: cannot watch standard input (%s); "
+		    "no console", strerror(-r));
 		free(cl);
-		return r;
+		return 0;
 	}
+	if ((cl->oflags = fcntl(cl->ofd, F_GETFL)) != -1)
+		(void)fcntl(cl->ofd, F_SETFL, cl->oflags | O_NONBLOCK);
 	cl->next = ctl->clients;
 	ctl->clients = cl;
 	server_control_clients(ctl->srv, ++ctl->nclients);

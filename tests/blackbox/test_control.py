@@ -6,6 +6,7 @@ and a socket passed by the service manager."""
 import datetime
 import grp
 import os
+import pwd
 import re
 import select
 import shutil
@@ -1019,6 +1020,91 @@ def test_push_to_a_listener():
     check(final.startswith("error "), "push to a UDP listener: %r" % final)
     for s in (a, b, ln):
         s.close()
+
+
+def test_half_closed_client_gets_its_whole_answer():
+    """A client that shuts its side after its request (echo stats | socat
+    -, nc -N) still gets all of the answer, a wait's too."""
+    d = CtlDaemon("recorded_bytes = 8388608;\n")
+    with d.connect() as a:
+        pump(a, 20000)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(harness.WAIT)
+        s.connect(d.ctl_path)
+        s.sendall(b"messages\n")
+        s.shutdown(socket.SHUT_WR)
+        data = recv_until(s, None)
+    lines = data.decode().splitlines()
+    equal(lines[-1], "ok 1000 messages", "the last line, after %d lines" %
+          len(lines))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(harness.WAIT)
+        s.connect(d.ctl_path)
+        s.sendall(b"wait 5000 new ^late\n")
+        s.shutdown(socket.SHUT_WR)
+        # the wait is registered once a later request is answered
+        d.ok("stats")
+        with d.connect() as a:
+            equal(say(a, b"late one"), b"late one\n", "echo")
+        data = recv_until(s, None).decode().splitlines()
+    equal(len(data), 2, "answer to the half-closed wait: %r" % data)
+    check(data[0].startswith("message ") and data[0].endswith(
+          '"late one"'), "the message: %r" % data[0])
+    equal(data[1], "ok", "final line")
+
+
+def test_push_keeps_to_max_queued_bytes():
+    """push is held to the client's backpressure like replies are."""
+    d = CtlDaemon("max_queued_bytes = 65536;\n")
+    a = d.connect()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    equal(say(a, b"x"), b"x\n", "echo")
+    cid = conn_of(d, peer(a))["id"]
+    text = "y" * 3000
+    for i in range(10000):
+        lines, final = d.ask("push %s %s" % (cid, text))
+        if final.startswith("error"):
+            break
+    equal(final, "error busy connection %s has max_queued_bytes waiting "
+          "already" % cid, "push after %d" % i)
+    check(i < 5000, "refused only after %d pushes (the kernel takes some)" % i)
+    a.close()
+
+
+def test_socket_belongs_to_the_user_the_daemon_becomes():
+    """With user set, the daemon's own user can use the socket after the
+    privileges are dropped (root made it)."""
+    if os.geteuid() != 0:
+        print("# skip: not root")
+        return
+    nobody = pwd.getpwnam("nobody")
+    d = CtlDaemon('user = "nobody";\n')
+    st = os.stat(d.ctl_path)
+    equal((st.st_uid, stat.S_IMODE(st.st_mode)), (nobody.pw_uid, 0o600),
+          "owner and mode of the socket")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            c = Ctl(d.ctl_path)
+            lines, final = c.request("listeners")
+            os.write(w, final.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = b""
+    while True:
+        chunk = os.read(r, 256)
+        if not chunk:
+            break
+        got += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    check(got.decode().startswith("ok "), "as nobody: %r" % got)
 
 
 def test_push_and_kick_unknown():

@@ -539,6 +539,70 @@ def test_stopping_sends_the_fallback():
     equal(d.stop(), 0, "exit status")
 
 
+def test_stopping_answers_every_waiting_message_with_its_fallback():
+    """Messages behind the asked one are not asked again at shutdown:
+    each gets its fallback, in order, before the connection closes."""
+    d = OpDaemon(timeout_ms=LONG * 3, top="shutdown_timeout_ms = 20000;\n")
+    c = d.console()
+    a = d.connect()
+    a.sendall(b"ask one\nask two\nask three\n")
+    q = c.ask()
+    t = time.monotonic()
+    d.signal(signal.SIGTERM)
+    equal(recv_until(a, 3), b"fallback ask one\nfallback ask two\n"
+          b"fallback ask three\n", "every fallback, in order")
+    check(time.monotonic() - t < SLOW, "at once, not after a timeout")
+    c.gone(q["id"], "fallback")
+    equal(d.stop(), 0, "exit status")
+
+
+def test_a_console_that_reads_nothing_is_closed():
+    """Asks do not pile up without bound for a console that never reads:
+    past its queue it is closed, and the asks get their fallback."""
+    d = OpDaemon(timeout_ms=LONG * 5)
+    c = Console(d.ctl_path)
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.send("operator")
+    clients = []
+    big = b"ask " + b"x" * 8000 + b"\n"
+    for _ in range(400):
+        a = d.connect()
+        a.sendall(big)
+        clients.append(a)
+        if "reads nothing" in d.log():
+            break
+    d.wait_log("an operator console reads nothing; closed")
+    # no console left: every waiting client gets its fallback now
+    first = recv_until(clients[0], 1)
+    check(first.startswith(b"fallback ask xxx"), "fallback: %r" % first[:40])
+    with d.connect() as p:
+        equal(say(p, b"PING"), b"PONG\n", "still serving")
+    for a in clients:
+        a.close()
+    c.close()
+
+
+def test_a_terminal_not_read_never_holds_the_server():
+    """-i: a terminal that shows nothing (held with ^S, say) makes the
+    console's output wait, never the server."""
+    d = PtyDaemon(RULES, timeout_ms=LONG * 5)
+    clients = []
+    for _ in range(40):
+        a = socket.create_connection(("127.0.0.1", d.port),
+                                     timeout=harness.WAIT)
+        a.sendall(b"ask " + b"y" * 3000 + b"\n")
+        clients.append(a)
+    # the pty is not read: its buffer is far smaller than 40 asks
+    with socket.create_connection(("127.0.0.1", d.port),
+                                  timeout=harness.WAIT) as p:
+        t = time.monotonic()
+        equal(say(p, b"PING"), b"PONG\n", "another client")
+        check(time.monotonic() - t < SLOW, "answered in %.2fs" %
+              (time.monotonic() - t))
+    for a in clients:
+        a.close()
+
+
 def test_top_level_operator_asks_for_the_default_reply():
     d = OpDaemon(timeout_ms=300, top='operator = true;\n'
                  'default_reply = "default %{message}";\n',
