@@ -180,6 +180,30 @@ class Daemon:
         return complaints
 
 
+class ControlDaemon(Daemon):
+    """A Daemon whose control socket is `ctl_path`, in a directory of its
+    own (`ctl_dir`) made before the config that names it: in conf_body,
+    @CONTROL@ stands for that path and @DIR@ for the directory."""
+
+    def __init__(self, conf_body="", **kw):
+        self.ctl_dir = tempfile.mkdtemp(prefix="echoreplyd-ctl-")
+        os.chmod(self.ctl_dir, 0o755)
+        self.ctl_path = os.path.join(self.ctl_dir, "control")
+        conf_body = conf_body.replace("@CONTROL@", self.ctl_path).replace(
+            "@DIR@", self.ctl_dir)
+        try:
+            super().__init__(conf_body, **kw)
+        except BaseException:
+            if self not in _daemons:
+                shutil.rmtree(self.ctl_dir, ignore_errors=True)
+            raise
+
+    def cleanup(self):
+        complaints = super().cleanup()
+        shutil.rmtree(self.ctl_dir, ignore_errors=True)
+        return complaints
+
+
 class TempDir:
     """A scratch directory, removed afterwards; file() writes a file in it."""
 

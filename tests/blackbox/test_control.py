@@ -14,7 +14,6 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -31,29 +30,13 @@ STATS = ["connections_open", "connections_accepted", "refused", "messages",
          "control_clients", "recorded_messages", "uptime_seconds"]
 
 
-class CtlDaemon(Daemon):
-    """A daemon whose control socket is `ctl_path`, in a directory of its
-    own (made before the config that names it). `@DIR@` in the body is that
-    directory."""
+class CtlDaemon(harness.ControlDaemon):
+    """A ControlDaemon; ctl=False: the config names no control socket."""
 
     def __init__(self, body="", ctl=True, **kw):
-        self.ctl_dir = tempfile.mkdtemp(prefix="echoreplyd-ctl-")
-        os.chmod(self.ctl_dir, 0o755)
-        self.ctl_path = os.path.join(self.ctl_dir, "control")
-        body = body.replace("@DIR@", self.ctl_dir)
         if ctl:
-            body = 'control_socket = "%s";\n' % self.ctl_path + body
-        try:
-            super().__init__(body, **kw)
-        except BaseException:
-            if self not in harness._daemons:
-                shutil.rmtree(self.ctl_dir, ignore_errors=True)
-            raise
-
-    def cleanup(self):
-        complaints = super().cleanup()
-        shutil.rmtree(self.ctl_dir, ignore_errors=True)
-        return complaints
+            body = 'control_socket = "@CONTROL@";\n' + body
+        super().__init__(body, **kw)
 
     def ctl(self, timeout=harness.WAIT):
         return Ctl(self.ctl_path, timeout)

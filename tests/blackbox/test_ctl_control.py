@@ -9,13 +9,11 @@ import os
 import pty
 import re
 import select
-import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -79,33 +77,19 @@ def ok_out(r, what):
     return out.splitlines()
 
 
-class CtlDaemon(Daemon):
+class CtlDaemon(harness.ControlDaemon):
     """A daemon whose control socket is ctl_path, in a directory of its
     own; `@DIR@` in the body is that directory."""
 
     def __init__(self, body="", **kw):
-        self.ctl_dir = tempfile.mkdtemp(prefix="echoreplyd-ctl-")
-        os.chmod(self.ctl_dir, 0o755)
-        self.ctl_path = os.path.join(self.ctl_dir, "control")
-        body = ('control_socket = "%s";\n' % self.ctl_path +
-                body.replace("@DIR@", self.ctl_dir))
+        body = 'control_socket = "@CONTROL@";\n' + body
         if kw.get("listen", True):
             # one TCP listener named main
             kw["listen"] = False
             kw.setdefault("port", harness.free_port())
             body = ('listen = { name = "main"; address = "127.0.0.1"; '
                     'port = %d; };\n' % kw["port"]) + body
-        try:
-            super().__init__(body, **kw)
-        except BaseException:
-            if self not in harness._daemons:
-                shutil.rmtree(self.ctl_dir, ignore_errors=True)
-            raise
-
-    def cleanup(self):
-        complaints = super().cleanup()
-        shutil.rmtree(self.ctl_dir, ignore_errors=True)
-        return complaints
+        super().__init__(body, **kw)
 
     def cs(self, *args, **kw):
         """echoreplyctl -C --control-socket PATH args."""

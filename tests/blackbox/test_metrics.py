@@ -12,13 +12,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import Daemon, check, equal, recv_until  # noqa: E402
+from harness import check, equal, recv_until  # noqa: E402
 
 SLOW = 3.0 if harness.VALGRIND else 1.0   # "promptly", generously
 IDLE_LIMIT = 5.0      # seconds a scraper has for its request and answer
@@ -29,36 +28,23 @@ COUNTERS = ["connections_accepted_total", "refused_total", "messages_total",
             "log_records_lost_total", "rule_messages_total"]
 
 
-class MDaemon(Daemon):
+class MDaemon(harness.ControlDaemon):
     """A daemon with a control socket in a directory of its own, listeners
     `main` (self.port) and `other` (self.other_port), and metrics on
     self.mport (metrics=False: no metrics_listen)."""
 
     def __init__(self, body="", metrics=True, mport=None, **kw):
-        self.ctl_dir = tempfile.mkdtemp(prefix="echoreplyd-ctl-")
-        os.chmod(self.ctl_dir, 0o755)
-        self.ctl_path = os.path.join(self.ctl_dir, "control")
         self.mport = mport or harness.free_port()
         port = harness.free_port()
         self.other_port = harness.free_port()
         text = ('listen = (\n'
                 '  { name = "main"; address = "127.0.0.1"; port = %d; },\n'
                 '  { name = "other"; address = "127.0.0.1"; port = %d; }\n'
-                ');\ncontrol_socket = "%s";\n' %
-                (port, self.other_port, self.ctl_path))
+                ');\ncontrol_socket = "@CONTROL@";\n' %
+                (port, self.other_port))
         if metrics:
             text += 'metrics_listen = "127.0.0.1:%d";\n' % self.mport
-        try:
-            super().__init__(text + body, port=port, listen=False, **kw)
-        except BaseException:
-            if self not in harness._daemons:
-                shutil.rmtree(self.ctl_dir, ignore_errors=True)
-            raise
-
-    def cleanup(self):
-        complaints = super().cleanup()
-        shutil.rmtree(self.ctl_dir, ignore_errors=True)
-        return complaints
+        super().__init__(text + body, port=port, listen=False, **kw)
 
     def ctl(self):
         return Ctl(self.ctl_path)

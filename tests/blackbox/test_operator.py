@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import Daemon, check, equal, recv_until  # noqa: E402
+from harness import check, equal, recv_until  # noqa: E402
 
 SLOW = 3.0 if harness.VALGRIND else 1.0   # "promptly", "at once"
 QUIET = 0.3      # how long "nothing comes" is watched for
@@ -31,37 +31,24 @@ RULES = ('rules = (\n'
          '  { name = "ping"; exact = "PING"; reply = "PONG"; }\n);\n')
 
 
-class OpDaemon(Daemon):
+class OpDaemon(harness.ControlDaemon):
     """A daemon with a control socket of its own, a line listener `main`
     (self.port) and a listener `len` with 2-byte length prefixes
     (self.len_port), and RULES unless `rules` says otherwise."""
 
     def __init__(self, timeout_ms=60000, top="", rules=RULES, len_extra="",
                  **kw):
-        self.ctl_dir = tempfile.mkdtemp(prefix="echoreplyd-ctl-")
-        os.chmod(self.ctl_dir, 0o755)
-        self.ctl_path = os.path.join(self.ctl_dir, "control")
         port = harness.free_port()
         self.len_port = harness.free_port()
         body = ('listen = (\n'
                 '  { name = "main"; address = "127.0.0.1"; port = %d; },\n'
                 '  { name = "len"; address = "127.0.0.1"; port = %d; '
                 'framing = "length"; length_bytes = 2;%s }\n);\n'
-                'control_socket = "%s";\n'
+                'control_socket = "@CONTROL@";\n'
                 'operator_timeout_ms = %d;\n' %
-                (port, self.len_port, len_extra, self.ctl_path, timeout_ms) +
+                (port, self.len_port, len_extra, timeout_ms) +
                 top + rules)
-        try:
-            super().__init__(body, port=port, listen=False, **kw)
-        except BaseException:
-            if self not in harness._daemons:
-                shutil.rmtree(self.ctl_dir, ignore_errors=True)
-            raise
-
-    def cleanup(self):
-        complaints = super().cleanup()
-        shutil.rmtree(self.ctl_dir, ignore_errors=True)
-        return complaints
+        super().__init__(body, port=port, listen=False, **kw)
 
     def ctl(self):
         return Ctl(self.ctl_path)
