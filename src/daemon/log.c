@@ -9,12 +9,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <systemd/sd-daemon.h>
-/* CODE_FILE= and friends would name log.c, not the caller */
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
 
 #include "escape.h"
+#include "journal.h"
 #include "log.h"
 
 #define JOURNAL_SOCKET	"/run/systemd/journal/socket"
@@ -269,6 +269,82 @@ add_tls(struct iovec *iov, int n, const struct template_tls *t,
 	return n;
 }
 
+/*
+ * The journal's native protocol, sent without blocking. sd_journal_sendv()
+ * waits while journald does not read (stopped, stuck, slow), and every
+ * client would wait with it: here a record the journal has no room for is
+ * dropped and counted, as on the stderr back ends.
+ */
+#define JOURNAL_SNDBUF	(8 * 1024 * 1024)
+#define JOURNAL_FIELDS	(16 + TLS_FIELDS)
+#define JOURNAL_DROPPED	1	/* journal_sendv(): full, record counted */
+
+static int	 journal_fd = -1;
+
+/*
+ * Sends one record. Returns 0, JOURNAL_DROPPED when the journal had no
+ * room (the record is counted as lost), or -errno when there is no journal
+ * to send to (the caller writes to stderr instead).
+ */
+static int
+journal_sendv(const struct iovec *iov, int n)
+{
+	static struct sockaddr_un sun = { AF_UNIX, JOURNAL_SOCKET };
+	struct iovec	 w[JOURNAL_FIELDS * JOURNAL_IOV_PER_FIELD];
+	uint64_t	 lens[JOURNAL_FIELDS];
+	struct msghdr	 mh;
+	int		 size = JOURNAL_SNDBUF;
+
+	if (journal_fd == -1) {
+		journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (journal_fd == -1)
+			return -errno;
+		/* room for bursts; the kernel holds it to its wmem_max */
+		(void)setsockopt(journal_fd, SOL_SOCKET, SO_SNDBUF, &size,
+		    sizeof(size));
+	}
+	if (n > JOURNAL_FIELDS)
+		n = JOURNAL_FIELDS;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = &sun;
+	mh.msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    sizeof(JOURNAL_SOCKET));
+	mh.msg_iov = w;
+	mh.msg_iovlen = (size_t)journal_encode(iov, n, w, lens);
+	while (sendmsg(journal_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			return JOURNAL_DROPPED;
+		/*
+		 * EMSGSIZE too: the longest record (LOG_MESSAGE_MAX escaped)
+		 * fits the default send buffer; below that, stderr has it
+		 */
+		return -errno;
+	}
+	return 0;
+}
+
+/* After records were dropped, the first one that goes through says so. */
+static void
+journal_note_lost(void)
+{
+	struct iovec	 iov[3];
+	char		 msg[128];
+	int		 n = 0;
+
+	snprintf(msg, sizeof(msg), "MESSAGE=log: %lu records lost: the "
+	    "journal did not keep up", logger.lost);
+	ADD_FIELD(iov, n, msg);
+	ADD_FIELD(iov, n, "PRIORITY=4");
+	ADD_FIELD(iov, n, "SYSLOG_IDENTIFIER=" LOG_IDENT);
+	if (journal_sendv(iov, n) == 0) {
+		lost_reported += logger.lost;
+		logger.lost = 0;
+	}
+}
+
 static int
 to_journal(int priority, const char *msgid, const struct log_fields *f,
     const char *text, int errnum)
@@ -320,7 +396,12 @@ to_journal(int priority, const char *msgid, const struct log_fields *f,
 		if (f->tls != NULL)
 			n = add_tls(iov, n, f->tls, &tf);
 	}
-	r = sd_journal_sendv(iov, n);
+	r = journal_sendv(iov, n);
+	if (r == JOURNAL_DROPPED) {
+		logger.lost++;
+		r = 0;
+	} else if (r == 0 && logger.lost > 0)
+		journal_note_lost();
 	free(addr);
 	free(lis);
 	free(rule);

@@ -73,7 +73,8 @@ class Journald:
 
     def records(self, *matches):
         r = subprocess.run(["journalctl", "-D", "/run/log/journal",
-                            "--no-pager", "-o", "json"] + list(matches),
+                            "--no-pager", "--all", "-o", "json"] +
+                           list(matches),
                            capture_output=True, timeout=harness.WAIT)
         return [json.loads(line) for line in r.stdout.splitlines()
                 if line.strip()]
@@ -194,6 +195,71 @@ def test_tls_records_carry_tls_fields():
         check("TLS_CLIENT_SUBJECT" not in r, "subject without a cert")
     check(not [r for r in by_id(mine, "connect") if "TLS_VERSION" in r],
           "TLS fields before the handshake")
+
+
+def test_longest_record_reaches_the_journal():
+    """A message logged whole at the largest log_message_bytes, every byte
+    escaped to four: one record of about 260 KiB, not cut or dropped."""
+    j = journald
+    if j.proc.poll() is not None:
+        j.start()
+    port = harness.free_port()
+    d = Daemon('listen = { name = "jbig"; address = "127.0.0.1"; '
+               'port = %d; };\nlog_target = "journal";\n'
+               'max_message_bytes = 70000;\nlog_message_bytes = 65536;\n'
+               % port, port=port, listen=False, debug=False)
+    with d.connect() as s:
+        s.sendall(b"\x01" * 65536 + b"\n")
+        equal(len(recv_until(s, 1)), 65537, "reply length")
+    equal(d.stop(), 0, "exit status")
+    check(d.log() == "", "stderr used:\n" + d.log()[:2000])
+    j.stop()
+    msgs = by_id(j.records("_PID=%d" % d.proc.pid), "message")
+    equal(len(msgs), 1, "message records")
+    got = msgs[0].get("CLIENT_MESSAGE") or ""
+    check(got == "\\001" * 65536, "CLIENT_MESSAGE: %d bytes, starting %r"
+          % (len(got), got[:40]))
+
+
+def test_stopped_journald_stalls_no_client():
+    """journald stopped: clients are still answered, and every record
+    either reaches the journal or is counted in a 'records lost' note."""
+    j = journald
+    if j.proc.poll() is not None:
+        j.start()
+    port = harness.free_port()
+    n = 3000
+    d = Daemon('listen = { name = "jstall"; address = "127.0.0.1"; '
+               'port = %d; };\nlog_target = "journal";\n' % port,
+               port=port, listen=False, debug=False)
+    with d.connect() as s:
+        cport = s.getsockname()[1]
+        s.sendall(b"before\n")
+        equal(recv_until(s, 1), b"before\n", "reply with journald running")
+        j.proc.send_signal(signal.SIGSTOP)
+        try:
+            # far more records than the journal socket's queue holds
+            s.sendall(b"".join(b"m%d\n" % i for i in range(n)))
+            got = recv_until(s, n)
+            equal(got.count(b"\n"), n, "replies while journald is stopped")
+        finally:
+            j.proc.send_signal(signal.SIGCONT)
+        s.sendall(b"after\n")
+        equal(recv_until(s, 1), b"after\n", "reply after")
+    equal(d.stop(), 0, "exit status")
+    j.stop()
+    mine = j.records("_PID=%d" % d.proc.pid)
+    msgs = [r for r in by_id(mine, "message")
+            if r.get("CLIENT_PORT") == str(cport)]
+    notes = [r["MESSAGE"] for r in mine
+             if "records lost: the journal did not keep up" in r["MESSAGE"]]
+    equal(len(notes), 1, "'records lost' notes")
+    lost = int(notes[0].split()[1])
+    check(lost > 0, "nothing was dropped: the test did not fill the queue")
+    equal(len(msgs) + lost, n + 2, "message records in the journal plus "
+          "those counted lost")
+    equal(notes and [r.get("PRIORITY") for r in mine if r["MESSAGE"] ==
+                     notes[0]], ["4"], "the note's priority")
 
 
 def namespace_command():
