@@ -126,11 +126,13 @@ admitted(struct dgram *d, const struct sockaddr *sa, const char *name)
 		d->ctx->refused++;
 		return false;
 	}
-	if (svc->source_message_rate <= 0 ||
-	    (t = tallies_get(d->l->tallies, sa)) == NULL)
+	if (svc->source_message_rate <= 0)
+		return true;
+	now = serve_now(d->ctx);
+	if ((t = tallies_get(d->l->tallies, sa, now, svc->source_message_rate,
+	    svc->source_message_burst)) == NULL)
 		return true;
 	/* no way to slow a UDP sender down: drop what is over the rate */
-	now = serve_now(d->ctx);
 	ok = bucket_take(&t->bucket, now, svc->source_message_rate,
 	    svc->source_message_burst) == 0;
 	tallies_put(d->l->tallies, t, now, svc->source_message_rate,

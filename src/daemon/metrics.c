@@ -50,6 +50,10 @@ static const struct metric metrics[] = {
 	{ "control_clients", "gauge", "Clients of the control socket." },
 	{ "recorded_messages", "gauge", "Messages kept for the control "
 	    "socket." },
+	{ "sources", "gauge", "Client addresses tracked for per-source "
+	    "limits and rates." },
+	{ "sources_evicted_total", "counter", "Client addresses forgotten "
+	    "while their rates were refilling, to keep the bound." },
 	{ "uptime_seconds", "gauge", "Seconds since the server started." },
 };
 #define NMETRICS	(sizeof(metrics) / sizeof(metrics[0]))
@@ -72,7 +76,9 @@ counters(struct server *srv, uint64_t *v)
 	v[7] = st.log_lost;
 	v[8] = st.control_clients;
 	v[9] = ring != NULL ? ring_count(ring) : 0;
-	v[10] = st.uptime_usec / 1000000;
+	v[10] = st.sources;
+	v[11] = st.sources_evicted;
+	v[12] = st.uptime_usec / 1000000;
 }
 
 /* Rule names are letters, digits and '_.-:[]/': no escape needed. */

@@ -98,7 +98,7 @@ idle_expired(sd_event_source *s, uint64_t usec, void *arg)
 		}
 		conn_close(c, "idle timeout");
 	}
-	tallies_sweep(l->tallies, now, l->svc->source_message_rate,
+	tallies_reap(l->tallies, now, l->svc->source_message_rate,
 	    l->svc->source_message_burst);
 	idle_arm(ls);
 	return 0;
@@ -209,10 +209,8 @@ source_tally(struct server *srv, struct listener *l,
 	if (svc->max_connections_per_source == 0 &&
 	    svc->source_message_rate == 0)
 		return NULL;
-	if (tallies_count(l->tallies) > l->nconns * 2 + 1024)
-		tallies_sweep(l->tallies, serve_now(&srv->ctx),
-		    svc->source_message_rate, svc->source_message_burst);
-	if ((t = tallies_get(l->tallies, sa)) == NULL)
+	if ((t = tallies_get(l->tallies, sa, serve_now(&srv->ctx),
+	    svc->source_message_rate, svc->source_message_burst)) == NULL)
 		return NULL;
 	if (svc->max_connections_per_source > 0 &&
 	    t->conns >= svc->max_connections_per_source) {
@@ -605,7 +603,7 @@ server_new(sd_event *e, const struct conf *conf, const struct tls_set *tls,
 		srv->lsocks[i].srv = srv;
 		srv->lsocks[i].l = &ls[i];
 		ls[i].index = (unsigned int)i;
-		if ((ls[i].tallies = tallies_new()) == NULL) {
+		if ((ls[i].tallies = tallies_new(SOURCES_SPARE_MAX)) == NULL) {
 			r = -ENOMEM;
 			goto fail;
 		}
@@ -783,6 +781,12 @@ server_stats(struct server *srv, struct server_stats *st)
 			st->bytes_in += c->bytes_in;
 			st->bytes_out += c->bytes_out;
 		}
+	st->sources = 0;
+	st->sources_evicted = 0;
+	for (i = 0; i < srv->nls; i++) {
+		st->sources += tallies_count(srv->ls[i].tallies);
+		st->sources_evicted += tallies_evicted(srv->ls[i].tallies);
+	}
 	st->log_lost = log_lost();
 	st->control_clients = srv->control_clients;
 	st->uptime_usec = serve_now(&srv->ctx) - srv->started;

@@ -22,6 +22,8 @@ struct server_stats {
 	uint64_t	 errors;
 	uint64_t	 bytes_in, bytes_out;
 	uint64_t	 log_lost;	/* records */
+	size_t		 sources;	/* client addresses tracked */
+	uint64_t	 sources_evicted; /* forgotten, refilling, at the bound */
 	uint64_t	 uptime_usec;
 	size_t		 control_clients;
 };

@@ -12,10 +12,13 @@ struct tallies {
 	struct tally	**buckets;
 	size_t		  nbuckets;	/* a power of two */
 	size_t		  n;
+	struct tally	 *oldest, *newest;	/* the spare list */
+	size_t		  nspare, max_spare;
+	uint64_t	  evicted;
 };
 
 struct tallies *
-tallies_new(void)
+tallies_new(size_t max_spare)
 {
 	struct tallies	*s;
 
@@ -27,6 +30,7 @@ tallies_new(void)
 		return NULL;
 	}
 	s->nbuckets = NBUCKETS_MIN;
+	s->max_spare = max_spare > 0 ? max_spare : 1;
 	return s;
 }
 
@@ -81,8 +85,58 @@ grow(struct tallies *s)
 	s->nbuckets = n;
 }
 
+static void
+unspare(struct tallies *s, struct tally *e)
+{
+	if (!e->spare)
+		return;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		s->oldest = e->newer;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		s->newest = e->older;
+	e->older = e->newer = NULL;
+	e->spare = false;
+	s->nspare--;
+}
+
+/* Unlinks a spare entry from the table and frees it. */
+static void
+drop(struct tallies *s, struct tally *e)
+{
+	struct tally	**pp;
+	size_t		  h = hash(e->family, e->addr) & (s->nbuckets - 1);
+
+	unspare(s, e);
+	for (pp = &s->buckets[h]; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	free(e);
+	s->n--;
+}
+
+/* An entry is needed while it has connections or its bucket is refilling. */
+static bool
+idle(const struct tally *e, uint64_t now, double rate, double burst)
+{
+	return e->conns == 0 && bucket_full(&e->bucket, now, rate, burst);
+}
+
+void
+tallies_reap(struct tallies *s, uint64_t now, double rate, double burst)
+{
+	while (s->oldest != NULL && idle(s->oldest, now, rate, burst))
+		drop(s, s->oldest);
+}
+
 struct tally *
-tallies_get(struct tallies *s, const struct sockaddr *sa)
+tallies_get(struct tallies *s, const struct sockaddr *sa, uint64_t now,
+    double rate, double burst)
 {
 	struct tally	*e;
 	uint8_t		 a[16];
@@ -91,10 +145,13 @@ tallies_get(struct tallies *s, const struct sockaddr *sa)
 
 	if ((family = addr_key(sa, a)) == 0)
 		return NULL;
+	tallies_reap(s, now, rate, burst);
 	h = hash(family, a) & (s->nbuckets - 1);
 	for (e = s->buckets[h]; e != NULL; e = e->next)
-		if (e->family == family && memcmp(e->addr, a, 16) == 0)
+		if (e->family == family && memcmp(e->addr, a, 16) == 0) {
+			unspare(s, e);
 			return e;
+		}
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	e->family = family;
@@ -107,51 +164,42 @@ tallies_get(struct tallies *s, const struct sockaddr *sa)
 	return e;
 }
 
-/* An entry is needed while it has connections or its bucket is refilling. */
-static bool
-idle(struct tally *e, uint64_t now, double rate, double burst)
-{
-	return e->conns == 0 && bucket_full(&e->bucket, now, rate, burst);
-}
-
 void
 tallies_put(struct tallies *s, struct tally *e, uint64_t now, double rate,
     double burst)
 {
-	struct tally	**pp;
-	size_t		  h;
-
-	if (e == NULL || !idle(e, now, rate, burst))
+	if (e == NULL || e->conns > 0)
 		return;
-	h = hash(e->family, e->addr) & (s->nbuckets - 1);
-	for (pp = &s->buckets[h]; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == e) {
-			*pp = e->next;
-			free(e);
-			s->n--;
-			return;
-		}
-}
-
-void
-tallies_sweep(struct tallies *s, uint64_t now, double rate, double burst)
-{
-	struct tally	**pp, *e;
-	size_t		  i;
-
-	for (i = 0; i < s->nbuckets; i++)
-		for (pp = &s->buckets[i]; (e = *pp) != NULL; ) {
-			if (idle(e, now, rate, burst)) {
-				*pp = e->next;
-				free(e);
-				s->n--;
-			} else
-				pp = &e->next;
-		}
+	if (idle(e, now, rate, burst)) {
+		drop(s, e);
+		return;
+	}
+	if (e->spare)
+		return;
+	if (s->nspare >= s->max_spare) {
+		/* its bucket forgotten: that source starts full again */
+		drop(s, s->oldest);
+		s->evicted++;
+	}
+	e->spare = true;
+	e->older = s->newest;
+	e->newer = NULL;
+	if (s->newest != NULL)
+		s->newest->newer = e;
+	else
+		s->oldest = e;
+	s->newest = e;
+	s->nspare++;
 }
 
 size_t
 tallies_count(const struct tallies *s)
 {
 	return s->n;
+}
+
+uint64_t
+tallies_evicted(const struct tallies *s)
+{
+	return s->evicted;
 }

@@ -27,7 +27,8 @@ COMMANDS = ["connections", "listeners", "messages", "follow", "wait",
             "stats", "metrics", "push", "kick", "reload", "help"]
 STATS = ["connections_open", "connections_accepted", "refused", "messages",
          "received_bytes", "sent_bytes", "errors", "log_records_lost",
-         "control_clients", "recorded_messages", "uptime_seconds"]
+         "control_clients", "recorded_messages", "sources",
+         "sources_evicted", "uptime_seconds"]
 
 
 class CtlDaemon(harness.ControlDaemon):
@@ -1701,6 +1702,52 @@ def test_passed_control_socket_alone_keeps_config_listeners():
               "the control socket counted as a listener:\n" + d.log())
         equal(d.stop(), 0, "exit status")
 
+
+
+def test_udp_sources_are_bounded():
+    """Datagrams from more client addresses than the per-source table
+    keeps, each still refilling its rate (a burst of 1000, one used): the
+    table stops at its bound, the rest counted as evicted, and every
+    datagram is still answered."""
+    if harness.VALGRIND:
+        return      # 66,000 sources: minutes under valgrind, same code
+    bound, n = 65536, 66500
+    port = harness.free_port()
+    d = CtlDaemon('listen = { name = "dg"; protocol = "udp"; '
+                  'address = "127.0.0.1"; port = %d; };\n'
+                  'source_message_rate = 1;\nsource_message_burst = 1000;\n'
+                  'log_messages = false;\n'
+                  % port, port=port, listen=False)
+    sync = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sync.bind(("127.0.0.1", 0))
+    sync.settimeout(harness.WAIT)
+    sent = 0
+    try:
+        while sent < n:
+            # a batch, then a datagram whose answer says the batch is in:
+            # the daemon's receive queue holds a few hundred at most
+            for i in range(sent, min(sent + 200, n)):
+                a = i + 2
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                    u.bind(("127.%d.%d.%d" % (1 + (a >> 16), (a >> 8) & 255,
+                                              a & 255), 0))
+                    u.sendto(b"x", ("127.0.0.1", port))
+            sent = min(sent + 200, n)
+            sync.sendto(b"sync %d" % sent, ("127.0.0.1", port))
+            while True:
+                got = sync.recv(64)
+                if got == b"sync %d" % sent:
+                    break
+    finally:
+        sync.close()
+    st = d.stats()
+    check(st["sources"] <= bound + 1, "sources %d past the bound %d" %
+          (st["sources"], bound))
+    check(st["sources"] >= bound, "sources %d: fewer kept than the bound"
+          % st["sources"])
+    equal(st["sources_evicted"], n + 1 - st["sources"], "sources evicted")
+    equal(st["refused"], 0, "datagrams dropped by the rate")
+    equal(d.stop(), 0, "exit status")
 
 if __name__ == "__main__":
     harness.run(globals())

@@ -22,9 +22,10 @@ from harness import check, equal, recv_until  # noqa: E402
 SLOW = 3.0 if harness.VALGRIND else 1.0   # "promptly", generously
 IDLE_LIMIT = 5.0      # seconds a scraper has for its request and answer
 GAUGES = ["connections_open", "listener_connections", "control_clients",
-          "recorded_messages", "uptime_seconds"]
+          "recorded_messages", "sources", "uptime_seconds"]
 COUNTERS = ["connections_accepted_total", "refused_total", "messages_total",
             "errors_total", "received_bytes_total", "sent_bytes_total",
+            "sources_evicted_total",
             "log_records_lost_total", "rule_messages_total"]
 
 
