@@ -228,6 +228,23 @@ def reload():
     until("the fixed config", lambda: ask("version") == "v3")
 
 
+def upgrade():
+    """dpkg -i again over the running package: the service restarted"""
+    if not DEB:
+        return
+    pid = prop("echoreplyd.service", "MainPID")
+    check("upgrade: the service runs before", pid != "0")
+    run("dpkg", "-i", DEB)
+    until("the service restarted", lambda: prop(
+        "echoreplyd.service", "MainPID") not in ("0", pid) and
+        prop("echoreplyd.service", "SubState") == "running")
+    check("upgrade: the running service was restarted", True)
+    check("upgrade: the changed config kept", ask("version") == "v3")
+    check("upgrade: the socket still listens",
+          prop("echoreplyd.socket", "SubState") == "listening" or
+          prop("echoreplyd.socket", "SubState") == "running")
+
+
 def restarts():
     """The watchdog, a crash, and a bad config at start (no restart loop)"""
     unit = "echoreplyd.service"
@@ -468,7 +485,7 @@ def main():
     say("# echoreplyd under systemd %s, %s" % (
         run("systemctl", "--version").split("\n")[0],
         "package " + os.path.basename(DEB) if DEB else "make install"))
-    for fn in (install, activation, reload, restarts, many_clients,
+    for fn in (install, activation, reload, upgrade, restarts, many_clients,
                firewall, hardening, templates, control, stop, purge):
         step(fn)
     if failed:
