@@ -325,8 +325,11 @@ listen_close(struct listener *ls, size_t n)
 	for (i = 0; i < n; i++) {
 		if (ls[i].fd >= 0)
 			close(ls[i].fd);
-		if (ls[i].unlink_path[0] != '\0')
-			unlink(ls[i].unlink_path);
+		/* after privileges are dropped the directory may not be ours */
+		if (ls[i].unlink_path[0] != '\0' &&
+		    unlink(ls[i].unlink_path) == -1 && errno != ENOENT)
+			log_info("cannot remove %s (%s): the next start removes "
+			    "it", ls[i].unlink_path, strerror(errno));
 	}
 	free(ls);
 }

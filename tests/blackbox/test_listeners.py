@@ -61,6 +61,30 @@ def test_unix_and_tcp_from_config():
         check(not os.path.exists(path), "socket file left behind")
 
 
+def test_unix_socket_left_by_user_is_said_and_removed_next():
+    """Switched to nobody, the daemon cannot remove its socket from a
+    directory of root's: it says so at exit, and the next start removes
+    the file and serves."""
+    if os.geteuid() != 0:
+        return
+    with TempDir() as tmp:
+        os.chmod(tmp, 0o755)
+        path = os.path.join(tmp, "u.sock")
+        conf = ('listen = { protocol = "unix"; path = "%s"; };\n'
+                'user = "nobody";\n' % path)
+        d = Daemon(conf, listen=False)
+        equal(unix_ask(path, b"one"), b"one\n", "first run")
+        equal(d.stop(), 0, "exit status")
+        check("cannot remove %s (Permission denied): the next start "
+              "removes it\n" % path in d.log(), d.log())
+        check(os.path.exists(path), "the file went, so the test tests "
+              "nothing")
+        d2 = Daemon(conf, listen=False)
+        d2.wait_log("removed stale socket %s\n" % path)
+        equal(unix_ask(path, b"two"), b"two\n", "second run")
+        equal(d2.stop(), 0, "exit status")
+
+
 def test_ipv6_only_false_takes_ipv4_clients():
     port = harness.free_port("::1")
     try:
