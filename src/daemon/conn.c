@@ -88,6 +88,12 @@ conn_queued(const struct conn *c)
 	return c->out.len - c->outoff;
 }
 
+size_t
+conn_unsent(const struct conn *c)
+{
+	return conn_queued(c) + (c->delayed_len - c->delayed_off);
+}
+
 bool
 conn_waiting(const struct conn *c)
 {
@@ -654,6 +660,8 @@ conn_discard(struct conn *c, char *rbuf)
 		conn_close(c, NULL);
 		return CONN_GONE;
 	}
+	if (n > 0)
+		c->bytes_in += (uint64_t)n;	/* read, though not used */
 	if (n == SERVE_READ_SIZE)
 		c->rearm = true;	/* there may be more */
 	else if (c->rdhup) {

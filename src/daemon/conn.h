@@ -126,8 +126,10 @@ int		conn_event(struct conn *, uint32_t revents, char *rbuf);
 int		conn_drain(struct conn *, char *rbuf);
 /* Whether it waits on a timer of its own (a delay, a lingering close). */
 bool		conn_waiting(const struct conn *);
-/* Bytes of replies not yet sent. */
+/* Bytes of replies queued and not yet sent. */
 size_t		conn_queued(const struct conn *);
+/* Those, and the bytes of a reply still held back by a delay. */
+size_t		conn_unsent(const struct conn *);
 /* Logs the end, tells the server, and frees it. */
 void		conn_close(struct conn *, const char *reason);
 /* Queues the listener's refuse_reply; the connection closes once sent. */

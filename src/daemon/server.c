@@ -664,10 +664,11 @@ shutdown_expired(sd_event_source *s, uint64_t usec, void *arg)
 	for (i = 0; i < srv->nls; i++)
 		while (srv->ls[i].idle.head != NULL) {
 			c = conn_of_idle(srv->ls[i].idle.head);
-			if (conn_queued(c) > 0)
+			/* queued, and held back by a delay */
+			if (conn_unsent(c) > 0)
 				log_warnx("%s %zu reply bytes not sent: "
 				    "shutdown timeout", c->peer,
-				    conn_queued(c));
+				    conn_unsent(c));
 			conn_close(c, "shutdown timeout");
 		}
 	sd_event_exit(srv->ctx.event, 0);

@@ -240,6 +240,32 @@ def test_shutdown_timeout_logs_what_could_not_be_sent():
         s.close()
 
 
+def test_shutdown_timeout_counts_a_delayed_reply():
+    """A reply held back by a delay longer than shutdown_timeout_ms is
+    lost at shutdown, and said so with its size."""
+    d = Daemon("shutdown_timeout_ms = 200;\n"
+               'rules = ( { prefix = "slow "; reply = "%{message}"; '
+               "delay_ms = 60000; } );\n")
+    with d.connect() as s:
+        s.sendall(b"slow 12345\n")
+        d.wait_log('message 1: "slow 12345"')
+        d.signal(signal.SIGTERM)
+        equal(wait_exit(d), 0, "exit status")
+    check("11 reply bytes not sent: shutdown timeout" in d.log(), d.log())
+
+
+def test_bytes_read_while_lingering_are_counted():
+    """After a last reply the daemon reads and drops what the client still
+    sends: those bytes count in the disconnect record's bytes in."""
+    d = Daemon('rules = ( { exact = "quit"; reply = "bye"; close = true; } );'
+               "\n")
+    with d.connect() as s:
+        s.sendall(b"quit\n")
+        equal(recv_until(s, None), b"bye\n", "last reply, then EOF")
+        s.sendall(b"z" * 1000)
+    d.wait_log(": 1 messages, 1005 bytes in, 4 bytes out")
+
+
 def test_hundred_reloads_under_load():
     import threading
     d = Daemon('default_reply = "A:%{message}";\n')
