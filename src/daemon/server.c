@@ -629,6 +629,40 @@ fail:
 	return r;
 }
 
+/*
+ * Per-source limits and rates a reload turned on count the connections
+ * already open as well, and apply to them from their next message. One
+ * still waiting for its PROXY header is counted when the header comes.
+ */
+static void
+tally_open(struct server *srv)
+{
+	const struct conf_service *svc;
+	struct idle_entry	*e;
+	struct listener		*l;
+	struct conn		*c;
+	struct tally		*t;
+	size_t			 i;
+
+	for (i = 0; i < srv->nls; i++) {
+		l = &srv->ls[i];
+		svc = l->svc;
+		if (svc->max_connections_per_source == 0 &&
+		    svc->source_message_rate == 0)
+			continue;
+		for (e = l->idle.head; e != NULL; e = e->next) {
+			c = conn_of_idle(e);
+			if (c->tally != NULL || c->proxy_wait ||
+			    (t = tallies_get(l->tallies, &c->sa.sa,
+			    serve_now(&srv->ctx), svc->source_message_rate,
+			    svc->source_message_burst)) == NULL)
+				continue;
+			t->conns++;
+			c->tally = t;
+		}
+	}
+}
+
 const struct conf *
 server_set_conf(struct server *srv, const struct conf *conf,
     const struct tls_set *tls)
@@ -642,6 +676,7 @@ server_set_conf(struct server *srv, const struct conf *conf,
 	srv->tls = tls;
 	set_services(srv, conf);
 	set_limit(srv, conf);
+	tally_open(srv);
 	/* the idle limits may have changed */
 	for (i = 0; i < srv->nls; i++) {
 		if (srv->lsocks[i].idle_timer != NULL)

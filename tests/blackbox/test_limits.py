@@ -58,6 +58,39 @@ def test_max_connections_per_source():
         s.close()
 
 
+def test_per_source_limit_from_a_reload_counts_open_connections():
+    """max_connections_per_source turned on by a reload: the connections
+    open before it count, and stay served."""
+    d = Daemon()
+    keep = [d.connect() for _ in range(3)]
+    for s in keep:
+        s.sendall(b"k\n")
+        equal(recv_until(s, 1), b"k\n", "served before the reload")
+    d.write_conf('listen = { address = "127.0.0.1"; port = %d; };\n'
+                 'max_connections_per_source = 2;\n' % d.port)
+    d.reload()
+    with d.connect() as c:
+        equal(read_to_eof(c), b"error: too many connections\n",
+              "a fourth refused: the three open count")
+    for s in keep:
+        s.sendall(b"still\n")
+        equal(recv_until(s, 1), b"still\n", "the open ones still served")
+    keep.pop().close()
+    keep.pop().close()
+    d.wait_log(" disconnected after ")
+    # one open of 2 allowed: the closed ones were counted down
+    deadline = time.monotonic() + harness.WAIT
+    while True:
+        with d.connect() as c:
+            c.sendall(b"new\n")
+            got = recv_until(c, 1)
+        if got == b"new\n" or time.monotonic() > deadline:
+            break
+    equal(got, b"new\n", "a new one served once two closed")
+    for s in keep:
+        s.close()
+
+
 def test_idle_timeout_closes_silent_and_slowloris_clients():
     d = Daemon('idle_timeout_ms = 300;\n')
     silent = d.connect()
