@@ -30,12 +30,6 @@ struct listener {
 	struct tallies		*tallies;	/* per client address */
 };
 
-/*
- * Client addresses with no connection open whose rate buckets a listener
- * keeps refilling, at most: past it, the least recently seen is forgotten.
- */
-#define SOURCES_SPARE_MAX	65536
-
 /* The FileDescriptorName= of a passed control socket, metrics listener. */
 #define LISTEN_CONTROL_NAME	"control"
 #define LISTEN_METRICS_NAME	"metrics"

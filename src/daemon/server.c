@@ -520,6 +520,9 @@ set_services(struct server *srv, const struct conf *conf)
 		srv->ls[i].svc = config_service(conf, srv->ls[i].name);
 		srv->ls[i].tls = srv->ls[i].type == SOCK_STREAM ?
 		    tls_set_find(srv->tls, srv->ls[i].svc) : NULL;
+		if (srv->ls[i].tallies != NULL)
+			tallies_set_max(srv->ls[i].tallies,
+			    srv->ls[i].svc->max_sources);
 	}
 }
 
@@ -603,7 +606,8 @@ server_new(sd_event *e, const struct conf *conf, const struct tls_set *tls,
 		srv->lsocks[i].srv = srv;
 		srv->lsocks[i].l = &ls[i];
 		ls[i].index = (unsigned int)i;
-		if ((ls[i].tallies = tallies_new(SOURCES_SPARE_MAX)) == NULL) {
+		if ((ls[i].tallies = tallies_new(ls[i].svc->max_sources)) ==
+		    NULL) {
 			r = -ENOMEM;
 			goto fail;
 		}

@@ -394,6 +394,7 @@ dump_service(FILE *fp, const struct conf_service *svc, bool stream,
 	    (unsigned long long)svc->source_message_rate);
 	key_size(fp, lay, "source_message_burst",
 	    (unsigned long long)svc->source_message_burst);
+	key_size(fp, lay, "max_sources", svc->max_sources);
 	key(fp, lay, "allow");
 	dump_nets(fp, svc->acl.allow, svc->acl.nallow, lay->post);
 	key(fp, lay, "deny");

@@ -19,7 +19,7 @@ const char *const cfg_service_keys[] = {
 	"too_long_reply", "refuse_reply", "max_message_bytes",
 	"max_queued_bytes", "max_connections", "max_connections_per_source",
 	"idle_timeout_ms", "source_message_rate", "source_message_burst",
-	"allow", "deny", "proxy_protocol", "proxy_networks",
+	"max_sources", "allow", "deny", "proxy_protocol", "proxy_networks",
 	"proxy_timeout_ms", "log_messages", "log_message_bytes",
 	"open_delay_ms", "accept_close_probability",
 	"accept_reset_probability", "close_after_messages",
@@ -71,6 +71,7 @@ cfg_service_init(struct conf_service *svc)
 	svc->message_timeout_ms = 60000;
 	svc->operator_timeout_ms = 60000;
 	svc->source_message_burst = 1;
+	svc->max_sources = 65536;
 	svc->log_messages = true;
 	svc->log_message_bytes = 256;
 	cfg_tls_init(&svc->tls);
@@ -365,6 +366,9 @@ cfg_parse_service(struct parser *p, const config_setting_t *group, int type,
 	v = (long long)svc->source_message_burst;
 	cfg_get_int(p, group, "source_message_burst", 1, 10000000, &v);
 	svc->source_message_burst = (double)v;
+	v = (long long)svc->max_sources;
+	cfg_get_int(p, group, "max_sources", 1, 10000000, &v);
+	svc->max_sources = (size_t)v;
 
 	get_nets(p, group, "allow", &svc->acl.allow, &svc->acl.nallow);
 	get_nets(p, group, "deny", &svc->acl.deny, &svc->acl.ndeny);

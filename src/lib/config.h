@@ -90,6 +90,7 @@ struct conf_service {
 	uint64_t		 idle_timeout_ms;		/* 0: none */
 	double			 source_message_rate;		/* 0: none */
 	double			 source_message_burst;
+	size_t			 max_sources;	/* refilling, none open */
 	struct addr_acl		 acl;
 	unsigned int		 proxy_versions;	/* PROXY_V1|V2; 0: off */
 	struct addr_acl		 proxy_acl;	/* who may send it: allow */

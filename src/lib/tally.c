@@ -35,6 +35,12 @@ tallies_new(size_t max_spare)
 }
 
 void
+tallies_set_max(struct tallies *s, size_t max_spare)
+{
+	s->max_spare = max_spare > 0 ? max_spare : 1;
+}
+
+void
 tallies_free(struct tallies *s)
 {
 	struct tally	*e, *next;
@@ -176,7 +182,7 @@ tallies_put(struct tallies *s, struct tally *e, uint64_t now, double rate,
 	}
 	if (e->spare)
 		return;
-	if (s->nspare >= s->max_spare) {
+	while (s->nspare >= s->max_spare) {
 		/* its bucket forgotten: that source starts full again */
 		drop(s, s->oldest);
 		s->evicted++;

@@ -48,6 +48,8 @@ struct tally	*tallies_get(struct tallies *, const struct sockaddr *,
  */
 void		 tallies_put(struct tallies *, struct tally *, uint64_t now,
 		    double rate, double burst);
+/* A new bound on spare entries, kept from the next tallies_put(). */
+void		 tallies_set_max(struct tallies *, size_t max_spare);
 /* Drops the least recently used spare entries that nothing needs now. */
 void		 tallies_reap(struct tallies *, uint64_t now, double rate,
 		    double burst);

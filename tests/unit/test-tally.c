@@ -42,6 +42,25 @@ message(struct tallies *s, unsigned int n, uint64_t now)
 	return t;
 }
 
+/*
+ * Whether 127.0.0.n's bucket is empty at now, that is, whether the table
+ * remembered its message; a get and a put, so its use is now.
+ */
+static bool
+remembers(struct tallies *s, unsigned int n, uint64_t now)
+{
+	struct sockaddr_in	 sin = ip(n);
+	struct tally		*t;
+	bool			 empty;
+
+	t = tallies_get(s, (struct sockaddr *)&sin, now, RATE, BURST);
+	if (t == NULL)
+		return false;
+	empty = bucket_take(&t->bucket, now, RATE, BURST) > 0;
+	tallies_put(s, t, now, RATE, BURST);
+	return empty;
+}
+
 static void
 test_lifetime(void)
 {
@@ -81,30 +100,15 @@ test_bound(void)
 	    "five refilling, three kept, two evicted (%zu, %llu)",
 	    tallies_count(s), (unsigned long long)tallies_evicted(s));
 	/* kept: 3, 4, 5, in that order of use */
-	sin = ip(3);
-	t = tallies_get(s, (struct sockaddr *)&sin, 0, RATE, BURST);
-	ok(t != NULL && bucket_take(&t->bucket, 0, RATE, BURST) > 0,
-	    "a kept one still remembers its rate");
-	tallies_put(s, t, 0, RATE, BURST);
+	ok(remembers(s, 3, 0), "a kept one still remembers its rate");
 	/* now 4, 5, 3: 1 comes back full and 4 goes */
-	sin = ip(1);
-	t = tallies_get(s, (struct sockaddr *)&sin, 0, RATE, BURST);
-	ok(t != NULL && bucket_take(&t->bucket, 0, RATE, BURST) == 0,
-	    "an evicted address starts full again");
-	tallies_put(s, t, 0, RATE, BURST);
+	ok(!remembers(s, 1, 0), "an evicted address starts full again");
 	ok(tallies_evicted(s) == 3, "and made room by evicting one more");
 	/* 5, 3, 1: a new one evicts 5, not 3 which was used after it */
 	message(s, 6, 0);
-	sin = ip(3);
-	t = tallies_get(s, (struct sockaddr *)&sin, 0, RATE, BURST);
-	ok(t != NULL && bucket_take(&t->bucket, 0, RATE, BURST) > 0,
-	    "least recently used first: a recent one stays");
-	tallies_put(s, t, 0, RATE, BURST);
-	sin = ip(5);
-	t = tallies_get(s, (struct sockaddr *)&sin, 0, RATE, BURST);
-	ok(t != NULL && bucket_take(&t->bucket, 0, RATE, BURST) == 0,
-	    "and the least recent went");
-	tallies_put(s, t, 0, RATE, BURST);
+	ok(remembers(s, 3, 0), "least recently used first: a recent one "
+	    "stays");
+	ok(!remembers(s, 5, 0), "and the least recent went");
 
 	/* an entry with a connection open is never evicted */
 	sin = ip(100);
