@@ -174,6 +174,8 @@ void
 tallies_put(struct tallies *s, struct tally *e, uint64_t now, double rate,
     double burst)
 {
+	struct tally	*old;
+
 	if (e == NULL || e->conns > 0)
 		return;
 	if (idle(e, now, rate, burst)) {
@@ -182,9 +184,11 @@ tallies_put(struct tallies *s, struct tally *e, uint64_t now, double rate,
 	}
 	if (e->spare)
 		return;
-	while (s->nspare >= s->max_spare) {
-		/* its bucket forgotten: that source starts full again */
-		drop(s, s->oldest);
+	/* the oldest's bucket forgotten: that source starts full again */
+	while (s->nspare >= s->max_spare && (old = s->oldest) != NULL) {
+		/* drop() takes it off the list: the next is a live one */
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
+		drop(s, old);
 		s->evicted++;
 	}
 	e->spare = true;
