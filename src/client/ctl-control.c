@@ -54,7 +54,6 @@ static struct {
 	int		 fd;
 	enum kind	 kind;
 	bool		 quiet;
-	bool		 stdout_closed;
 	uint64_t	 silence_ns;	/* an answer owed: how long to wait */
 	uint64_t	 deadline;	/* for the next byte, while owed */
 	size_t		 owed;		/* final lines still to come */
@@ -273,8 +272,6 @@ say(const char *fmt, ...)
 
 	if (k.quiet)
 		return;
-	if (k.stdout_closed)
-		report_die(EX_IOERR, "standard output: %s", strerror(EBADF));
 	va_start(ap, fmt);
 	r = vfprintf(stdout, fmt, ap);
 	va_end(ap);
@@ -287,8 +284,6 @@ print_line(const char *line, size_t len)
 {
 	if (k.quiet)
 		return;
-	if (k.stdout_closed)
-		report_die(EX_IOERR, "standard output: %s", strerror(EBADF));
 	if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF)
 		report_die(EX_IOERR, "standard output: %s", strerror(errno));
 }
@@ -734,9 +729,7 @@ run(const sigset_t *mask)
 	uint64_t	 now, left;
 
 	while (!finished()) {
-		if (fflush(stdout) == EOF)
-			report_die(EX_IOERR, "standard output: %s",
-			    strerror(errno));
+		report_flush();
 		pfd[0].fd = k.fd;
 		pfd[0].events = POLLIN;
 		if (!k.out_dead && k.out_off < k.out.len)
@@ -776,8 +769,7 @@ run(const sigset_t *mask)
 }
 
 void
-control_run(const struct opts *o, const struct conf *conf,
-    bool stdout_closed)
+control_run(const struct opts *o, const struct conf *conf)
 {
 	char			 path[4096];
 	int			 timeout_ms;
@@ -789,7 +781,6 @@ control_run(const struct opts *o, const struct conf *conf,
 	timeout_ms = o->timeout_set ? o->timeout_ms : TIMEOUT_MS;
 	k.fd = -1;
 	k.quiet = o->quiet;
-	k.stdout_closed = stdout_closed;
 	k.silence_ns = (uint64_t)timeout_ms * 1000000;
 	k.path = socket_path(o, conf, path, sizeof(path));
 	request(o, timeout_ms);
@@ -814,8 +805,7 @@ control_run(const struct opts *o, const struct conf *conf,
 	}
 	run(streams ? &orig : NULL);
 
-	if (fflush(stdout) == EOF)
-		report_die(EX_IOERR, "standard output: %s", strerror(errno));
+	report_flush();
 	close(k.fd);
 	buf_free(&k.out);
 	buf_free(&k.in);

@@ -7,17 +7,14 @@
 #ifndef ECHOREPLYD_CTL_CONTROL_H
 #define ECHOREPLYD_CTL_CONTROL_H
 
-#include <stdbool.h>
-
 struct conf;
 struct opts;
 
 /*
  * Runs the command of o's words on the control socket that o, else conf
  * (NULL: none was read), names, and returns once it succeeded. Exits with
- * the status of any error; with stdout_closed, when a line is printed.
+ * the status of any error.
  */
-void	control_run(const struct opts *o, const struct conf *conf,
-	    bool stdout_closed);
+void	control_run(const struct opts *o, const struct conf *conf);
 
 #endif

@@ -86,6 +86,8 @@ usage(int status)
 "Each argument is one message; with none, each line of standard input is one.\n"
 "With -C, the arguments are the words of one command: -C help lists them.\n",
 	    CONF_DEFAULT_PATH);
+	if (status == 0)
+		report_flush();
 	exit(status);
 }
 
@@ -541,6 +543,7 @@ opts_parse(int argc, char *argv[], struct opts *o)
 			break;
 		case 'V':
 			printf("echoreplyctl %s\n", PACKAGE_VERSION);
+			report_flush();
 			exit(0);
 		case 'v':
 			o->verbose = true;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 #define LIBBSD_NETBSD_VIS
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sysexits.h>
 #include <vis.h>
 
@@ -71,6 +73,13 @@ report_die(int status, const char *fmt, ...)
 		va_end(ap);
 	}
 	exit(status);
+}
+
+void
+report_flush(void)
+{
+	if (fflush(stdout) == EOF)
+		report_die(EX_IOERR, "standard output: %s", strerror(errno));
 }
 
 void

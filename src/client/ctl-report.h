@@ -22,6 +22,9 @@ void	report_warnx(const char *fmt, ...)
 void	report_die(int status, const char *fmt, ...)
 	    __attribute__((noreturn, format(printf, 2, 3)));
 
+/* Flushes stdout; exits with EX_IOERR when it cannot be written. */
+void	report_flush(void);
+
 /* A line on stderr with -v. */
 void	report_verbose(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));

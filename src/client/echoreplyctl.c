@@ -27,6 +27,7 @@
 #include "ctl-tls.h"
 #include "frame.h"
 #include "proxy.h"
+#include "stdfds.h"
 
 #define QUEUE_HIGH	(256 * 1024)	/* stop taking messages above this */
 #define REPLY_MAX_BYTES	(16 * 1024 * 1024)
@@ -52,29 +53,6 @@ static struct {
 	struct input	 in;
 	struct buf	 rin;		/* received, not yet a whole line */
 } c;
-
-static bool	 stdout_closed;
-
-/*
- * 0, 1 and 2 open before anything else, so that the connection never
- * takes one of them (replies written to "stdout" would go back to the
- * server as messages). A closed stdout is still an error when a reply is
- * to be printed.
- */
-static void
-sane_stdio(void)
-{
-	int	 fd;
-
-	for (fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
-			if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) ==
-			    -1)
-				exit(EX_OSERR);
-			if (fd == 1)
-				stdout_closed = true;
-		}
-}
 
 static uint64_t
 now_ns(void)
@@ -173,8 +151,6 @@ print_reply(const char *data, size_t len)
 
 	if (c.quiet)
 		return;
-	if (stdout_closed)
-		report_die(EX_IOERR, "standard output: %s", strerror(EBADF));
 	if (c.dgram ? !c.raw : c.f.mode == FRAME_LINE) {
 		if (len > 0 && data[len - 1] == '\n')
 			len--;
@@ -491,9 +467,7 @@ run(void)
 			}
 			wait = (int)((c.deadline - now + 999999) / 1000000);
 		}
-		if (fflush(stdout) == EOF)
-			report_die(EX_IOERR, "standard output: %s",
-			    strerror(errno));
+		report_flush();
 		r = poll(pfd, 2, wait);
 		if (r == -1) {
 			if (errno == EINTR)
@@ -527,12 +501,17 @@ main(int argc, char *argv[])
 	unsigned int		 proxy_version;
 	bool			 proxy_named;
 
-	sane_stdio();
+	/*
+	 * Before anything is opened, or the connection could take 1 and the
+	 * replies go back to the server; a closed 1 or 2 stays unwritable.
+	 */
+	if (stdfds_open(O_RDONLY) < 0)
+		return EX_OSERR;
 	opts_parse(argc, argv, &opt);
 	report_init(opt.quiet, opt.verbose);
 	conf = opts_config(&opt);
 	if (opt.control) {
-		control_run(&opt, conf, stdout_closed);
+		control_run(&opt, conf);
 		config_free(conf);
 		return 0;
 	}
@@ -564,8 +543,7 @@ main(int argc, char *argv[])
 	c.deadline = now_ns() + c.timeout_ns;
 	run();
 
-	if (fflush(stdout) == EOF)
-		report_die(EX_IOERR, "standard output: %s", strerror(errno));
+	report_flush();
 	if (c.tls != NULL)
 		tls_close(c.tls);
 	conn_close(&c.peer);

@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "dryrun.h"
 #include "server.h"
+#include "stdfds.h"
 #include "transport-tls.h"
 
 #define STATUS_USEC	(2 * 1000 * 1000)
@@ -229,21 +230,6 @@ static bool
 control_reload(void *arg, control_report_fn fn, void *report_arg)
 {
 	return reload(arg, fn, report_arg);
-}
-
-/*
- * A daemon started with 0, 1 or 2 closed would hand that number to its
- * first socket, and log records would go to a client.
- */
-static void
-sane_stdio(void)
-{
-	int	 fd;
-
-	for (fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF &&
-		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) == -1)
-			exit(EX_OSERR);
 }
 
 /* As root, become the configured user once the sockets are open. */
@@ -482,7 +468,8 @@ main(int argc, char *argv[])
 	bool		 check = false;
 	int		 ch, r;
 
-	sane_stdio();
+	if (stdfds_open(O_WRONLY) < 0)
+		exit(EX_OSERR);
 	while ((ch = getopt_long(argc, argv, "f:ndivVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':

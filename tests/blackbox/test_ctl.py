@@ -228,5 +228,34 @@ def test_closed_stdio():
     equal(r.returncode, 0, "stdin closed (stderr %r)" % r.stderr)
 
 
+def test_stdout_write_error_exits_74():
+    # every way of printing checks its writes: replies, --help, --version
+    port = harness.free_port()
+    d = Daemon('listen = ( { address = "127.0.0.1"; port = %d; },\n'
+               '  { address = "127.0.0.1"; port = %d; protocol = "udp"; } '
+               ');\n' % (port, port), port=port, listen=False)
+    nospace = b"echoreplyctl: standard output: No space left on device\n"
+    closed = b"echoreplyctl: standard output: Bad file descriptor\n"
+    for args in (["-H", "127.0.0.1", "-p", str(d.port), "hi"],
+                 ["-u", "-H", "127.0.0.1", "-p", str(d.port), "hi"],
+                 ["--help"], ["-V"]):
+        with open("/dev/full", "wb") as full:
+            r = subprocess.run([harness.ECHOREPLYCTL] + args, stdout=full,
+                               stderr=subprocess.PIPE, timeout=harness.WAIT)
+        equal((r.returncode, r.stderr), (74, nospace), "%r > /dev/full" %
+              args)
+        r = subprocess.run([harness.ECHOREPLYCTL] + args,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=harness.WAIT,
+                           preexec_fn=lambda: os.close(1))
+        equal((r.returncode, r.stderr), (74, closed), "%r >&-" % args)
+    # -q prints nothing: nothing to fail
+    r = subprocess.run([harness.ECHOREPLYCTL, "-q", "-H", "127.0.0.1", "-p",
+                        str(d.port), "hi"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=harness.WAIT,
+                       preexec_fn=lambda: os.close(1))
+    equal((r.returncode, r.stderr), (0, b""), "-q with stdout closed")
+
+
 if __name__ == "__main__":
     harness.run(globals())
