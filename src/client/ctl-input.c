@@ -69,8 +69,8 @@ input_prompt(const struct input *in)
 static bool
 next_message(struct input *in)
 {
-	char	*start, *nl;
-	size_t	 avail;
+	char	*start, *nl = NULL;
+	size_t	 avail, len;
 
 	if (in->argi < in->argc) {
 		in->cur = in->argv[in->argi];
@@ -82,16 +82,19 @@ next_message(struct input *in)
 		return false;
 	avail = in->inb.len - in->inb_off;
 	start = avail > 0 ? in->inb.data + in->inb_off : NULL;
-	if (avail > 0 && (nl = memchr(start, '\n', avail)) != NULL) {
-		in->curlen = (size_t)(nl - start);
-		in->curtake = in->curlen + 1;
+	if (avail > 0)
+		nl = memchr(start, '\n', avail);
+	/* the line, or as much of it as has come */
+	len = nl != NULL ? (size_t)(nl - start) : avail;
+	if (len > LINE_MAX_BYTES)
+		report_die(EX_DATAERR, "standard input: line %llu is longer "
+		    "than %d bytes", in->lineno + 1, LINE_MAX_BYTES);
+	if (nl != NULL) {
+		in->curlen = len;
+		in->curtake = len + 1;
 	} else if (in->in_eof && avail > 0) {
-		in->curlen = in->curtake = avail;
+		in->curlen = in->curtake = len;
 	} else {
-		if (avail > LINE_MAX_BYTES)
-			report_die(EX_DATAERR, "standard input: line %llu is "
-			    "longer than %d bytes", in->lineno + 1,
-			    LINE_MAX_BYTES);
 		in->need_input = !in->in_eof;
 		return false;
 	}

@@ -15,6 +15,7 @@ import harness  # noqa: E402
 from harness import Daemon, check, ctl, equal  # noqa: E402
 
 EX_USAGE = 64
+EX_DATAERR = 65
 EX_UNAVAILABLE = 69
 EX_TEMPFAIL = 75
 EX_PROTOCOL = 76
@@ -255,6 +256,25 @@ def test_stdout_write_error_exits_74():
                        stderr=subprocess.PIPE, timeout=harness.WAIT,
                        preexec_fn=lambda: os.close(1))
     equal((r.returncode, r.stderr), (0, b""), "-q with stdout closed")
+
+
+def test_stdin_line_limit_is_exact():
+    # 16 MiB a line: one byte more is refused before anything is sent,
+    # wherever the reads of standard input happen to cut it
+    limit = 16 * 1024 * 1024
+    d = Daemon("max_message_bytes = %d;\nlog_messages = false;\n" % limit)
+    line = b"x" * limit
+    r = ctl("-H", "127.0.0.1", "-p", str(d.port), input=line + b"\n",
+            timeout=60)
+    equal(r.returncode, 0, "a line of 16 MiB (stderr %r)" % r.stderr)
+    check(r.stdout == line + b"\n", "its reply: %d bytes" % len(r.stdout))
+    for tail in (b"x\nlast\n", b"xlast\n", b"x" * 65000 + b"\n", b"x"):
+        r = ctl("-H", "127.0.0.1", "-p", str(d.port),
+                input=b"first\n" + line + tail, timeout=60)
+        equal((r.returncode, r.stderr), (EX_DATAERR, b"echoreplyctl: "
+              b"standard input: line 2 is longer than %d bytes\n" % limit),
+              "16 MiB and %r" % tail[:10])
+        check(r.stdout in (b"", b"first\n"), "stdout: %r" % r.stdout[:100])
 
 
 if __name__ == "__main__":
