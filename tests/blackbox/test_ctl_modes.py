@@ -247,6 +247,25 @@ def test_udp_listener_from_config():
         srv.stop()
 
 
+def test_udp_replies_print_as_they_arrive():
+    # nothing in a datagram says which message it answers: a reply held
+    # back comes after the later ones, and echoreplyctl(1) says so
+    port = free_udp_port()
+    d = Daemon('listen = { address = "127.0.0.1"; port = %d; protocol = '
+               '"udp"; };\nrules = ( { exact = "slow"; reply = "slow"; '
+               'delay_ms = 300; } );\n' % port, port=port, listen=False)
+    r = ctl("-u", "-H", "127.0.0.1", "-p", str(port), "slow", "fast")
+    ok(r)
+    equal(r.stdout, b"fast\nslow\n", "stdout")
+    with open(os.path.join(harness.TOP_SRCDIR, "man",
+                           "echoreplyctl.1")) as f:
+        page = " ".join(f.read().split())
+    check("(over UDP, in the order the replies arrive)" in page and
+          "replies are printed in the order they arrive" in page,
+          "echoreplyctl(1) does not say that UDP replies print as they "
+          "arrive")
+
+
 # -- IPv4 and IPv6 --
 
 def test_ipv4_and_ipv6_choose_the_listener():
