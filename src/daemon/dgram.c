@@ -207,7 +207,8 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 		    m.len, svc->log_message_bytes);
 	}
 	serve_answered(d->ctx, &res, 0, d->l, name, m.data, m.len);
-	if (res.silent || d->out.len == 0)
+	/* an empty reply is still a datagram: the one answer to one message */
+	if (res.silent)
 		return;
 	/* a duplicate is one more datagram, held back as long */
 	copies = 1 + (res.fault != NULL ? res.fault->duplicate : 0);

@@ -2,7 +2,8 @@
 """Listeners opened from the config: Unix stream sockets (created, a stale
 file replaced, one in use refused, removed at exit), several at once,
 IPv6 with ipv6_only off, SO_REUSEPORT shared by two instances, and UDP
-listeners served: rules, cycling, delays, the line end kept out and put back."""
+listeners served: rules, cycling, delays, the line end kept out and put back,
+empty datagrams answered."""
 
 import os
 import shutil
@@ -175,6 +176,37 @@ def test_udp_delay_does_not_block_others():
         equal(slow.recv(65536), b"late\n", "the delayed reply")
         check(time.monotonic() - t0 >= 0.29, "delay not kept")
     equal(d.stop(), 0, "exit status")
+
+
+def test_udp_empty_datagram_answered():
+    # an empty datagram is a message like any other: through the rules,
+    # and its reply is a datagram even when it is empty
+    port = harness.free_port()
+    d = Daemon('listen = { name = "dg"; protocol = "udp"; port = %d; };\n'
+               'rules = ( { exact = "blank"; reply = ""; },\n'
+               '  { exact = "quiet"; no_reply = true; } );\n' % port,
+               port=port, listen=False)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.settimeout(harness.WAIT)
+        u.connect(("127.0.0.1", port))
+        u.send(b"")
+        equal(u.recv(65536), b"", "the echo of an empty datagram")
+        u.send(b"blank")
+        u.send(b"quiet")
+        u.send(b"after")
+        equal(u.recv(65536), b"", "a reply rendered empty")
+        equal(u.recv(65536), b"after", "none to no_reply")
+    d.wait_log('datagram to dg: ""')
+    d.stop()
+    d = Daemon('listen = { name = "dg"; protocol = "udp"; port = %d; };\n'
+               'rules = ( { exact = ""; reply = "empty"; } );\n' % port,
+               port=port, listen=False)
+    equal(udp_ask(port, b""), b"empty", "a rule for the empty message")
+    r = subprocess.run([harness.ECHOREPLYCTL, "-f", d.conf, "-u", "--raw",
+                        "-t", "2", ""], capture_output=True,
+                       timeout=harness.WAIT)
+    equal((r.returncode, r.stdout, r.stderr), (0, b"empty\n", b""),
+          "echoreplyctl -u --raw with an empty message")
 
 
 if __name__ == "__main__":
