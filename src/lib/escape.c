@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: ISC */
-/* strnvisx() is the same in both vis flavours; take the NetBSD one. */
-#define LIBBSD_NETBSD_VIS
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <vis.h>
 
 #include "escape.h"
 
-/* The bytes vis(3) would leave as they are: printable ASCII but \\ and ". */
+/* The bytes left as they are: printable ASCII but \\ and ". */
 static const unsigned char plain[256] = {
 	[' ' ... '!'] = 1,	/* '"' is escaped */
 	['#' ... '['] = 1,	/* '\\' is escaped */
 	[']' ... '~'] = 1,
+};
+
+/* The bytes with a C escape of their own; the rest are written in octal. */
+static const char named[256] = {
+	['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r', ['"'] = '"', ['\\'] = '\\',
 };
 
 /*
@@ -39,34 +41,36 @@ size_t
 escape_n(char *dst, const void *src, size_t len, size_t max)
 {
 	const unsigned char	*p = src;
-	size_t			 n = len < max ? len : max, i = 0;
-	int			 r;
+	size_t			 n = len < max ? len : max, i = 0, o;
+	unsigned char		 c;
 
 	/*
-	 * Most messages are printable ASCII, which vis(3) leaves alone; its
-	 * wide-character path is the costliest part of logging. Copy while
-	 * the bytes are plain, sixteen at a time, and hand vis(3) the rest
-	 * from the first one that is not (how it escapes a byte depends only
-	 * on the next one).
+	 * Most messages are printable ASCII, left as they are: copy them
+	 * sixteen bytes at a time up to the first one that is not.
 	 */
 	for (; i + 16 <= n && plain16(p + i); i += 16)
 		memcpy(dst + i, p + i, 16);
-	for (; i < n; i++) {
-		if (!plain[p[i]])
-			break;
-		dst[i] = (char)p[i];
+	for (o = i; i < n; i++) {
+		c = p[i];
+		if (plain[c]) {
+			dst[o++] = (char)c;
+			continue;
+		}
+		dst[o++] = '\\';
+		if (named[c] != '\0')
+			dst[o++] = named[c];
+		else {
+			dst[o++] = (char)('0' + (c >> 6));
+			dst[o++] = (char)('0' + (c >> 3 & 7));
+			dst[o++] = (char)('0' + (c & 7));
+		}
 	}
-	if (i < n) {
-		r = strnvisx(dst + i, ESCAPE_SIZE(max) - i, (const char *)p + i,
-		    n - i, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL | VIS_DQ);
-		i = r < 0 ? 0 : i + (size_t)r;
-	}
-	dst[i] = '\0';
+	dst[o] = '\0';
 	if (n < len) {
-		memcpy(dst + i, "...", 4);
-		i += 3;
+		memcpy(dst + o, "...", 4);
+		o += 3;
 	}
-	return i;
+	return o;
 }
 
 char *

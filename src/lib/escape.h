@@ -9,9 +9,11 @@
 #define ESCAPE_SIZE(max)	(4 * (size_t)(max) + 4)
 
 /*
- * Escapes src[0..len) with vis(3), C style: at most `max` source bytes
- * are escaped, and "..." is appended when the input was cut. dst must
- * hold ESCAPE_SIZE(max) bytes. Returns dst, a NUL-terminated string.
+ * Escapes src[0..len) in C style, as strunvis(3) reads it back: \t, \n,
+ * \r, \" and \\, and a backslash and three octal digits for any other
+ * byte that is not printable ASCII. At most `max` source bytes are
+ * escaped, and "..." is appended when the input was cut. dst must hold
+ * ESCAPE_SIZE(max) bytes. Returns dst, a NUL-terminated string.
  */
 char	*escape(char *dst, const void *src, size_t len, size_t max);
 /* The same, returning the length of what it wrote (the NUL not counted). */

@@ -60,7 +60,7 @@ def test_log_connect_message_disconnect():
     lines = [l for l in text.splitlines() if l.startswith(peer + " ")]
     equal(lines[0], "%s connected to 127.0.0.1:%d" % (peer, d.port),
           "connect record")
-    equal(lines[1], '%s message 1: "a\\033[31mb\\0c"' % peer,
+    equal(lines[1], '%s message 1: "a\\033[31mb\\000c"' % peer,
           "escaped message record")
     equal(lines[2], '%s message 2: "second"' % peer, "message record 2")
     n = len(msg1) + len(msg2)
@@ -96,6 +96,22 @@ def test_log_escapes_quotes_backslash_and_high_bytes():
     d.wait_log("%s disconnected" % peer)
     want = ('%s message 1: "q\\"uote\\\\ \\t\\177\\377\\303\\251 \\r"\n'
             % peer).encode()
+    check(want in raw_log(d), "escaped record %r missing; log:\n%s" %
+          (want, d.log()))
+
+
+def test_log_escapes_controls_in_octal():
+    # as echoreplyd(8) says: \t \n \r by name, every other control in
+    # three octal digits, whatever follows it
+    d = Daemon()
+    msg = b"\0\a\b\v\f\x1b[m\x007\t\r."
+    with d.connect() as s:
+        peer = "127.0.0.1:%d" % s.getsockname()[1]
+        s.sendall(msg + b"\n")
+        equal(recv_until(s, 1), msg + b"\n", "reply")
+    d.wait_log("%s disconnected" % peer)
+    want = ('%s message 1: "\\000\\007\\010\\013\\014\\033[m\\0007\\t'
+            '\\r."\n' % peer).encode()
     check(want in raw_log(d), "escaped record %r missing; log:\n%s" %
           (want, d.log()))
 

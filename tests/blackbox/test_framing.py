@@ -288,7 +288,7 @@ def test_length_framing():
               length_frame(b"error: message longer than 8 bytes"),
               "too long, its reply framed, then closed")
     d.wait_log("message longer than 8 bytes; closing")
-    d.wait_log('message 3: "\\0\\n\\377"')
+    d.wait_log('message 3: "\\000\\n\\377"')
 
 
 def test_length_framing_counted_little_endian():
@@ -331,8 +331,8 @@ def test_binary_rules_in_hex():
         want = bytes([5]) + b"\xca\xfe\x00\xba\xbe" + \
             bytes([8]) + b"ff0041/3" + bytes([2, 0, 1])
         equal(recv_exact(s, len(want)), want, "binary replies")
-    d.wait_log('message 1: "\\0\\001\\002" (rule hello)')
-    d.wait_log('message 3: "\\0\\001"\n')
+    d.wait_log('message 1: "\\000\\001\\002" (rule hello)')
+    d.wait_log('message 3: "\\000\\001"\n')
 
 
 def test_ctl_speaks_every_framing():
