@@ -86,34 +86,24 @@ def test_log_numbers_every_message():
     equal(nums, list(range(1, 1011)), "message numbers 1 to 1010")
 
 
-def test_log_escapes_quotes_backslash_and_high_bytes():
+def test_log_escapes_quotes_backslash_controls_and_high_bytes():
+    # as echoreplyd(8) says: \t \n \r \" \\ by name, every other byte
+    # that is not printable ASCII in three octal digits, whatever follows
     d = Daemon()
-    msg = b'q"uote\\ \t\x7f\xff\xc3\xa9 \r'
+    msgs = [b'q"uote\\ \t\x7f\xff\xc3\xa9 \r',
+            b"\0\a\b\v\f\x1b[m\x007\t\r."]
     with d.connect() as s:
         peer = "127.0.0.1:%d" % s.getsockname()[1]
-        s.sendall(msg + b"\r\n")
-        equal(recv_until(s, 1), msg + b"\r\n", "reply")
+        for m in msgs:
+            s.sendall(m + b"\r\n")
+            equal(recv_until(s, 1), m + b"\r\n", "reply")
     d.wait_log("%s disconnected" % peer)
-    want = ('%s message 1: "q\\"uote\\\\ \\t\\177\\377\\303\\251 \\r"\n'
-            % peer).encode()
-    check(want in raw_log(d), "escaped record %r missing; log:\n%s" %
-          (want, d.log()))
-
-
-def test_log_escapes_controls_in_octal():
-    # as echoreplyd(8) says: \t \n \r by name, every other control in
-    # three octal digits, whatever follows it
-    d = Daemon()
-    msg = b"\0\a\b\v\f\x1b[m\x007\t\r."
-    with d.connect() as s:
-        peer = "127.0.0.1:%d" % s.getsockname()[1]
-        s.sendall(msg + b"\n")
-        equal(recv_until(s, 1), msg + b"\n", "reply")
-    d.wait_log("%s disconnected" % peer)
-    want = ('%s message 1: "\\000\\007\\010\\013\\014\\033[m\\0007\\t'
-            '\\r."\n' % peer).encode()
-    check(want in raw_log(d), "escaped record %r missing; log:\n%s" %
-          (want, d.log()))
+    for want in ('%s message 1: "q\\"uote\\\\ \\t\\177\\377\\303\\251 \\r"\n',
+                 '%s message 2: "\\000\\007\\010\\013\\014\\033[m\\0007\\t'
+                 '\\r."\n'):
+        want = (want % peer).encode()
+        check(want in raw_log(d), "escaped record %r missing; log:\n%s" %
+              (want, d.log()))
 
 
 def test_log_ipv6_peer_in_brackets():
