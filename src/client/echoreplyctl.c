@@ -500,13 +500,14 @@ main(int argc, char *argv[])
 	union addr_any		 proxy_src;
 	unsigned int		 proxy_version;
 	bool			 proxy_named;
+	int			 r;
 
 	/*
 	 * Before anything is opened, or the connection could take 1 and the
 	 * replies go back to the server; a closed 1 or 2 stays unwritable.
 	 */
-	if (stdfds_open(O_RDONLY) < 0)
-		return EX_OSERR;
+	if ((r = stdfds_open(O_RDONLY)) < 0)
+		report_die(EX_OSERR, "/dev/null: %s", strerror(-r));
 	opts_parse(argc, argv, &opt);
 	report_init(opt.quiet, opt.verbose);
 	conf = opts_config(&opt);

@@ -468,8 +468,8 @@ main(int argc, char *argv[])
 	bool		 check = false;
 	int		 ch, r;
 
-	if (stdfds_open(O_WRONLY) < 0)
-		exit(EX_OSERR);
+	if ((r = stdfds_open(O_WRONLY)) < 0)
+		errc(EX_OSERR, -r, "/dev/null");
 	while ((ch = getopt_long(argc, argv, "f:ndivVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
