@@ -184,7 +184,10 @@ on_reply(const char *data, size_t len)
 	}
 	p = pending_pop(&c.pr);
 	if (c.dgram) {
-		memmove(c.out.data, c.out.data + p.len, c.out.len - p.len);
+		/* an empty message may have left no buffer at all */
+		if (c.out.data != NULL)
+			memmove(c.out.data, c.out.data + p.len,
+			    c.out.len - p.len);
 		c.out.len -= p.len;
 		c.out_off -= p.len;
 		c.psent--;
