@@ -99,7 +99,8 @@ hold(struct dgram *d, const union addr_any *peer, socklen_t peerlen,
 	h->peer = *peer;
 	h->peerlen = peerlen;
 	h->len = d->out.len;
-	memcpy(h->data, d->out.data, d->out.len);
+	if (h->len > 0)		/* an empty reply may have no buffer yet */
+		memcpy(h->data, d->out.data, h->len);
 	if (sd_event_add_time_relative(d->ctx->event, &h->timer,
 	    CLOCK_MONOTONIC, delay_ms * 1000, SERVE_TIMER_ACCURACY_USEC,
 	    delayed_due, h) < 0) {

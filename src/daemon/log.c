@@ -95,8 +95,8 @@ open_sink(void)
 }
 
 /*
- * Whether the journal's socket is there: sd_journal_sendv() reports
- * success when it is not, and the records would vanish.
+ * Whether the journal's socket is there, to say at start that records go
+ * to standard error instead.
  */
 static bool
 journal_present(void)
@@ -318,8 +318,9 @@ journal_sendv(const struct iovec *iov, int n)
 		if (errno == EAGAIN)
 			return JOURNAL_DROPPED;
 		/*
-		 * EMSGSIZE too: the longest record (LOG_MESSAGE_MAX escaped)
-		 * fits the default send buffer; below that, stderr has it
+		 * EMSGSIZE, ENOBUFS too: the longest record (LOG_MESSAGE_MAX
+		 * escaped, about 270 KB) fits the raised send buffer; where
+		 * the kernel allows less, stderr has it, without its fields
 		 */
 		return -errno;
 	}

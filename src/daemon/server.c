@@ -636,7 +636,8 @@ fail:
 /*
  * Per-source limits and rates a reload turned on count the connections
  * already open as well, and apply to them from their next message. One
- * still waiting for its PROXY header is counted when the header comes.
+ * still waiting for its PROXY header is counted when the header comes;
+ * one already closing is not counted.
  */
 static void
 tally_open(struct server *srv)
@@ -656,7 +657,7 @@ tally_open(struct server *srv)
 			continue;
 		for (e = l->idle.head; e != NULL; e = e->next) {
 			c = conn_of_idle(e);
-			if (c->tally != NULL || c->proxy_wait ||
+			if (c->tally != NULL || c->proxy_wait || c->closing ||
 			    (t = tallies_get(l->tallies, &c->sa.sa,
 			    serve_now(&srv->ctx), svc->source_message_rate,
 			    svc->source_message_burst)) == NULL)

@@ -207,6 +207,13 @@ def test_udp_empty_datagram_answered():
                        timeout=harness.WAIT)
     equal((r.returncode, r.stdout, r.stderr), (0, b"empty\n", b""),
           "echoreplyctl -u --raw with an empty message")
+    d.stop()
+    # an empty reply held by a delay, before any reply made a buffer
+    d = Daemon('listen = { name = "dg"; protocol = "udp"; port = %d; };\n'
+               'rules = ( { exact = ""; reply = "%%{message}"; '
+               'delay_ms = 20; } );\n' % port, port=port, listen=False)
+    equal(udp_ask(port, b""), b"", "a delayed empty reply")
+    equal(d.stop(), 0, "exit status")
 
 
 if __name__ == "__main__":

@@ -210,21 +210,23 @@ def reload():
     check("reload: the new rule answers", True)
     check("reload: same main PID", prop("echoreplyd.service", "MainPID") ==
           pid)
-    with open(cfg, "a") as f:
-        f.write("rules = ( { name = \"broken\"; exact = ; } );\n")
-    run("systemctl", "reload", "echoreplyd.service")
-    err = until("the reload error in the journal", lambda: [
-        r for r in journal("-u", "echoreplyd.service", "-p", "warning")
-        if re.match(re.escape(cfg) + r":\d+: ", r.get("MESSAGE", ""))])
-    check("broken reload: the file:line: error is logged", err,
-          err and err[0]["MESSAGE"])
-    check("broken reload: the old config still answers", ask("version") ==
-          "v2")
-    check("broken reload: same main PID, still active",
-          prop("echoreplyd.service", "MainPID") == pid and
-          prop("echoreplyd.service", "ActiveState") == "active")
-    write_config(cfg, "v3")
-    run("systemctl", "reload", "echoreplyd.service")
+    try:
+        with open(cfg, "a") as f:
+            f.write("rules = ( { name = \"broken\"; exact = ; } );\n")
+        run("systemctl", "reload", "echoreplyd.service")
+        err = until("the reload error in the journal", lambda: [
+            r for r in journal("-u", "echoreplyd.service", "-p", "warning")
+            if re.match(re.escape(cfg) + r":\d+: ", r.get("MESSAGE", ""))])
+        check("broken reload: the file:line: error is logged", err,
+              err and err[0]["MESSAGE"])
+        check("broken reload: the old config still answers",
+              ask("version") == "v2")
+        check("broken reload: same main PID, still active",
+              prop("echoreplyd.service", "MainPID") == pid and
+              prop("echoreplyd.service", "ActiveState") == "active")
+    finally:
+        write_config(cfg, "v3")
+        run("systemctl", "reload", "echoreplyd.service")
     until("the fixed config", lambda: ask("version") == "v3")
 
 
@@ -234,15 +236,17 @@ def upgrade():
         return
     pid = prop("echoreplyd.service", "MainPID")
     check("upgrade: the service runs before", pid != "0")
+    listening = prop("echoreplyd.socket", "ActiveEnterTimestampMonotonic")
     run("dpkg", "-i", DEB)
     until("the service restarted", lambda: prop(
         "echoreplyd.service", "MainPID") not in ("0", pid) and
         prop("echoreplyd.service", "SubState") == "running")
     check("upgrade: the running service was restarted", True)
     check("upgrade: the changed config kept", ask("version") == "v3")
-    check("upgrade: the socket still listens",
-          prop("echoreplyd.socket", "SubState") == "listening" or
-          prop("echoreplyd.socket", "SubState") == "running")
+    check("upgrade: the socket was not restarted (its backlog kept)",
+          prop("echoreplyd.socket", "ActiveEnterTimestampMonotonic") ==
+          listening and prop("echoreplyd.socket", "ActiveState") ==
+          "active", prop("echoreplyd.socket", "ActiveEnterTimestamp"))
 
 
 def restarts():
@@ -250,6 +254,16 @@ def restarts():
     unit = "echoreplyd.service"
     drop_in(unit, "e2e-watchdog", "[Service]\nWatchdogSec=1s\n"
             "TimeoutAbortSec=5s\n")
+    try:
+        watchdog(unit)
+    finally:
+        remove_drop_in(unit, "e2e-watchdog")
+        run("systemctl", "restart", unit)
+    crash(unit)
+    bad_start(unit)
+
+
+def watchdog(unit):
     run("systemctl", "restart", unit)
     check("watchdog: 1 s in force", prop(unit, "WatchdogUSec") == "1s",
           prop(unit, "WatchdogUSec"))
@@ -269,9 +283,9 @@ def restarts():
     check("watchdog: a stalled daemon is killed and restarted",
           "Watchdog timeout" in fired, fired[-2000:])
     check("watchdog: served again after the restart", ask("version") == "v3")
-    remove_drop_in(unit, "e2e-watchdog")
-    run("systemctl", "restart", unit)
 
+
+def crash(unit):
     pid = int(prop(unit, "MainPID"))
     restarts = int(prop(unit, "NRestarts"))
     os.kill(pid, signal.SIGSEGV)
@@ -282,8 +296,20 @@ def restarts():
           int(prop(unit, "MainPID")) not in (0, pid))
     check("crash: served again", ask("version") == "v3")
 
+
+def bad_start(unit):
     cfg = config_path()
     good = open(cfg).read()
+    try:
+        bad_config_at_start(unit, cfg)
+    finally:
+        with open(cfg, "w") as f:
+            f.write(good)
+        run("systemctl", "reset-failed", unit)
+    check("fixed config: the next client starts it", ask("version") == "v3")
+
+
+def bad_config_at_start(unit, cfg):
     with open(cfg, "w") as f:
         f.write("max_connections = \"many\";\n")
     p = subprocess.run(["systemctl", "restart", unit], timeout=60,
@@ -305,13 +331,12 @@ def restarts():
           prop("echoreplyd.socket", "ActiveState") == "active" and
           prop("echoreplyd.socket", "SubState") == "listening",
           prop("echoreplyd.socket", "SubState"))
-    out = run("journalctl", "--no-pager", "-u", unit, "-o", "cat")
-    check("bad config at start: the error names the file and line",
-          re.search(re.escape(cfg) + r":1: ", out), out[-2000:])
-    with open(cfg, "w") as f:
-        f.write(good)
-    run("systemctl", "reset-failed", unit)
-    check("fixed config: the next client starts it", ask("version") == "v3")
+    # journald reads the unit's output on its own time
+    out = until("the start error in the journal", lambda: [
+        r["MESSAGE"] for r in journal("-u", unit)
+        if re.match(re.escape(cfg) + r":1: ", str(r.get("MESSAGE", "")))])
+    check("bad config at start: the error names the file and line", out,
+          out)
 
 
 def many_clients():
@@ -393,11 +418,10 @@ def hardening():
             "ExecStart=/usr/bin/python3 -I %s/probe.py\n" % HERE)
     try:
         run("systemctl", "start", "echoreplyd.service")
-        recs = [r["MESSAGE"] for r in journal("-u", "echoreplyd.service")
-                if str(r.get("MESSAGE", "")).startswith("PROBE ")]
-        check("the probe reported", recs, run("journalctl", "--no-pager",
-                                               "-u", "echoreplyd.service",
-                                               "-n", "30"))
+        recs = until("the probe's report in the journal", lambda: [
+            r["MESSAGE"] for r in journal("-u", "echoreplyd.service")
+            if str(r.get("MESSAGE", "")).startswith("PROBE ")])
+        check("the probe reported", recs)
         for what, (ok, seen) in json.loads(recs[-1][6:]).items():
             check("hardening: " + what, ok, seen)
     finally:
