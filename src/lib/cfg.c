@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "config-source.h"
 
 static void
 add_error(struct parser *p, int order, const char *text)
@@ -47,29 +48,58 @@ cfg_flush_errors(struct parser *p)
 	p->errc = 0;
 }
 
-void
-cfg_error(struct parser *p, const config_setting_t *s, const char *fmt, ...)
+static void __attribute__((format(printf, 5, 0)))
+verror(struct parser *p, const char *file, unsigned int lineno, int order,
+    const char *fmt, va_list ap)
 {
 	char		 msg[512], line[1024];
-	const char	*file = NULL;
-	unsigned int	 lineno = 0;
-	va_list		 ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (s != NULL)
-		file = config_setting_source_file(s);
-	if (file == NULL)
-		file = p->path;
-	if (s != NULL)
-		lineno = config_setting_source_line(s);
 	if (lineno > 0)
 		snprintf(line, sizeof(line), "%s:%u: %s", file, lineno, msg);
 	else
 		snprintf(line, sizeof(line), "%s: %s", file, msg);
-	add_error(p, (strcmp(file, p->path) == 0 ? 0 : 1 << 20) +
-	    (int)lineno, line);
+	add_error(p, order, line);
+}
+
+void
+cfg_error_at(struct parser *p, const char *file, unsigned int lineno,
+    int order, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	verror(p, file, lineno, order, fmt, ap);
+	va_end(ap);
+}
+
+void
+cfg_where(const struct parser *p, const config_setting_t *s,
+    const char **file, unsigned int *line)
+{
+	int	 n = config_setting_source_line(s);
+
+	if (p->src == NULL || !cfg_source_where(p->src, n, file, line)) {
+		*file = p->path;
+		*line = n > 0 ? (unsigned int)n : 0;
+	}
+}
+
+void
+cfg_error(struct parser *p, const config_setting_t *s, const char *fmt, ...)
+{
+	const char	*file = p->path;
+	unsigned int	 lineno = 0;
+	int		 order = 0;
+	va_list		 ap;
+
+	if (s != NULL) {
+		cfg_where(p, s, &file, &lineno);
+		order = config_setting_source_line(s);
+	}
+	va_start(ap, fmt);
+	verror(p, file, lineno, order, fmt, ap);
+	va_end(ap);
 }
 
 const char *

@@ -20,8 +20,10 @@
 #define CFG_NAME_CHARS	"abcdefghijklmnopqrstuvwxyz" \
 			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:[]/"
 
+struct cfg_source;
+
 struct cfg_error {
-	int	 order;		/* the main file first, then by line */
+	int	 order;		/* the line of the text read, includes in it */
 	char	*text;
 };
 
@@ -33,11 +35,22 @@ struct parser {
 	int			 errors;
 	struct cfg_error	*errv;
 	size_t			 errc;
+	const struct cfg_source	*src;	/* what libconfig read */
 };
 
 /* Records "file:line: message" for the setting (NULL: the file). */
 void	cfg_error(struct parser *, const config_setting_t *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+/*
+ * Records "file:line: message" (line 0: "file: message"), reported in
+ * the order of order among the others.
+ */
+void	cfg_error_at(struct parser *, const char *file, unsigned int line,
+	    int order, const char *, ...)
+	    __attribute__((format(printf, 5, 6)));
+/* The file (as opened) and line a setting was read from. */
+void	cfg_where(const struct parser *, const config_setting_t *,
+	    const char **file, unsigned int *line);
 /* Reports the errors recorded, in file order, and forgets them. */
 void	cfg_flush_errors(struct parser *);
 const char *cfg_type_name(int);

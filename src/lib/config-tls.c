@@ -101,9 +101,8 @@ get_file(struct parser *p, const config_setting_t *group, const char *key,
 		cfg_error(p, where, "'%s' must name a file", key);
 		return;
 	}
-	if ((from = config_setting_source_file(where)) == NULL)
-		from = p->path;
-	if (str[0] == '/' || from == NULL)
+	cfg_where(p, where, &from, line);
+	if (str[0] == '/')
 		path = strdup(str);
 	else if ((dir = strdup(from)) != NULL &&
 	    asprintf(&path, "%s/%s", dirname(dir), str) == -1)
@@ -115,7 +114,6 @@ get_file(struct parser *p, const config_setting_t *group, const char *key,
 	}
 	free(*out);
 	*out = path;
-	*line = (unsigned int)config_setting_source_line(where);
 }
 
 static void

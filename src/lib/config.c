@@ -2,7 +2,6 @@
 /* Loading a configuration: the file, its top level, defaults, freeing. */
 #include <errno.h>
 #include <libconfig.h>
-#include <libgen.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdint.h>
@@ -17,6 +16,7 @@
 #include "config-listen.h"
 #include "config-rules.h"
 #include "config-service.h"
+#include "config-source.h"
 
 static struct conf *
 conf_new(const char *path)
@@ -173,12 +173,14 @@ struct conf *
 config_load(const char *path, config_report_fn report, void *arg,
     int *errnum)
 {
-	struct parser	 p = { path, report, arg, 0, NULL, 0 };
+	struct parser	 p = { path, report, arg, 0, NULL, 0, NULL };
+	struct cfg_source src;
 	struct conf	*c = NULL;
 	config_t	 cf;
 	struct stat	 st;
 	FILE		*fp;
-	char		*dir, *copy;
+	const char	*file;
+	unsigned int	 line;
 
 	if (errnum != NULL)
 		*errnum = 0;
@@ -195,21 +197,26 @@ config_load(const char *path, config_report_fn report, void *arg,
 		fclose(fp);
 		return NULL;
 	}
+	if (cfg_source_read(&src, &p, path, fp) < 0) {
+		fclose(fp);
+		cfg_source_free(&src);
+		cfg_flush_errors(&p);
+		return NULL;
+	}
+	fclose(fp);
+	p.src = &src;
 
 	config_init(&cf);
 	config_set_options(&cf, 0);	/* no silent int/float conversion */
-	if ((copy = strdup(path)) != NULL) {
-		dir = dirname(copy);
-		config_set_include_dir(&cf, dir);
-	}
-	if (config_read(&cf, fp) != CONFIG_TRUE) {
-		char line[1024];
-
-		snprintf(line, sizeof(line), "%s:%d: %s",
-		    config_error_file(&cf) ? config_error_file(&cf) : path,
-		    config_error_line(&cf), config_error_text(&cf));
-		p.errors++;
-		report(line, arg);
+	/* no include directory: the text holds no @include */
+	if (config_read_string(&cf, src.text) != CONFIG_TRUE) {
+		if (!cfg_source_where(&src, config_error_line(&cf), &file,
+		    &line)) {
+			file = path;
+			line = 0;
+		}
+		cfg_error_at(&p, file, line, config_error_line(&cf), "%s",
+		    config_error_text(&cf));
 		goto out;
 	}
 	if ((c = conf_new(path)) == NULL) {
@@ -226,8 +233,7 @@ config_load(const char *path, config_report_fn report, void *arg,
 out:
 	cfg_flush_errors(&p);
 	config_destroy(&cf);
-	free(copy);
-	fclose(fp);
+	cfg_source_free(&src);
 	if (p.errors > 0) {
 		config_free(c);
 		return NULL;

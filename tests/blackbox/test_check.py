@@ -95,6 +95,61 @@ def test_directory_is_not_a_config():
               "stderr")
 
 
+def test_include_absolute_and_errors_named_as_opened():
+    # an absolute @include is read as it is written; a relative one is
+    # taken from the configuration's directory, and what is wrong in it
+    # names it by a path that opens from where echoreplyd runs
+    with TempDir() as t:
+        os.mkdir(os.path.join(t.path, "etc"))
+        absolute = t.file("elsewhere.conf", "max_message_bytes = 512;\n")
+        t.file("etc/part.conf", "# part\nmax_queued_bytes = 4096;\n")
+        main = t.file("etc/main.conf",
+                      'framing = "line";\n'
+                      '@include "%s"\n'
+                      '@include "part.conf"\n' % absolute)
+        r = subprocess.run([harness.ECHOREPLYD, "-n", "-v", "-f",
+                            "etc/main.conf"], cwd=t.path,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=harness.WAIT)
+        equal(r.returncode, 0, "exit status (stderr %r)" % r.stderr)
+        out = r.stdout.decode()
+        check("\nmax_message_bytes = 512;\n" in out,
+              "absolute include not read:\n" + out)
+        check("\nmax_queued_bytes = 4096;\n" in out,
+              "relative include not read:\n" + out)
+
+        t.file("etc/part.conf", "# part\ncolour = \"blue\";\n")
+        t.file("elsewhere.conf", "max_message_bytes = 0;\n")
+        r = subprocess.run([harness.ECHOREPLYD, "-n", "-f",
+                            "etc/main.conf"], cwd=t.path,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=harness.WAIT)
+        equal(r.returncode, EX_CONFIG, "exit status")
+        equal(r.stderr.decode().splitlines(), [
+            "%s:1: 'max_message_bytes' must be between 1 and 16777216, "
+            "not 0" % absolute,
+            "etc/part.conf:2: unknown key 'colour'",
+        ], "stderr lines")
+        for line in r.stderr.decode().splitlines():
+            named = line.split(":")[0]
+            check(os.path.isfile(os.path.join(t.path, named)),
+                  "%r does not open from the daemon's directory" % named)
+
+
+def test_nul_in_a_string_refused():
+    # libconfig would drop the "\x00"; the error points to the hex keys
+    with TempDir() as t:
+        path = t.file("nul.conf", 'rules = (\n'
+                                  '  { exact = "a\\x00b"; reply = "x"; }\n'
+                                  ');\n')
+        r = daemon("-n", "-f", path)
+        equal(r.returncode, EX_CONFIG, "exit status")
+        err = r.stderr.decode()
+        check(err.startswith("%s:2: a string cannot hold a NUL byte" % path),
+              "stderr %r" % err)
+        check("exact_hex" in err, "no word of the hex keys: %r" % err)
+
+
 def round_trip(t, src, name):
     r1 = daemon("-n", "-v", "-f", src)
     equal(r1.returncode, 0, "%s: exit status (stderr %r)" %

@@ -3,7 +3,7 @@
  * Config validation: every tests/config/good-*.conf loads and dumps as its
  * .out file, and that dump loads again and dumps the same; every bad-*.conf
  * is refused with exactly the lines in its .err file (@FILE@ stands for the
- * path); the shipped etc/echoreplyd.conf loads.
+ * path, @DIR@ for its directory); the shipped etc/echoreplyd.conf loads.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -46,17 +46,30 @@ slurp(const char *path)
 	return b.data;
 }
 
-/* Replaces every @FILE@ in text with path. */
+/*
+ * Replaces every @FILE@ in text with path, and every @DIR@ with the
+ * directory it is in (for the files it includes).
+ */
 static char *
 expand(const char *text, const char *path)
 {
 	struct buf	 b = { 0 };
-	const char	*p;
+	const char	*p, *f, *d;
+	int		 dirlen = (int)(strrchr(path, '/') - path);
 
-	while ((p = strstr(text, "@FILE@")) != NULL) {
+	for (;;) {
+		f = strstr(text, "@FILE@");
+		d = strstr(text, "@DIR@");
+		if ((p = f == NULL || (d != NULL && d < f) ? d : f) == NULL)
+			break;
 		buf_append(&b, text, (size_t)(p - text));
-		buf_append(&b, path, strlen(path));
-		text = p + 6;
+		if (p == f) {
+			buf_append(&b, path, strlen(path));
+			text = p + 6;
+		} else {
+			buf_append(&b, path, (size_t)dirlen);
+			text = p + 5;
+		}
 	}
 	buf_append(&b, text, strlen(text) + 1);
 	return b.data;
