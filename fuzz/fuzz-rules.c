@@ -403,16 +403,20 @@ add(struct build *b, enum rules_kind kind, const char *pat, bool ci,
 {
 	struct rules_def	 d;
 	struct template		*replies[3];
+	regex_t			 re;
 	char			 err[256];
 	size_t			 nsub = 0, idx = rules_count(b->rs);
 	int			 i;
 
 	if (idx >= sizeof(b->ref) / sizeof(b->ref[0]))
 		return;
-	if (pat != NULL && rules_check_pattern(kind, pat, ci, &nsub, err,
-	    sizeof(err)) < 0)
+	/* its groups may be used, so no REG_NOSUB: compiled once, kept */
+	if (pat != NULL && rules_check_pattern(kind, pat, ci ? REG_ICASE : 0,
+	    &re, &nsub, err, sizeof(err)) < 0)
 		return;
 	memset(&d, 0, sizeof(d));
+	if (kind == RULES_REGEX)
+		d.re = &re;
 	d.kind = kind;
 	d.pattern = pat;
 	d.ignore_case = ci;
@@ -468,6 +472,59 @@ regex_ok(const char *p, size_t plen)
 			return false;
 	}
 	return braces <= 1 && reps <= 6;
+}
+
+static uint64_t
+mul3_sat(uint64_t v)
+{
+	return v > UINT64_MAX / 3 ? UINT64_MAX : v * 3;
+}
+
+/*
+ * rules_regex_size() on any pattern: never more atoms than bytes without
+ * a repetition; a group around a pattern, repeated 3 times, is 3 times
+ * the pattern and the group (for one that a group cannot change: no
+ * bracket, no backslash, balanced, not too deep); within the limit when
+ * rules_check_pattern() takes it.
+ */
+static void
+check_size(const char *p, size_t plen, bool ci)
+{
+	char		 wrapped[PAT_MAX + 8];
+	uint64_t	 size = rules_regex_size(p), want;
+	size_t		 i, nsub;
+	char		 err[256];
+	int		 depth = 0, deepest = 0;
+	bool		 plain = true;
+
+	for (i = 0; i < plen; i++)
+		depth += p[i] == '(';
+	/* (groups too deep to size: UINT64_MAX, refused) */
+	if (strpbrk(p, "*+?{") == NULL && depth <= RULES_REGEX_GROUPS_MAX &&
+	    size > plen)
+		FAIL("\"%s\": size %llu without repetitions", p,
+		    (unsigned long long)size);
+	for (depth = 0, i = 0; i < plen && plain; i++) {
+		if (p[i] == '[' || p[i] == '\\')
+			plain = false;
+		else if (p[i] == '(' && ++depth > deepest)
+			deepest = depth;
+		else if (p[i] == ')' && --depth < 0)
+			plain = false;
+	}
+	if (plain && depth == 0 && deepest < RULES_REGEX_GROUPS_MAX) {
+		snprintf(wrapped, sizeof(wrapped), "(%s){3}", p);
+		want = mul3_sat(size == UINT64_MAX ? size : size + 1);
+		if (rules_regex_size(wrapped) != want)
+			FAIL("\"%s\": size %llu, not 3 * (%llu + 1)", wrapped,
+			    (unsigned long long)rules_regex_size(wrapped),
+			    (unsigned long long)size);
+	}
+	if (regex_ok(p, plen) && rules_check_pattern(RULES_REGEX, p,
+	    ci ? REG_ICASE : 0, NULL, &nsub, err, sizeof(err)) == 0 &&
+	    size > RULES_REGEX_SIZE_MAX)
+		FAIL("\"%s\": taken at size %llu", p,
+		    (unsigned long long)size);
 }
 
 static void
@@ -607,6 +664,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* 2. templates on their own */
 	if (template_compile(tsrc, &t, err, sizeof(err)) == 0)
 		template_free(t);
+
+	/* 2b. the regex size estimate, on any pattern */
+	check_size(pat, plen, ci);
 
 	/* 3. networks: the pattern as a network, and one from raw bytes */
 	hasnet = addr_net_parse(pat, &net) == 0;
@@ -774,8 +834,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	counts_free(&counts);
 
 	/* 7. the regex alone, so its captures get rendered too */
-	if (regex_ok(pat, plen) && rules_check_pattern(RULES_REGEX, pat, ci,
-	    &nsub, err, sizeof(err)) == 0 && mlen <= REGEX_MSG_MAX) {
+	if (regex_ok(pat, plen) && rules_check_pattern(RULES_REGEX, pat,
+	    ci ? REG_ICASE : 0, NULL, &nsub, err, sizeof(err)) == 0 &&
+	    mlen <= REGEX_MSG_MAX) {
 		struct build	 rb;
 
 		memset(&rb, 0, sizeof(rb));

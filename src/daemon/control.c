@@ -694,7 +694,6 @@ cmd_wait(struct cclient *cl, char *args)
 	char		*ms, *which, err[160];
 	long long	 v;
 	size_t		 nsub;
-	int		 r;
 
 	ms = strsep(&args, " ");
 	which = strsep(&args, " ");
@@ -710,10 +709,10 @@ cmd_wait(struct cclient *cl, char *args)
 		    "(recorded_messages is 0)");
 		return;
 	}
-	if ((r = rules_check_pattern(RULES_REGEX, args, false, &nsub, err,
-	    sizeof(err))) < 0 ||
-	    regcomp(&cl->re, args, REG_EXTENDED | REG_NOSUB) != 0) {
-		say(cl, "error usage %s", r < 0 ? err : "bad regex");
+	/* checked and compiled once, as the daemon's rules are */
+	if (rules_check_pattern(RULES_REGEX, args, REG_NOSUB, &cl->re, &nsub,
+	    err, sizeof(err)) < 0) {
+		say(cl, "error usage %s", err);
 		return;
 	}
 	cl->re_set = true;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* The "rules" list of the configuration file. */
 #include <errno.h>
+#include <regex.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,7 +216,7 @@ parse_faults(struct parser *p, const config_setting_t *s, struct rules_def *d)
 
 static void
 parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
-    struct names *names)
+    unsigned int number, struct names *names)
 {
 	static const char *const known[] = {
 		"name", "exact", "prefix", "suffix", "contains", "glob",
@@ -229,6 +230,8 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 		NULL
 	};
 	const config_setting_t	*ms = NULL, *e, *rs, *hx, *where;
+	const config_setting_t	*rwhere[RULE_REPLIES_MAX];
+	regex_t			 re;
 	char			*bytes = NULL;
 	const char		*strs[RULE_NAMES_MAX], *src;
 	const char		*snis[RULE_NAMES_MAX];
@@ -239,7 +242,7 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 	char			 err[256];
 	size_t			 i, n, nsub = 0;
 	long long		 delay = 0, delay_max = 0;
-	bool			 no_reply = false;
+	bool			 no_reply = false, subs = false, pattern_ok;
 	int			 errors = p->errors;
 
 	memset(&d, 0, sizeof(d));
@@ -280,9 +283,6 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 			d.pattern = bytes;
 	}
 	cfg_get_bool(p, s, "ignore_case", &d.ignore_case);
-	if (d.pattern != NULL && rules_check_pattern(d.kind, d.pattern,
-	    d.ignore_case, &nsub, err, sizeof(err)) < 0)
-		cfg_error(p, ms, "'%s': %s", config_setting_name(ms), err);
 
 	if ((e = config_setting_get_member(s, "listener")) != NULL) {
 		d.nlisteners = cfg_get_strings(p, e, "listener", strs,
@@ -336,8 +336,10 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 		    decode_hex(p, hx, src, &rb, &rlen) == 0) {
 			if (template_literal(rb, rlen, &replies[0]) < 0)
 				cfg_error(p, hx, "out of memory");
-			else
+			else {
+				rwhere[0] = hx;
 				d.nreplies = 1;
+			}
 			free(rb);
 		}
 	} else if (e != NULL && rs != NULL)
@@ -351,10 +353,10 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 	    NULL) {
 		if (template_compile(src, &replies[0], err, sizeof(err)) < 0)
 			cfg_error(p, e, "'reply': %s", err);
-		else if (check_captures(p, e, replies[0], d.kind, nsub) < 0)
-			template_free(replies[0]);
-		else
+		else {
+			rwhere[0] = e;
 			d.nreplies = 1;
+		}
 	} else if (rs != NULL) {
 		const char *rstr[RULE_REPLIES_MAX];
 
@@ -366,18 +368,36 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 			if (template_compile(rstr[i], &replies[d.nreplies],
 			    err, sizeof(err)) < 0)
 				cfg_error(p, where, "'replies': %s", err);
-			else if (check_captures(p, where,
-			    replies[d.nreplies], d.kind, nsub) < 0)
-				template_free(replies[d.nreplies]);
 			else
-				d.nreplies++;
+				rwhere[d.nreplies++] = where;
 		}
 	}
 	d.replies = replies;
 
+	/* compiled once, knowing whether the replies use its groups */
+	for (i = 0; i < d.nreplies; i++)
+		if (template_max_capture(replies[i]) >= 0)
+			subs = true;
+	pattern_ok = d.pattern == NULL || rules_check_pattern(d.kind,
+	    d.pattern, (d.ignore_case ? REG_ICASE : 0) |
+	    (subs ? 0 : REG_NOSUB), &re, &nsub, err, sizeof(err)) == 0;
+	if (!pattern_ok) {
+		if (d.name != NULL)
+			cfg_error(p, ms, "rule \"%.100s\": '%s': %s", d.name,
+			    config_setting_name(ms), err);
+		else
+			cfg_error(p, ms, "rule #%u: '%s': %s", number,
+			    config_setting_name(ms), err);
+	} else if (d.kind == RULES_REGEX)
+		d.re = &re;
+	for (i = 0; pattern_ok && i < d.nreplies; i++)
+		(void)check_captures(p, rwhere[i], replies[i], d.kind, nsub);
+
 	if (p->errors > errors) {
 		for (i = 0; i < d.nreplies; i++)
 			template_free(replies[i]);
+		if (d.re != NULL)
+			regfree(d.re);
 		free(bytes);
 		return;
 	}
@@ -413,6 +433,6 @@ cfg_parse_rules(struct parser *p, struct conf *c, const config_setting_t *s)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		parse_rule(p, c, config_setting_get_elem(s, i), &names);
+		parse_rule(p, c, config_setting_get_elem(s, i), i + 1, &names);
 	free(names.slot);
 }

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,10 +82,151 @@ rules_kind_name(enum rules_kind k)
 	}
 }
 
+static uint64_t
+add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t
+mul_sat(uint64_t a, uint64_t b)
+{
+	return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+/*
+ * The length of the bracket expression at p ("[" ... "]"): "]" first (after
+ * "^") is a member, and so is a "]" that closes "[:", "[." or "[=". The
+ * rest of p when it is not closed (regcomp() refuses that).
+ */
+static size_t
+bracket_len(const char *p)
+{
+	size_t	 i = 1;
+	char	 c;
+
+	if (p[i] == '^')
+		i++;
+	if (p[i] == ']')
+		i++;
+	for (; p[i] != '\0' && p[i] != ']'; i++)
+		if (p[i] == '[' && (p[i + 1] == ':' || p[i + 1] == '.' ||
+		    p[i + 1] == '=')) {
+			c = p[i + 1];
+			for (i += 2; p[i] != '\0' &&
+			    !(p[i] == c && p[i + 1] == ']'); i++)
+				;
+			if (p[i] == '\0')
+				return i;
+			i++;
+		}
+	return p[i] == ']' ? i + 1 : i;
+}
+
+/* A decimal count in a "{m,n}", up to the next non-digit; capped. */
+static uint64_t
+count_at(const char *p, size_t *i)
+{
+	uint64_t	 v = 0;
+
+	for (; p[*i] >= '0' && p[*i] <= '9'; (*i)++)
+		if ((v = v * 10 + (uint64_t)(p[*i] - '0')) > UINT32_MAX)
+			v = UINT32_MAX;
+	return v;
+}
+
+/*
+ * The copies regcomp() makes of what a repetition at p repeats ("{2,5}":
+ * 5, "{2,}": 3, "+": 2, "*" and "?": 1), its length in *n; 0 when there
+ * is no repetition at p.
+ */
+static uint64_t
+repeat_copies(const char *p, size_t *n)
+{
+	uint64_t	 lo, hi;
+	size_t		 i = 1;
+
+	*n = 1;
+	switch (p[0]) {
+	case '*':
+	case '?':
+		return 1;
+	case '+':
+		return 2;
+	case '{':
+		break;
+	default:
+		return 0;
+	}
+	lo = hi = count_at(p, &i);
+	if (p[i] == ',') {
+		i++;
+		hi = p[i] >= '0' && p[i] <= '9' ? count_at(p, &i) : lo + 1;
+	}
+	if (p[i] != '}')
+		return 0;	/* not an interval: regcomp() refuses it */
+	*n = i + 1;
+	if (hi < lo)
+		hi = lo;
+	return hi > 0 ? hi : 1;
+}
+
+uint64_t
+rules_regex_size(const char *p)
+{
+	/* per open group: its alternatives so far, the branch, its last atom */
+	struct {
+		uint64_t	 alts, seq, last;
+	}		 lv[RULES_REGEX_GROUPS_MAX + 1];
+	uint64_t	 k, size;
+	size_t		 i, n, top = 0;
+
+	memset(&lv[0], 0, sizeof(lv[0]));
+	for (i = 0; p[i] != '\0'; i += n) {
+		if ((k = repeat_copies(p + i, &n)) > 0) {
+			/* the last atom, k times */
+			size = mul_sat(lv[top].last, k);
+			lv[top].seq = add_sat(lv[top].seq - lv[top].last, size);
+			lv[top].last = size;
+			continue;
+		}
+		n = 1;
+		if (p[i] == '(') {
+			if (top == RULES_REGEX_GROUPS_MAX)
+				return UINT64_MAX;
+			top++;
+			memset(&lv[top], 0, sizeof(lv[top]));
+			continue;
+		}
+		if (p[i] == '|') {
+			lv[top].alts = add_sat(lv[top].alts,
+			    add_sat(lv[top].seq, 1));
+			lv[top].seq = lv[top].last = 0;
+			continue;
+		}
+		size = 1;
+		if (p[i] == ')' && top > 0) {
+			/* the group is an atom: itself and what it holds */
+			size = add_sat(1, add_sat(lv[top].alts, lv[top].seq));
+			top--;
+		} else if (p[i] == '\\' && p[i + 1] != '\0')
+			n = 2;
+		else if (p[i] == '[')
+			n = bracket_len(p + i);
+		lv[top].seq = add_sat(lv[top].seq, size);
+		lv[top].last = size;
+	}
+	for (; top > 0; top--)		/* unclosed: regcomp() refuses it */
+		lv[top - 1].seq = add_sat(lv[top - 1].seq, add_sat(1,
+		    add_sat(lv[top].alts, lv[top].seq)));
+	return add_sat(lv[0].alts, lv[0].seq);
+}
+
 /*
  * glibc's regcomp() doubles its work for each repetition stacked on
- * another ("a++++"), so a short pattern could take minutes and gigabytes
- * to load: refuse those, long patterns and large counts.
+ * another ("a++++"), and writes each bounded repetition out as that many
+ * copies, so nested counts multiply: a short pattern could take minutes
+ * and gigabytes to load. Refuse those, long patterns and large counts.
  */
 static int
 check_regex_cost(const char *p, char *err, size_t errlen)
@@ -94,6 +236,7 @@ check_regex_cost(const char *p, char *err, size_t errlen)
 	int		 atom = 0;	/* repetition depth of the last atom */
 	bool		 prev_rep = false, rep;
 	unsigned long	 v;
+	uint64_t	 size;
 	char		*end;
 
 	if (n > RULES_REGEX_MAX) {
@@ -108,14 +251,7 @@ check_regex_cost(const char *p, char *err, size_t errlen)
 			i++;
 			atom = 0;
 		} else if (p[i] == '[') {
-			/* a bracket expression: "]" first is a member */
-			i++;
-			if (i < n && p[i] == '^')
-				i++;
-			if (i < n && p[i] == ']')
-				i++;
-			while (i < n && p[i] != ']')
-				i++;
+			i += bracket_len(p + i) - 1;
 			atom = 0;
 		} else if (p[i] == '(') {
 			if (top == RULES_REGEX_GROUPS_MAX) {
@@ -169,14 +305,21 @@ check_regex_cost(const char *p, char *err, size_t errlen)
 		if (atom > depth[top])
 			depth[top] = atom;
 	}
+	if ((size = rules_regex_size(p)) > RULES_REGEX_SIZE_MAX) {
+		snprintf(err, errlen, "regex would be %llu atoms once "
+		    "regcomp() has written out its repetitions (nested counts "
+		    "multiply), more than %d", (unsigned long long)size,
+		    RULES_REGEX_SIZE_MAX);
+		return -EINVAL;
+	}
 	return 0;
 }
 
 int
-rules_check_pattern(enum rules_kind kind, const char *pattern,
-    bool ignore_case, size_t *nsub, char *err, size_t errlen)
+rules_check_pattern(enum rules_kind kind, const char *pattern, int cflags,
+    regex_t *re, size_t *nsub, char *err, size_t errlen)
 {
-	regex_t	 re;
+	regex_t	 mine;
 	int	 r;
 
 	*nsub = 0;
@@ -186,17 +329,18 @@ rules_check_pattern(enum rules_kind kind, const char *pattern,
 		return 0;
 	if (check_regex_cost(pattern, err, errlen) < 0)
 		return -EINVAL;
-	r = regcomp(&re, pattern, REG_EXTENDED |
-	    (ignore_case ? REG_ICASE : 0));
-	if (r != 0) {
+	if (re == NULL)
+		re = &mine;
+	if ((r = regcomp(re, pattern, REG_EXTENDED | cflags)) != 0) {
 		char msg[128];
 
-		regerror(r, &re, msg, sizeof(msg));
+		regerror(r, re, msg, sizeof(msg));
 		snprintf(err, errlen, "regex does not compile: %s", msg);
 		return -EINVAL;
 	}
-	*nsub = re.re_nsub;
-	regfree(&re);
+	*nsub = re->re_nsub;
+	if (re == &mine)
+		regfree(&mine);
 	return 0;
 }
 
@@ -440,8 +584,14 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	size_t			*ni, i;
 	int			 cflags;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		if (d->re != NULL)
+			regfree(d->re);
 		goto nomem;
+	}
+	/* the rule owns a compiled regex from here on, whatever happens */
+	if (d->re != NULL)
+		r->re = *d->re;
 	r->index = rs->n;
 	/* made once here: a label per message would be a printf each */
 	snprintf(r->number, sizeof(r->number), "#%zu", r->index + 1);
@@ -483,7 +633,7 @@ rules_add(struct rules *rs, const struct rules_def *d)
 		memcpy(r->pattern, d->pattern, r->pattern_len);
 		r->pattern[r->pattern_len] = '\0';
 	}
-	if (d->kind == RULES_REGEX) {
+	if (d->kind == RULES_REGEX && d->re == NULL) {
 		cflags = REG_EXTENDED | (d->ignore_case ? REG_ICASE : 0);
 		for (i = 0; i < d->nreplies; i++)
 			if (template_max_capture(d->replies[i]) >= 0)

@@ -17,6 +17,7 @@
 #define RULES_REGEX_COUNT_MAX	255	/* the most a {m,n} may say */
 #define RULES_REGEX_GROUPS_MAX	32	/* groups in groups */
 #define RULES_REGEX_NEST_MAX	4	/* repetitions of repeated groups */
+#define RULES_REGEX_SIZE_MAX	2048	/* atoms: rules_regex_size() */
 #define RULES_STATE_START	0	/* every connection's first state */
 #define RULES_STATE_NONE	UINT32_MAX	/* no next_state */
 
@@ -91,6 +92,8 @@ struct rules_def {
 	const char	 *pattern;	/* NUL-terminated, */
 	size_t		  pattern_len;	/* and may hold NULs (0: strlen) */
 	bool		  ignore_case;
+	regex_t		 *re;		/* compiled: taken over (NULL: */
+					/* rules_add() compiles it) */
 	const char *const *listeners;
 	size_t		  nlisteners;
 	const struct addr_net *nets;
@@ -127,12 +130,24 @@ struct rules	*rules_new(void);
 void		 rules_free(struct rules *);
 
 /*
- * Checks a pattern of the given kind (regexes compile, globs are well
- * formed). On error returns -EINVAL with a message in err; *nsub is the
- * number of groups a regex has.
+ * How large glibc's regcomp() makes a regex: its atoms (a character, a
+ * bracket expression, a group), each counted once for every copy that the
+ * repetitions around it make ("{m,n}": n, "{m,}": m + 1, "+": 2, "*" and
+ * "?": 1), so that nested counts multiply; alternatives add up. It
+ * saturates at UINT64_MAX. Pure: the pattern is not compiled.
  */
-int	rules_check_pattern(enum rules_kind, const char *, bool ignore_case,
-	    size_t *nsub, char *err, size_t errlen);
+uint64_t rules_regex_size(const char *);
+/*
+ * Checks a pattern of the given kind: a glob is well formed; a regex is
+ * within its cost (bytes, counts, nesting, and rules_regex_size() at most
+ * RULES_REGEX_SIZE_MAX) and compiles, with REG_EXTENDED | cflags
+ * (REG_ICASE, REG_NOSUB), into *re, which the caller then owns (for
+ * rules_def.re, or regfree()); NULL re: compiled only to be checked.
+ * *nsub is the number of groups a regex has. On error returns -EINVAL
+ * with a message in err, and *re is not compiled.
+ */
+int	rules_check_pattern(enum rules_kind, const char *, int cflags,
+	    regex_t *re, size_t *nsub, char *err, size_t errlen);
 /* Appends a rule. The pattern must have passed rules_check_pattern(). */
 int	rules_add(struct rules *, const struct rules_def *);
 size_t	rules_count(const struct rules *);

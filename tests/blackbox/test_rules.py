@@ -457,8 +457,8 @@ def test_check_mode_rule_errors():
         check(r.stderr.endswith(b"\n"), "stderr ends with a newline")
         equal(r.stderr.decode().splitlines(), [line % path for line in [
             "%s:2: a rule matches one way: 'exact' and 'prefix' together",
-            "%s:3: 'regex': regex does not compile: Unmatched ( or \\(",
-            "%s:4: 'glob': glob has '[' without a closing ']'",
+            "%s:3: rule #2: 'regex': regex does not compile: Unmatched ( or \\(",
+            "%s:4: rule #3: 'glob': glob has '[' without a closing ']'",
             "%s:5: '%%{1}' needs a regex rule",
             "%s:6: '%%{3}' but the regex has 2 groups",
             "%s:7: a rule has 'reply' or 'replies', not both",
@@ -468,7 +468,7 @@ def test_check_mode_rule_errors():
             "address/prefix",
             "%s:12: 'delay_ms' must be between 0 and 3600000, not 3600001",
             "%s:13: unknown key 'colour' in rule",
-            "%s:14: 'glob': glob ends with a lone '\\'",
+            "%s:14: rule #13: 'glob': glob ends with a lone '\\'",
             "%s:15: '%%{2}' but the regex has 1 group",
             "%s:16: 'no_reply' with a reply",
         ]], "stderr lines")

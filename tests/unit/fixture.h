@@ -69,17 +69,14 @@ add_rule(struct rules *rs, const char *name, enum rules_kind kind,
 	struct rules_def	 d;
 	struct addr_net		 nets[8];
 	struct template		*replies[8];
+	regex_t			 re;
 	char			 err[256] = "";
 	size_t			 nsub, i;
+	bool			 subs = false;
 
 	if (o == NULL)
 		o = &none;
 	memset(&d, 0, sizeof(d));
-	if (pattern != NULL && rules_check_pattern(kind, pattern, ci, &nsub,
-	    err, sizeof(err)) < 0) {
-		printf("Bail out! pattern \"%s\": %s\n", pattern, err);
-		exit(99);
-	}
 	for (i = 0; i < o->nnets; i++)
 		if (addr_net_parse(o->nets[i], &nets[i]) < 0) {
 			printf("Bail out! network \"%s\"\n", o->nets[i]);
@@ -93,6 +90,18 @@ add_rule(struct rules *rs, const char *name, enum rules_kind kind,
 		replies[0] = tpl(name != NULL ? name : "unnamed");
 		d.nreplies = 1;
 	}
+	/* compiled once, knowing whether the replies use its groups */
+	for (i = 0; i < d.nreplies; i++)
+		if (template_max_capture(replies[i]) >= 0)
+			subs = true;
+	if (pattern != NULL && rules_check_pattern(kind, pattern,
+	    (ci ? REG_ICASE : 0) | (subs ? 0 : REG_NOSUB), &re, &nsub,
+	    err, sizeof(err)) < 0) {
+		printf("Bail out! pattern \"%s\": %s\n", pattern, err);
+		exit(99);
+	}
+	if (kind == RULES_REGEX)
+		d.re = &re;
 	d.name = name;
 	d.line = (unsigned int)rules_count(rs) + 10;
 	d.kind = kind;

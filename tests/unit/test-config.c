@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,20 @@
 #include "template.h"
 
 static const char *srcdir;
+
+/* The library's regcomp() calls, counted (-Wl,--wrap=regcomp). */
+int	__real_regcomp(regex_t *, const char *, int);
+int	__wrap_regcomp(regex_t *, const char *, int);
+static int	regcomps, regcomp_flags[8];
+
+int
+__wrap_regcomp(regex_t *re, const char *pattern, int cflags)
+{
+	if (regcomps < 8)
+		regcomp_flags[regcomps] = cflags;
+	regcomps++;
+	return __real_regcomp(re, pattern, cflags);
+}
 
 static void
 collect(const char *line, void *arg)
@@ -262,6 +277,39 @@ test_missing(void)
 	config_free(c);
 }
 
+/*
+ * Each regex is compiled once per load, not once to check it and again
+ * to use it, and without its groups when no reply uses them.
+ */
+static void
+test_regex_once(void)
+{
+	char		 path[] = "/tmp/test-config.XXXXXX";
+	struct buf	 errs = { 0 };
+	struct conf	*c;
+	FILE		*fp;
+	int		 fd;
+
+	if ((fd = mkstemp(path)) == -1 || (fp = fdopen(fd, "w")) == NULL)
+		abort();
+	fputs("rules = (\n"
+	    "  { regex = \"^a+$\"; reply = \"plain\"; },\n"
+	    "  { regex = \"^b(.*)$\"; reply = \"%{1}\"; }\n"
+	    ");\n", fp);
+	fclose(fp);
+	regcomps = 0;
+	c = config_load(path, collect, &errs, NULL);
+	unlink(path);
+	ok(c != NULL, "two regex rules load");
+	ok(regcomps == 2, "each regex compiled once per load (%d calls)",
+	    regcomps);
+	ok(regcomps >= 2 && (regcomp_flags[0] & REG_NOSUB) &&
+	    !(regcomp_flags[1] & REG_NOSUB),
+	    "REG_NOSUB only where no reply uses a group");
+	config_free(c);
+	buf_free(&errs);
+}
+
 /* A listener's own settings, found by name as a passed socket's are. */
 static void
 test_services(void)
@@ -310,5 +358,6 @@ main(void)
 	test_shipped();
 	test_missing();
 	test_services();
+	test_regex_once();
 	return tap_done();
 }

@@ -437,53 +437,122 @@ test_check_pattern(void)
 	char	 err[256];
 	size_t	 nsub = 99;
 
-	ok(rules_check_pattern(RULES_GLOB, "a[b", false, &nsub, err,
+	ok(rules_check_pattern(RULES_GLOB, "a[b", 0, NULL, &nsub, err,
 	    sizeof(err)) == -EINVAL, "check refuses unterminated '['");
 	is(err, "glob has '[' without a closing ']'", "its message");
-	ok(rules_check_pattern(RULES_GLOB, "[]", false, &nsub, err,
+	ok(rules_check_pattern(RULES_GLOB, "[]", 0, NULL, &nsub, err,
 	    sizeof(err)) == -EINVAL, "check refuses \"[]\"");
-	ok(rules_check_pattern(RULES_GLOB, "x[!]", false, &nsub, err,
+	ok(rules_check_pattern(RULES_GLOB, "x[!]", 0, NULL, &nsub, err,
 	    sizeof(err)) == -EINVAL, "check refuses \"x[!]\"");
-	ok(rules_check_pattern(RULES_GLOB, "ab\\", true, &nsub, err,
+	ok(rules_check_pattern(RULES_GLOB, "ab\\", REG_ICASE, NULL, &nsub, err,
 	    sizeof(err)) == -EINVAL, "check refuses a lone trailing '\\'");
 	is(err, "glob ends with a lone '\\'", "its message");
 	nsub = 99;
-	ok(rules_check_pattern(RULES_GLOB, "[]]\\[*?[!a-z]\\\\", false,
+	ok(rules_check_pattern(RULES_GLOB, "[]]\\[*?[!a-z]\\\\", 0, NULL,
 	    &nsub, err, sizeof(err)) == 0 && nsub == 0,
 	    "check accepts a well-formed glob");
-	ok(rules_check_pattern(RULES_GLOB, "\\[", false, &nsub, err,
+	ok(rules_check_pattern(RULES_GLOB, "\\[", 0, NULL, &nsub, err,
 	    sizeof(err)) == 0, "check accepts an escaped '['");
-	ok(rules_check_pattern(RULES_REGEX, "a(", false, &nsub, err,
+	ok(rules_check_pattern(RULES_REGEX, "a(", 0, NULL, &nsub, err,
 	    sizeof(err)) == -EINVAL, "check refuses a bad regex");
 	ok(strncmp(err, "regex does not compile: ", 24) == 0 &&
 	    strlen(err) > 24, "its message (%s)", err);
-	ok(rules_check_pattern(RULES_REGEX, "*[", true, &nsub, err,
+	ok(rules_check_pattern(RULES_REGEX, "*[", REG_ICASE, NULL, &nsub, err,
 	    sizeof(err)) == -EINVAL, "check refuses another bad regex");
-	ok(rules_check_pattern(RULES_REGEX, "(a)(b(c))?", false, &nsub, err,
+	ok(rules_check_pattern(RULES_REGEX, "(a)(b(c))?", 0, NULL, &nsub, err,
 	    sizeof(err)) == 0 && nsub == 3, "regex groups counted (%zu)", nsub);
 	/* stacked repetitions cost exponential time in regcomp(): refused */
-	ok(rules_check_pattern(RULES_REGEX, "a++", false, &nsub, err,
+	ok(rules_check_pattern(RULES_REGEX, "a++", 0, NULL, &nsub, err,
 	    sizeof(err)) == -EINVAL && strstr(err, "repetition on a "
 	    "repetition") != NULL, "a++ refused: %s", err);
-	ok(rules_check_pattern(RULES_REGEX, "a{2}*", false, &nsub, err,
+	ok(rules_check_pattern(RULES_REGEX, "a{2}*", 0, NULL, &nsub, err,
 	    sizeof(err)) == -EINVAL, "a{2}* refused");
-	ok(rules_check_pattern(RULES_REGEX, "((((a+)+)+)+)+", false, &nsub,
+	ok(rules_check_pattern(RULES_REGEX, "((((a+)+)+)+)+", 0, NULL, &nsub,
 	    err, sizeof(err)) == -EINVAL, "repeated groups 5 deep refused");
-	ok(rules_check_pattern(RULES_REGEX, "(((a+)+)+)+", false, &nsub,
+	ok(rules_check_pattern(RULES_REGEX, "(((a+)+)+)+", 0, NULL, &nsub,
 	    err, sizeof(err)) == 0, "repeated groups 4 deep are fine: %s",
 	    err);
-	ok(rules_check_pattern(RULES_REGEX, "a{256}", false, &nsub, err,
+	ok(rules_check_pattern(RULES_REGEX, "a{256}", 0, NULL, &nsub, err,
 	    sizeof(err)) == -EINVAL, "count over 255 refused");
-	ok(rules_check_pattern(RULES_REGEX, "[+*]+ a\\++ (b+)+", false,
+	ok(rules_check_pattern(RULES_REGEX, "[+*]+ a\\++ (b+)+", 0, NULL,
 	    &nsub, err, sizeof(err)) == 0, "bracketed, escaped and grouped "
 	    "repetitions are fine: %s", err);
-	ok(rules_check_pattern(RULES_REGEX, "abc", false, &nsub, err,
+	ok(rules_check_pattern(RULES_REGEX, "abc", 0, NULL, &nsub, err,
 	    sizeof(err)) == 0 && nsub == 0, "regex without groups");
 	nsub = 99;
-	ok(rules_check_pattern(RULES_PREFIX, "a[(\\", false, &nsub, err,
+	ok(rules_check_pattern(RULES_PREFIX, "a[(\\", 0, NULL, &nsub, err,
 	    sizeof(err)) == 0 && nsub == 0, "prefix takes any text");
-	ok(rules_check_pattern(RULES_EXACT, "", false, &nsub, err,
+	ok(rules_check_pattern(RULES_EXACT, "", 0, NULL, &nsub, err,
 	    sizeof(err)) == 0, "exact takes the empty text");
+}
+
+/* The size of a regex once regcomp() has written its repetitions out. */
+static void
+test_regex_size(void)
+{
+	static const struct {
+		const char	*re;
+		uint64_t	 size;
+	} cases[] = {
+		{ "", 0 },
+		{ "abc", 3 },
+		{ "a|b", 3 },			/* each '|' counts */
+		{ "a*b?c", 3 },
+		{ "a+", 2 },			/* a, then a* */
+		{ "a{3,5}", 5 },
+		{ "a{2,}", 3 },
+		{ "a{,4}", 4 },
+		{ "a{0}", 1 },
+		{ "a{255}", 255 },
+		{ "x{", 2 },			/* no interval: two atoms */
+		{ "(a|bc)+", 10 },		/* the group and its 4, twice */
+		{ "[a-z]{10}", 10 },
+		{ "[]a]{2}", 2 },
+		{ "[^]a]{2}", 2 },
+		{ "[[:alpha:](]{3}", 3 },	/* no group in a bracket */
+		{ "\\({4}", 4 },
+		{ "(a{255}){255}", 65280 },
+		{ "^((a{255}){255}){255}", 16646656 },
+		{ "(a{255}){8}", 2048 },
+		{ "(.{0,255}){8}", 2048 },
+		{ "((", 2 },			/* unclosed: regcomp() refuses */
+	};
+	char		 deep[2 * (RULES_REGEX_GROUPS_MAX + 1) + 1];
+	char		 err[256], big[200] = "";
+	size_t		 i, nsub;
+	regex_t		 re;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok(rules_regex_size(cases[i].re) == cases[i].size,
+		    "size of \"%s\": %llu (want %llu)", cases[i].re,
+		    (unsigned long long)rules_regex_size(cases[i].re),
+		    (unsigned long long)cases[i].size);
+	for (i = 0; i < 9; i++)
+		strlcat(big, "(", sizeof(big));
+	strlcat(big, "a{255}", sizeof(big));
+	for (i = 0; i < 9; i++)
+		strlcat(big, "){255}", sizeof(big));
+	ok(rules_regex_size(big) == UINT64_MAX, "255^10 saturates");
+	memset(deep, '(', RULES_REGEX_GROUPS_MAX + 1);
+	memset(deep + RULES_REGEX_GROUPS_MAX + 1, ')',
+	    RULES_REGEX_GROUPS_MAX + 1);
+	deep[sizeof(deep) - 1] = '\0';
+	ok(rules_regex_size(deep) == UINT64_MAX, "groups too deep to size");
+
+	/* the 21-byte pattern of the QA report: refused before regcomp() */
+	ok(rules_check_pattern(RULES_REGEX, "^((a{255}){255}){255}", 0, NULL,
+	    &nsub, err, sizeof(err)) == -EINVAL &&
+	    strstr(err, "16646656 atoms") != NULL &&
+	    strstr(err, "more than 2048") != NULL, "nested counts refused: %s",
+	    err);
+	ok(rules_check_pattern(RULES_REGEX, "(a{255}){8}a", 0, NULL, &nsub,
+	    err, sizeof(err)) == -EINVAL, "one atom over the limit refused");
+	ok(rules_check_pattern(RULES_REGEX, "(a{255}){8}", REG_NOSUB, &re,
+	    &nsub, err, sizeof(err)) == 0 && nsub == 1,
+	    "at the limit: compiled, into the caller's regex_t: %s", err);
+	ok(regexec(&re, "xaaa", 0, NULL, 0) == REG_NOMATCH,
+	    "and it is the regex asked for");
+	regfree(&re);
 }
 
 /* Rules restricted to networks, on every path a rule is found by. */
@@ -1085,6 +1154,7 @@ main(void)
 	test_exact_order();
 	test_many_exact();
 	test_check_pattern();
+	test_regex_size();
 	test_networks();
 	test_listeners();
 	test_sni();
