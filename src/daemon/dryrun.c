@@ -82,7 +82,8 @@ print_answer(const struct conf *conf, const struct answer *res,
 	if (res->rule == NULL)
 		printf("rule: default\n");
 	else
-		printf("rule: %s (%s:%u)\n", res->rule_label, conf->path,
+		printf("rule: %s (%s:%u)\n", res->rule_label,
+		    res->rule->file != NULL ? res->rule->file : conf->path,
 		    res->rule->line);
 	if (res->silent)
 		printf("reply: none\n");

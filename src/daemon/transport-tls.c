@@ -88,8 +88,8 @@ struct report {
 };
 
 static void __attribute__((format(printf, 4, 5)))
-say(struct report *rep, unsigned int line, bool warning, const char *fmt,
-    ...)
+say(struct report *rep, const struct conf_at *at, bool warning,
+    const char *fmt, ...)
 {
 	char		 msg[768], text[sizeof(rep->last)];
 	va_list		 ap;
@@ -97,8 +97,9 @@ say(struct report *rep, unsigned int line, bool warning, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(text, sizeof(text), "%s:%u: %s%s", rep->conf->path, line,
-	    warning ? "warning: " : "", msg);
+	snprintf(text, sizeof(text), "%s:%u: %s%s", at->file != NULL ?
+	    at->file : rep->conf->path, at->line, warning ? "warning: " : "",
+	    msg);
 	if (!warning)
 		rep->errors++;
 	if (strcmp(text, rep->last) == 0)
@@ -228,13 +229,13 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 
 /* Whether the file can be opened for reading; says why not. */
 static bool
-readable(struct report *rep, unsigned int line, const char *who,
+readable(struct report *rep, const struct conf_at *at, const char *who,
     const char *key, const char *path)
 {
 	FILE	*fp;
 
 	if ((fp = fopen(path, "r")) == NULL) {
-		say(rep, line, false, "%s: %s \"%s\": %s", who, key, path,
+		say(rep, at, false, "%s: %s \"%s\": %s", who, key, path,
 		    strerror(errno));
 		return false;
 	}
@@ -244,18 +245,18 @@ readable(struct report *rep, unsigned int line, const char *who,
 
 /* Expired, or not yet valid: the handshakes would fail; a warning. */
 static void
-check_dates(struct report *rep, unsigned int line, const char *who,
+check_dates(struct report *rep, const struct conf_at *at, const char *who,
     const char *path, X509 *x)
 {
 	char	 when[64];
 
 	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
 		asn1_time(X509_get0_notAfter(x), when, sizeof(when));
-		say(rep, line, true, "%s: tls_certificate \"%s\" expired on %s",
+		say(rep, at, true, "%s: tls_certificate \"%s\" expired on %s",
 		    who, path, when);
 	} else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0) {
 		asn1_time(X509_get0_notBefore(x), when, sizeof(when));
-		say(rep, line, true, "%s: tls_certificate \"%s\" is not valid "
+		say(rep, at, true, "%s: tls_certificate \"%s\" is not valid "
 		    "before %s", who, path, when);
 	}
 }
@@ -265,16 +266,16 @@ use_files(struct report *rep, SSL_CTX *ctx, const struct conf_tls *t,
     const char *who)
 {
 	const char	*key = t->key != NULL ? t->key : t->certificate;
-	unsigned int	 kline = t->key != NULL ? t->key_line :
-			    t->certificate_line;
+	const struct conf_at *kat = t->key != NULL ? &t->key_at :
+			    &t->certificate_at;
 
-	if (!readable(rep, t->certificate_line, who, "tls_certificate",
-	    t->certificate) || !readable(rep, kline, who, t->key != NULL ?
+	if (!readable(rep, &t->certificate_at, who, "tls_certificate",
+	    t->certificate) || !readable(rep, kat, who, t->key != NULL ?
 	    "tls_key" : "tls_certificate (for its key)", key))
 		return false;
 	ERR_clear_error();
 	if (SSL_CTX_use_certificate_chain_file(ctx, t->certificate) != 1) {
-		say(rep, t->certificate_line, false, "%s: tls_certificate "
+		say(rep, &t->certificate_at, false, "%s: tls_certificate "
 		    "\"%s\": not a PEM certificate chain: %s", who,
 		    t->certificate, ssl_reason());
 		return false;
@@ -284,21 +285,21 @@ use_files(struct report *rep, SSL_CTX *ctx, const struct conf_tls *t,
 		/* the key does not match: OpenSSL says so on this call */
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    X509_R_KEY_VALUES_MISMATCH)
-			say(rep, kline, false, "%s: the key in \"%s\" does not "
+			say(rep, kat, false, "%s: the key in \"%s\" does not "
 			    "match tls_certificate \"%s\"", who, key,
 			    t->certificate);
 		else
-			say(rep, kline, false, "%s: %s \"%s\": no PEM private "
+			say(rep, kat, false, "%s: %s \"%s\": no PEM private "
 			    "key: %s", who, t->key != NULL ? "tls_key" :
 			    "tls_certificate", key, ssl_reason());
 		return false;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		say(rep, kline, false, "%s: the key in \"%s\" does not match "
+		say(rep, kat, false, "%s: the key in \"%s\" does not match "
 		    "tls_certificate \"%s\"", who, key, t->certificate);
 		return false;
 	}
-	check_dates(rep, t->certificate_line, who, t->certificate,
+	check_dates(rep, &t->certificate_at, who, t->certificate,
 	    SSL_CTX_get0_certificate(ctx));
 	return true;
 }
@@ -312,13 +313,13 @@ use_client_ca(struct report *rep, SSL_CTX *ctx, const struct conf_tls *t,
 
 	if (t->client_ca == NULL)
 		return true;
-	if (!readable(rep, t->client_ca_line, who, "tls_client_ca",
+	if (!readable(rep, &t->client_ca_at, who, "tls_client_ca",
 	    t->client_ca))
 		return false;
 	ERR_clear_error();
 	if (SSL_CTX_load_verify_locations(ctx, t->client_ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(t->client_ca)) == NULL) {
-		say(rep, t->client_ca_line, false, "%s: tls_client_ca \"%s\": "
+		say(rep, &t->client_ca_at, false, "%s: tls_client_ca \"%s\": "
 		    "no PEM certificate: %s", who, t->client_ca, ssl_reason());
 		return false;
 	}
@@ -345,7 +346,7 @@ use_alpn(struct report *rep, SSL_CTX *ctx, const struct conf_tls *t,
 		alpn_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
 		    alpn_free);
 	if (alpn_index < 0 || (a = malloc(sizeof(*a) + n)) == NULL) {
-		say(rep, t->line, false, "%s: tls_alpn: out of memory", who);
+		say(rep, &t->at, false, "%s: tls_alpn: out of memory", who);
 		return false;
 	}
 	for (i = 0, a->len = 0; i < t->nalpn; i++) {
@@ -357,7 +358,7 @@ use_alpn(struct report *rep, SSL_CTX *ctx, const struct conf_tls *t,
 	/* freed with the context, which a connection may outlive a reload */
 	if (SSL_CTX_set_ex_data(ctx, alpn_index, a) != 1) {
 		free(a);
-		say(rep, t->line, false, "%s: tls_alpn: out of memory", who);
+		say(rep, &t->at, false, "%s: tls_alpn: out of memory", who);
 		return false;
 	}
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, a);
@@ -379,7 +380,7 @@ ctx_make(struct report *rep, struct tls_ctx *tc,
 		strlcpy(who, "the top level", sizeof(who));
 	tc->svc = svc;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		say(rep, t->line, false, "%s: cannot make a TLS context: %s",
+		say(rep, &t->at, false, "%s: cannot make a TLS context: %s",
 		    who, ssl_reason());
 		return false;
 	}
@@ -405,7 +406,7 @@ ctx_make(struct report *rep, struct tls_ctx *tc,
 		if (self_signed_make() < 0 ||
 		    SSL_CTX_use_certificate(ctx, self_cert) != 1 ||
 		    SSL_CTX_use_PrivateKey(ctx, self_key) != 1) {
-			say(rep, t->line, false, "%s: cannot make a "
+			say(rep, &t->at, false, "%s: cannot make a "
 			    "self-signed certificate: %s", who, ssl_reason());
 			return false;
 		}
@@ -416,13 +417,13 @@ ctx_make(struct report *rep, struct tls_ctx *tc,
 	ERR_clear_error();
 	if (t->ciphers != NULL && SSL_CTX_set_cipher_list(ctx,
 	    t->ciphers) != 1) {
-		say(rep, t->line, false, "%s: tls_ciphers \"%s\": %s", who,
+		say(rep, &t->at, false, "%s: tls_ciphers \"%s\": %s", who,
 		    t->ciphers, ssl_reason());
 		return false;
 	}
 	if (t->ciphersuites != NULL && SSL_CTX_set_ciphersuites(ctx,
 	    t->ciphersuites) != 1) {
-		say(rep, t->line, false, "%s: tls_ciphersuites \"%s\": %s", who,
+		say(rep, &t->at, false, "%s: tls_ciphersuites \"%s\": %s", who,
 		    t->ciphersuites, ssl_reason());
 		return false;
 	}
@@ -952,14 +953,17 @@ tls_set_load(const struct conf *conf, config_report_fn fn, void *arg,
 			continue;
 		snprintf(text, sizeof(text), "%s:%u: listener '%s': tls = "
 		    "true, but this echoreplyd is built without TLS",
-		    conf->path, svc->tls.line, conf->listeners[i].name);
+		    svc->tls.at.file != NULL ? svc->tls.at.file : conf->path,
+		    svc->tls.at.line, conf->listeners[i].name);
 		fn(text, arg);
 		errors++;
 	}
 	if (errors == 0 && conf->service.tls.on) {
 		snprintf(text, sizeof(text), "%s:%u: tls = true, but this "
-		    "echoreplyd is built without TLS", conf->path,
-		    conf->service.tls.line);
+		    "echoreplyd is built without TLS",
+		    conf->service.tls.at.file != NULL ?
+		    conf->service.tls.at.file : conf->path,
+		    conf->service.tls.at.line);
 		fn(text, arg);
 		errors++;
 	}

@@ -252,7 +252,7 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 		    cfg_type_name(config_setting_type(s)));
 		return;
 	}
-	d.line = config_setting_source_line(s);
+	cfg_where(p, s, &d.file, &d.line);
 	cfg_check_keys(p, s, known, " in rule");
 
 	if ((d.name = cfg_get_string(p, s, "name", &where)) != NULL) {

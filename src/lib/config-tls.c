@@ -85,11 +85,11 @@ cfg_tls_free(struct conf_tls *t)
 
 /*
  * A file named in key: relative to the directory of the file that names
- * it (the daemon runs in /). Replaces *out and sets *line when present.
+ * it (the daemon runs in /). Replaces *out and sets *at when present.
  */
 static void
 get_file(struct parser *p, const config_setting_t *group, const char *key,
-    char **out, unsigned int *line)
+    char **out, struct conf_at *at)
 {
 	const config_setting_t	*where;
 	const char		*str, *from;
@@ -101,7 +101,8 @@ get_file(struct parser *p, const config_setting_t *group, const char *key,
 		cfg_error(p, where, "'%s' must name a file", key);
 		return;
 	}
-	cfg_where(p, where, &from, line);
+	cfg_where(p, where, &at->file, &at->line);
+	from = at->file;
 	if (str[0] == '/')
 		path = strdup(str);
 	else if ((dir = strdup(from)) != NULL &&
@@ -202,13 +203,13 @@ cfg_parse_tls(struct parser *p, const config_setting_t *group, bool listener,
 
 	if ((where = config_setting_get_member(group, "tls")) != NULL) {
 		cfg_get_bool(p, group, "tls", &t->on);
-		t->line = (unsigned int)config_setting_source_line(where);
+		cfg_where(p, where, &t->at.file, &t->at.line);
 	} else if (listener)
-		t->line = (unsigned int)config_setting_source_line(group);
+		cfg_where(p, group, &t->at.file, &t->at.line);
 	get_file(p, group, "tls_certificate", &t->certificate,
-	    &t->certificate_line);
-	get_file(p, group, "tls_key", &t->key, &t->key_line);
-	get_file(p, group, "tls_client_ca", &t->client_ca, &t->client_ca_line);
+	    &t->certificate_at);
+	get_file(p, group, "tls_key", &t->key, &t->key_at);
+	get_file(p, group, "tls_client_ca", &t->client_ca, &t->client_ca_at);
 	cfg_get_bool(p, group, "tls_self_signed", &t->self_signed);
 	if (cfg_get_choice(p, group, "tls_verify_client", verifies, &choice))
 		t->verify_client = (enum conf_tls_verify)choice;

@@ -233,6 +233,12 @@ config_load(const char *path, config_report_fn report, void *arg,
 out:
 	cfg_flush_errors(&p);
 	config_destroy(&cf);
+	if (c != NULL) {	/* where its settings were read, for later */
+		c->files = src.files;
+		c->nfiles = src.nfiles;
+		src.files = NULL;
+		src.nfiles = 0;
+	}
 	cfg_source_free(&src);
 	if (p.errors > 0) {
 		config_free(c);
@@ -274,6 +280,9 @@ config_free(struct conf *c)
 	if (c == NULL)
 		return;
 	free(c->path);
+	for (i = 0; i < c->nfiles; i++)
+		free(c->files[i]);
+	free(c->files);
 	if (c->services != NULL)
 		for (i = 0; i < c->nlisteners; i++)
 			cfg_service_free(&c->services[i]);

@@ -43,8 +43,17 @@ enum conf_tls_verify {
 };
 
 /*
+ * Where a setting was read: its file, as opened (one of struct conf's
+ * files; NULL: conf.path), and line.
+ */
+struct conf_at {
+	const char		*file;
+	unsigned int		 line;
+};
+
+/*
  * A stream listener's TLS: what the daemon builds its context from
- * (src/daemon/transport-tls.c). The lines say where each file was named,
+ * (src/daemon/transport-tls.c). The _at say where each file was named,
  * for errors found when it is read.
  */
 struct conf_tls {
@@ -61,8 +70,8 @@ struct conf_tls {
 	size_t			 nalpn;
 	bool			 session_tickets;
 	uint64_t		 handshake_timeout_ms;
-	unsigned int		 line;		/* of 'tls', or its group */
-	unsigned int		 certificate_line, key_line, client_ca_line;
+	struct conf_at		 at;		/* of 'tls', or its group */
+	struct conf_at		 certificate_at, key_at, client_ca_at;
 };
 
 /*
@@ -123,6 +132,8 @@ struct conf_listener {
 /* A validated configuration with every default filled in. Immutable. */
 struct conf {
 	char			*path;
+	char			**files;	/* read: path, what it includes */
+	size_t			 nfiles;
 	struct conf_listener	*listeners;
 	size_t			 nlisteners;
 	struct conf_service	 service;	/* the top level's */

@@ -595,6 +595,7 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	r->index = rs->n;
 	/* made once here: a label per message would be a printf each */
 	snprintf(r->number, sizeof(r->number), "#%zu", r->index + 1);
+	r->file = d->file;
 	r->line = d->line;
 	r->kind = d->kind;
 	r->ignore_case = d->ignore_case;

@@ -52,7 +52,8 @@ struct rules_rule {
 	char		 *name;		/* NULL when the rule has none */
 	char		  number[24];	/* "#N", what a rule without one is called */
 	size_t		  index;	/* position in the file, from 0 */
-	unsigned int	  line;		/* where it was defined, for -n and logs */
+	const char	 *file;		/* where it was defined (NULL: the */
+	unsigned int	  line;		/* configuration's file), for -n */
 	enum rules_kind	  kind;
 	char		 *pattern;
 	size_t		  pattern_len;
@@ -87,6 +88,7 @@ struct rules;
 /* Describes a rule for rules_add(); the rule set copies what it keeps. */
 struct rules_def {
 	const char	 *name;
+	const char	 *file;		/* kept, not copied: outlive the set */
 	unsigned int	  line;
 	enum rules_kind	  kind;
 	const char	 *pattern;	/* NUL-terminated, */

@@ -136,6 +136,36 @@ def test_include_absolute_and_errors_named_as_opened():
                   "%r does not open from the daemon's directory" % named)
 
 
+def test_include_names_its_file_in_later_reports():
+    # what is found after the load (a TLS file that is not there, the
+    # rule a dry run picks) names the included file too, not the main one
+    with TempDir() as t:
+        os.mkdir(os.path.join(t.path, "etc"))
+        t.file("etc/tls.conf", '# TLS\ntls = true;\n'
+                               'tls_certificate = "cert.pem";\n')
+        t.file("etc/rules.conf", '\n\nrules = ( { name = "r"; '
+                                 'exact = "ping"; reply = "pong"; } );\n')
+        t.file("etc/main.conf", 'framing = "line";\n'
+                                '@include "tls.conf"\n'
+                                '@include "rules.conf"\n')
+        r = subprocess.run([harness.ECHOREPLYD, "-n", "-f",
+                            "etc/main.conf"], cwd=t.path,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=harness.WAIT)
+        equal(r.returncode, EX_CONFIG, "exit status")
+        lines = r.stderr.decode().splitlines()
+        check(lines != [] and all(x.startswith("etc/tls.conf:") for x in
+                                  lines), "TLS errors: %r" % lines)
+        t.file("etc/tls.conf", "# no TLS\n")
+        r = subprocess.run([harness.ECHOREPLYD, "-f", "etc/main.conf",
+                            "--reply", "ping"], cwd=t.path,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=harness.WAIT)
+        equal(r.returncode, 0, "dry run (stderr %r)" % r.stderr)
+        check(b"rule: r (etc/rules.conf:3)\n" in r.stdout,
+              "dry run: %r" % r.stdout)
+
+
 def test_nul_in_a_string_refused():
     # libconfig would drop the "\x00"; the error points to the hex keys
     with TempDir() as t:
