@@ -156,7 +156,7 @@ listen_passed(struct listener **out, size_t *nout, int *control,
 {
 	struct listener	*ls;
 	char		**names = NULL;
-	int		 n, i, j, r, *special;
+	int		 n, i, j, r, fd, *special;
 
 	*out = NULL;
 	*nout = 0;
@@ -181,11 +181,33 @@ listen_passed(struct listener **out, size_t *nout, int *control,
 		    strcmp(names[i], LISTEN_CONTROL_NAME) == 0 ? control :
 		    strcmp(names[i], LISTEN_METRICS_NAME) == 0 ? metrics : NULL;
 		if (special != NULL) {
+			fd = SD_LISTEN_FDS_START + i;
+			/* the control socket speaks only to local users */
+			if (sd_is_socket(fd, special == control ? AF_UNIX :
+			    AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+				snprintf(err, errlen, "socket %d (%s) passed "
+				    "by the service manager is not a "
+				    "listening %s socket", fd, names[i],
+				    special == control ? "Unix stream" :
+				    "stream");
+				for (; i < n; i++)
+					close(SD_LISTEN_FDS_START + i);
+				for (i = 0; i < j; i++)
+					close(ls[i].fd);
+				if (*control != -1)
+					close(*control);
+				if (*metrics != -1)
+					close(*metrics);
+				*control = *metrics = -1;
+				free(ls);
+				free_names(names);
+				return -EPROTONOSUPPORT;
+			}
 			/* not a listener; a second one is not used */
 			if (*special == -1)
-				*special = SD_LISTEN_FDS_START + i;
+				*special = fd;
 			else
-				close(SD_LISTEN_FDS_START + i);
+				close(fd);
 			continue;
 		}
 		ls[j].fd = SD_LISTEN_FDS_START + i;

@@ -1678,6 +1678,29 @@ def test_passed_control_socket_with_a_listener():
         equal(d.stop(), 0, "exit status")
 
 
+def test_passed_control_socket_must_be_unix():
+    """A TCP socket passed under the control socket's name: refused at
+    start with a clear error and EX_CONFIG, not served to the network."""
+    if not have_activate():
+        return
+    port = harness.free_port()
+    d = activate(["127.0.0.1:%d" % port], ["control"], "")
+    # systemd-socket-activate starts the daemon at the first connection,
+    # once it listens itself
+    deadline = time.monotonic() + harness.WAIT
+    while True:
+        try:
+            s = tcp(port)
+            break
+        except ConnectionRefusedError:
+            check(time.monotonic() < deadline, "never listened")
+            time.sleep(0.02)
+    with s:
+        equal(d.proc.wait(harness.WAIT), 78, "exit status")
+    check("socket 3 (control) passed by the service manager is not a "
+          "listening Unix stream socket" in d.log(), d.log())
+
+
 def test_passed_control_socket_alone_keeps_config_listeners():
     if not have_activate():
         return
