@@ -12,7 +12,7 @@ struct tallies {
 	struct tally	**buckets;
 	size_t		  nbuckets;	/* a power of two */
 	size_t		  n;
-	struct tally	 *oldest, *newest;	/* the spare list */
+	TAILQ_HEAD(, tally) spare;	/* oldest first */
 	size_t		  nspare, max_spare;
 	uint64_t	  evicted;
 };
@@ -30,6 +30,7 @@ tallies_new(size_t max_spare)
 		return NULL;
 	}
 	s->nbuckets = NBUCKETS_MIN;
+	TAILQ_INIT(&s->spare);
 	s->max_spare = max_spare > 0 ? max_spare : 1;
 	return s;
 }
@@ -96,15 +97,7 @@ unspare(struct tallies *s, struct tally *e)
 {
 	if (!e->spare)
 		return;
-	if (e->older != NULL)
-		e->older->newer = e->newer;
-	else
-		s->oldest = e->newer;
-	if (e->newer != NULL)
-		e->newer->older = e->older;
-	else
-		s->newest = e->older;
-	e->older = e->newer = NULL;
+	TAILQ_REMOVE(&s->spare, e, spare_link);
 	e->spare = false;
 	s->nspare--;
 }
@@ -136,8 +129,11 @@ idle(const struct tally *e, uint64_t now, double rate, double burst)
 void
 tallies_reap(struct tallies *s, uint64_t now, double rate, double burst)
 {
-	while (s->oldest != NULL && idle(s->oldest, now, rate, burst))
-		drop(s, s->oldest);
+	struct tally	*e;
+
+	while ((e = TAILQ_FIRST(&s->spare)) != NULL &&
+	    idle(e, now, rate, burst))
+		drop(s, e);
 }
 
 struct tally *
@@ -185,20 +181,15 @@ tallies_put(struct tallies *s, struct tally *e, uint64_t now, double rate,
 	if (e->spare)
 		return;
 	/* the oldest's bucket forgotten: that source starts full again */
-	while (s->nspare >= s->max_spare && (old = s->oldest) != NULL) {
+	while (s->nspare >= s->max_spare &&
+	    (old = TAILQ_FIRST(&s->spare)) != NULL) {
 		/* drop() takes it off the list: the next is a live one */
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		drop(s, old);
 		s->evicted++;
 	}
 	e->spare = true;
-	e->older = s->newest;
-	e->newer = NULL;
-	if (s->newest != NULL)
-		s->newest->newer = e;
-	else
-		s->oldest = e;
-	s->newest = e;
+	TAILQ_INSERT_TAIL(&s->spare, e, spare_link);
 	s->nspare++;
 }
 

@@ -13,13 +13,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "bucket.h"
 
 struct tally {
 	struct tally	*next;		/* its hash chain */
-	struct tally	*older, *newer;	/* the spare list, when spare */
+	TAILQ_ENTRY(tally) spare_link;	/* the spare list, when spare */
 	bool		 spare;
 	int		 family;
 	uint8_t		 addr[16];
