@@ -272,12 +272,7 @@ def watchdog(unit):
     until("another watchdog ping",
           lambda: int(prop(unit, "WatchdogTimestampMonotonic")) > first)
     check("watchdog: the daemon pings it", True)
-    pid = int(prop(unit, "MainPID"))
-    restarts = int(prop(unit, "NRestarts"))
-    os.kill(pid, signal.SIGSTOP)
-    until("a restart after the watchdog fired",
-          lambda: int(prop(unit, "NRestarts")) > restarts and
-          prop(unit, "SubState") == "running")
+    signal_and_wait_restart(unit, signal.SIGSTOP, "the watchdog fired")
     fired = run("journalctl", "--no-pager", "-u", unit, "-o", "cat",
                 "_PID=1")
     check("watchdog: a stalled daemon is killed and restarted",
@@ -285,13 +280,20 @@ def watchdog(unit):
     check("watchdog: served again after the restart", ask("version") == "v3")
 
 
-def crash(unit):
+def signal_and_wait_restart(unit, sig, what):
+    """Sends sig to the main process; waits for systemd's restart of it.
+    Returns the old main PID."""
     pid = int(prop(unit, "MainPID"))
     restarts = int(prop(unit, "NRestarts"))
-    os.kill(pid, signal.SIGSEGV)
-    until("a restart after the crash",
+    os.kill(pid, sig)
+    until("a restart after " + what,
           lambda: int(prop(unit, "NRestarts")) > restarts and
           prop(unit, "SubState") == "running")
+    return pid
+
+
+def crash(unit):
+    pid = signal_and_wait_restart(unit, signal.SIGSEGV, "the crash")
     check("crash: restarted with a new PID",
           int(prop(unit, "MainPID")) not in (0, pid))
     check("crash: served again", ask("version") == "v3")
