@@ -404,10 +404,12 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 	}
 	if (svc->log_messages && log_enabled(LOG_INFO)) {
 		f->rule = res.rule_label;
+		f->rule_len = res.rule_label_len;
 		log_message(f, LOG_KIND_MESSAGE, c->msgs, NULL, m->data,
 		    m->len, svc->log_message_bytes);
 	}
-	serve_answered(c->ctx, &res, c->id, c->l, c->peer, m->data, m->len);
+	serve_answered(c->ctx, &res, c->id, c->l, c->peer, f->peer_len,
+	    m->data, m->len);
 	if (c->wr_shut || c->half_closing) {
 		/* half closed: read and logged, never answered */
 		c->out.len = mark;

@@ -204,10 +204,12 @@ answer_datagram(struct dgram *d, size_t n, bool truncated,
 	}
 	if (svc->log_messages && log_enabled(LOG_INFO)) {
 		f.rule = res.rule_label;
+		f.rule_len = res.rule_label_len;
 		log_message(&f, LOG_KIND_DATAGRAM, 0, d->l->name, m.data,
 		    m.len, svc->log_message_bytes);
 	}
-	serve_answered(d->ctx, &res, 0, d->l, name, m.data, m.len);
+	serve_answered(d->ctx, &res, 0, d->l, name, f.peer_len, m.data,
+	    m.len);
 	/* an empty reply is still a datagram: the one answer to one message */
 	if (res.silent)
 		return;

@@ -563,7 +563,7 @@ log_message(const struct log_fields *f, enum log_kind kind, uint64_t n,
 	}
 	/* straight into the buffer, no printf: this runs for every message */
 	lto = to != NULL ? strlen(to) : 0;
-	lrule = f->rule != NULL ? strlen(f->rule) : 0;
+	lrule = f->rule != NULL ? f->rule_len : 0;
 	/* the room for this message, not for the longest one allowed */
 	need = 8 + f->peer_len + kinds[kind].len + 24 + (to ? lto + 4 : 0) +
 	    ESCAPE_SIZE(len < cut ? len : cut) + 4 + (f->rule ? lrule + 8 : 0) +

@@ -36,6 +36,7 @@ struct log_fields {
 	unsigned int	 client_port;		/* CLIENT_PORT=; 0: none */
 	const char	*listener;		/* LISTENER= */
 	const char	*rule;			/* RULE=; NULL: none */
+	size_t		 rule_len;	/* for log_message() only */
 	const char	*message;		/* CLIENT_MESSAGE=, escaped */
 	const char	*proxy_address;		/* PROXY_ADDRESS=; NULL: none */
 	unsigned int	 proxy_port;		/* PROXY_PORT= */

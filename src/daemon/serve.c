@@ -23,7 +23,7 @@ serve_now(const struct serve_ctx *ctx)
 void
 serve_answered(struct serve_ctx *ctx, const struct answer *res,
     uint64_t conn, const struct listener *l, const char *client,
-    const void *msg, size_t len)
+    size_t client_len, const void *msg, size_t len)
 {
 	struct ring_entry	 e;
 	size_t			 i = res->rule != NULL ? res->rule->index + 1 : 0;
@@ -32,16 +32,20 @@ serve_answered(struct serve_ctx *ctx, const struct answer *res,
 		ctx->rule_messages[i]++;
 	if (ctx->ring == NULL)
 		return;
-	/* when the loop woke up for it: no clock read per message */
-	e.time_usec = 0;
-	sd_event_now(ctx->event, CLOCK_REALTIME, &e.time_usec);
+	/* when the loop woke up for it: read once per dispatch */
+	if (!ctx->woke_known) {
+		ctx->woke_usec = 0;
+		sd_event_now(ctx->event, CLOCK_REALTIME, &ctx->woke_usec);
+		ctx->woke_known = true;
+	}
+	e.time_usec = ctx->woke_usec;
 	e.conn = conn;
 	e.listener = l->index;
 	e.full_len = len;
 	e.client = client;
-	e.client_len = strlen(client);
+	e.client_len = client_len;
 	e.rule = res->rule_label;
-	e.rule_len = e.rule != NULL ? strlen(e.rule) : 0;
+	e.rule_len = res->rule_label_len;
 	e.msg = msg;
 	e.msg_len = len;
 	(void)ring_add(ctx->ring, &e);

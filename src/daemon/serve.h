@@ -7,6 +7,7 @@
 #ifndef ECHOREPLYD_SERVE_H
 #define ECHOREPLYD_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -42,6 +43,10 @@ struct serve_ctx {
 	uint64_t		*rule_messages;
 	size_t			 nrule_messages;
 	struct ring		*ring;		/* NULL: none recorded */
+	/* CLOCK_REALTIME of this dispatch, once read (server_dispatched()
+	   forgets it) */
+	uint64_t		 woke_usec;
+	bool			 woke_known;
 	/* told of each message recorded, while someone watches */
 	void			(*recorded)(void *arg);
 	void			*recorded_arg;
@@ -70,11 +75,12 @@ struct serve_ctx {
 uint64_t	serve_now(const struct serve_ctx *);
 /*
  * One message answered: counted by rule, and recorded for the control
- * socket (conn: the connection's id, 0 for a datagram; client as logged).
+ * socket (conn: the connection's id, 0 for a datagram; client as logged,
+ * client_len its length), with the time the loop woke up for it.
  */
 void		serve_answered(struct serve_ctx *, const struct answer *,
 		    uint64_t conn, const struct listener *, const char *client,
-		    const void *msg, size_t len);
+		    size_t client_len, const void *msg, size_t len);
 
 /* Our side of a socket, for templates that name the server's address. */
 struct serve_facts {

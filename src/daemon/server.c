@@ -448,6 +448,7 @@ log_retry(sd_event_source *s, uint64_t usec, void *arg)
 void
 server_dispatched(struct server *srv)
 {
+	srv->ctx.woke_known = false;	/* the next dispatch reads its own */
 	log_flush();
 	/* the sink would block: try again soon, even if all is quiet */
 	if (log_pending() && (srv->log_timer == NULL ||

@@ -161,6 +161,7 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 	res->choice = 0;
 	res->delay_ms = 0;
 	res->rule_label = NULL;
+	res->rule_label_len = 0;
 	res->fault = NULL;
 	res->count = 0;
 	after = before;
@@ -171,7 +172,8 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 		if (st != NULL && (template_needs(t) & TEMPLATE_NEED_COUNT))
 			res->count = counts_bump(&st->counts, DEFAULT_COUNT);
 	} else {
-		res->rule_label = answer_rule_label(r);
+		res->rule_label = r->label;
+		res->rule_label_len = r->label_len;
 		res->close = r->close || svc->close_after_reply;
 		res->operator = r->operator;
 		res->delay_ms = r->delay_ms;
@@ -303,7 +305,7 @@ answer_rule_label(const struct rules_rule *r)
 {
 	if (r == NULL)
 		return "default";
-	return r->name != NULL ? r->name : r->number;
+	return r->label;
 }
 
 enum answer_accept

@@ -61,6 +61,7 @@ struct answer_state {
 struct answer {
 	const struct rules_rule	*rule;		/* NULL: the default reply */
 	const char		*rule_label;	/* for logs; NULL: default */
+	size_t			 rule_label_len;
 	size_t			 choice;	/* which of the rule's replies */
 	bool			 silent;	/* nothing to send */
 	bool			 close;		/* once the reply is sent */

@@ -42,6 +42,8 @@ struct ring {
 	uint64_t	 next;
 	size_t		 slot;		/* next % max_count, kept so: a
 					   division per message is costly */
+	size_t		 room;		/* what an entry may take past its
+					   header: a quarter of the block */
 };
 
 struct ring *
@@ -62,6 +64,8 @@ ring_new(size_t max_count, size_t max_bytes)
 	r->max_bytes = max_bytes;
 	r->next = 1;
 	r->slot = 1 % max_count;
+	/* at least 1024 - RING_HDR: a client and a rule cut at 255 fit */
+	r->room = ((max_bytes / 4) & ~(size_t)7) - RING_HDR;
 	return r;
 }
 
@@ -83,18 +87,24 @@ oldest_off(const struct ring *r)
 	    r->slot + r->max_count - r->count];
 }
 
-static size_t
-entry_size(const struct ring_hdr *h)
+/*
+ * memcpy, not inlined: for lengths the compiler knows are under 256 it
+ * would inline a `rep movsq`, whose start-up costs more than the call.
+ */
+static unsigned char * __attribute__((noinline))
+copy_in(unsigned char *p, const void *src, size_t n)
 {
-	return RING_ALIGN(RING_HDR + h->client_len + h->rule_len + h->msg_len);
+	if (n > 0)
+		memcpy(p, src, n);
+	return p + n;
 }
 
 uint64_t
 ring_add(struct ring *r, const struct ring_entry *e)
 {
-	struct ring_hdr	 h;
+	struct ring_hdr	*h;
 	unsigned char	*p;
-	size_t		 room, sz, pos, o;
+	size_t		 room, sz, pos, o, clen, rlen, mlen;
 
 	if (r->block == NULL) {
 		r->block = malloc(r->max_bytes);
@@ -108,26 +118,17 @@ ring_add(struct ring *r, const struct ring_entry *e)
 		}
 	}
 
-	memset(&h, 0, sizeof(h));
-	h.seq = r->next;
-	h.time_usec = e->time_usec;
-	h.conn = e->conn;
-	h.full_len = e->full_len;
-	h.listener = e->listener;
-	h.client_len = e->client_len < RING_MAX_NAME ? e->client_len :
-	    RING_MAX_NAME;
-	if (e->rule != NULL) {
-		h.has_rule = 1;
-		h.rule_len = e->rule_len < RING_MAX_NAME ? e->rule_len :
+	clen = e->client_len < RING_MAX_NAME ? e->client_len : RING_MAX_NAME;
+	rlen = 0;
+	if (e->rule != NULL)
+		rlen = e->rule_len < RING_MAX_NAME ? e->rule_len :
 		    RING_MAX_NAME;
-	}
-	/* the whole entry within a quarter of the block */
-	room = ((r->max_bytes / 4) & ~(size_t)7) - RING_HDR - h.client_len -
-	    h.rule_len;
+	/* the whole entry within a quarter of the block (r->room) */
+	room = r->room - clen - rlen;
 	if (room > RING_MAX_MSG)
 		room = RING_MAX_MSG;
-	h.msg_len = e->msg_len < room ? e->msg_len : room;
-	sz = entry_size(&h);
+	mlen = e->msg_len < room ? e->msg_len : room;
+	sz = RING_ALIGN(RING_HDR + clen + rlen + mlen);
 
 	if (r->count == r->max_count)
 		r->count--;
@@ -140,17 +141,21 @@ ring_add(struct ring *r, const struct ring_entry *e)
 	while (r->count > 0 && (o = oldest_off(r)) >= pos && o < pos + sz)
 		r->count--;
 
-	p = r->block + pos;
-	memcpy(p, &h, sizeof(h));
-	p += RING_HDR;
-	if (h.client_len > 0)
-		memcpy(p, e->client, h.client_len);
-	p += h.client_len;
-	if (h.rule_len > 0)
-		memcpy(p, e->rule, h.rule_len);
-	p += h.rule_len;
-	if (h.msg_len > 0)
-		memcpy(p, e->msg, h.msg_len);
+	/* written in place: pos is a multiple of 8 in a malloc'd block */
+	h = (struct ring_hdr *)(void *)(r->block + pos);
+	h->seq = r->next;
+	h->time_usec = e->time_usec;
+	h->conn = e->conn;
+	h->full_len = e->full_len;
+	h->listener = e->listener;
+	h->msg_len = (uint32_t)mlen;
+	h->client_len = (uint8_t)clen;
+	h->rule_len = (uint8_t)rlen;
+	h->has_rule = e->rule != NULL;
+	p = r->block + pos + RING_HDR;
+	p = copy_in(p, e->client, clen);
+	p = copy_in(p, e->rule, rlen);
+	(void)copy_in(p, e->msg, mlen);
 
 	r->off[r->slot] = pos;
 	if (++r->slot == r->max_count)

@@ -533,6 +533,8 @@ rules_match(const struct rules *rs, const char *msg, size_t len,
 	const struct rules_rule	*r;
 	size_t			 pos = 0;
 
+	if (rs->n == 0)
+		return NULL;	/* the plain echo: nothing to look at */
 	r = match_from(rs, msg, len, w, 0, &pos, caps);
 	/* a failed draw passes the rule over: the next one that matches */
 	while (r != NULL && r->probability < 1 && (w->rng != NULL ?
@@ -626,6 +628,8 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	}
 	if (d->name != NULL && (r->name = strdup(d->name)) == NULL)
 		goto nomem;
+	r->label = r->name != NULL ? r->name : r->number;
+	r->label_len = strlen(r->label);
 	if (d->pattern != NULL) {
 		r->pattern_len = d->pattern_len > 0 ? d->pattern_len :
 		    strlen(d->pattern);

@@ -51,6 +51,8 @@ enum rules_kind {
 struct rules_rule {
 	char		 *name;		/* NULL when the rule has none */
 	char		  number[24];	/* "#N", what a rule without one is called */
+	const char	 *label;	/* name, else number: in logs */
+	size_t		  label_len;
 	size_t		  index;	/* position in the file, from 0 */
 	const char	 *file;		/* where it was defined (NULL: the */
 	unsigned int	  line;		/* configuration's file), for -n */
