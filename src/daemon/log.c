@@ -512,10 +512,17 @@ put_u64(char **p, uint64_t v)
 	    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
 	    100000000000000000ULL, 1000000000000000000ULL,
 	    10000000000000000000ULL };
-	size_t		 digits = 1;
+	static const uint8_t guess[65] = {	/* the digits of 2^(bits - 1) */
+	    1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 6, 6, 6,
+	    7, 7, 7, 7, 8, 8, 8, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 12,
+	    12, 12, 13, 13, 13, 13, 14, 14, 14, 15, 15, 15, 16, 16, 16, 16,
+	    17, 17, 17, 18, 18, 18, 19, 19, 19, 19 };
+	size_t		 digits;
 	char		*e;
 
-	while (digits < sizeof(tens) / sizeof(tens[0]) && v >= tens[digits])
+	/* from the bit length, one short at most: no loop */
+	digits = guess[64 - __builtin_clzll(v | 1)];
+	if (digits < sizeof(tens) / sizeof(tens[0]) && v >= tens[digits])
 		digits++;
 	e = *p + digits;
 	*p = e;
