@@ -417,6 +417,8 @@ serve(struct daemon *d)
 		fatal("watchdog");
 	}
 	log_set_buffered(true);
+	/* start-up's records written, and its clock reading forgotten */
+	server_dispatched(d->srv);
 
 	/* sd_event_loop(), with the log written after each dispatch */
 	while ((r = sd_event_run(e, UINT64_MAX)) >= 0) {

@@ -11,13 +11,22 @@
 #include "rules.h"
 #include "serve.h"
 
+/* sd_event_now() is dozens of instructions: read once per dispatch */
 uint64_t
-serve_now(const struct serve_ctx *ctx)
+serve_now(struct serve_ctx *ctx)
 {
-	uint64_t	 t = 0;
+	if (!ctx->woke_mono_known) {
+		ctx->woke_mono = 0;
+		sd_event_now(ctx->event, CLOCK_MONOTONIC, &ctx->woke_mono);
+		ctx->woke_mono_known = true;
+	}
+	return ctx->woke_mono;
+}
 
-	sd_event_now(ctx->event, CLOCK_MONOTONIC, &t);
-	return t;
+void
+serve_forget_time(struct serve_ctx *ctx)
+{
+	ctx->woke_mono_known = ctx->woke_known = false;
 }
 
 void

@@ -43,10 +43,10 @@ struct serve_ctx {
 	uint64_t		*rule_messages;
 	size_t			 nrule_messages;
 	struct ring		*ring;		/* NULL: none recorded */
-	/* CLOCK_REALTIME of this dispatch, once read (server_dispatched()
-	   forgets it) */
-	uint64_t		 woke_usec;
-	bool			 woke_known;
+	/* CLOCK_REALTIME and CLOCK_MONOTONIC of this dispatch, once read;
+	   serve_forget_time() between dispatches */
+	uint64_t		 woke_usec, woke_mono;
+	bool			 woke_known, woke_mono_known;
 	/* told of each message recorded, while someone watches */
 	void			(*recorded)(void *arg);
 	void			*recorded_arg;
@@ -72,7 +72,10 @@ struct serve_ctx {
 	void			*arg;
 };
 
-uint64_t	serve_now(const struct serve_ctx *);
+/* The loop's time of this dispatch (CLOCK_MONOTONIC, µs). */
+uint64_t	serve_now(struct serve_ctx *);
+/* A dispatch is over: the next one reads the clocks again. */
+void		serve_forget_time(struct serve_ctx *);
 /*
  * One message answered: counted by rule, and recorded for the control
  * socket (conn: the connection's id, 0 for a datagram; client as logged,

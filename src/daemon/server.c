@@ -443,12 +443,13 @@ log_retry(sd_event_source *s, uint64_t usec, void *arg)
  * After every dispatch of the loop (main.c runs it one sd_event_run() at a
  * time): what the handlers logged goes out in one write. An sd-event post
  * source would do the same at the price of one more loop iteration (an
- * epoll_wait and a gettid) per wake-up.
+ * epoll_wait and a gettid) per wake-up. The clocks the dispatch read are
+ * forgotten: the next one reads its own.
  */
 void
 server_dispatched(struct server *srv)
 {
-	srv->ctx.woke_known = false;	/* the next dispatch reads its own */
+	serve_forget_time(&srv->ctx);
 	log_flush();
 	/* the sink would block: try again soon, even if all is quiet */
 	if (log_pending() && (srv->log_timer == NULL ||
