@@ -188,10 +188,15 @@ ring_get(const struct ring *r, uint64_t seq, struct ring_entry *e)
 {
 	struct ring_hdr		 h;
 	const unsigned char	*p;
+	size_t			 d;
 
 	if (r->count == 0 || seq < r->next - r->count || seq >= r->next)
 		return false;
-	p = r->block + r->off[seq % r->max_count];
+	/* seq's slot is next - seq (at most count) before r->slot: no
+	 * division, which a follower would pay for every message */
+	d = (size_t)(r->next - seq);
+	p = r->block + r->off[r->slot >= d ? r->slot - d :
+	    r->slot + r->max_count - d];
 	memcpy(&h, p, sizeof(h));
 	p += RING_HDR;
 	e->seq = h.seq;
