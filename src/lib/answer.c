@@ -141,7 +141,7 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 	struct template_ctx	 ctx;
 	struct rules_who	 who;
 	uint32_t		 before = RULES_STATE_START, after;
-	size_t			 mark = out->len, room;
+	size_t			 mark = out->len, room, i;
 	int			 e;
 
 	if (st != NULL) {
@@ -219,9 +219,15 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 		return -ENOMEM;
 	/* the echo, the default reply: no template context to build */
 	if (template_is_message(t)) {
-		if (buf_append(out, m->data, m->len) < 0 ||
-		    buf_append(out, m->term, m->term_len) < 0)
+		/* one copy call: the line end is a byte or two, stored */
+		if (m->len + m->term_len > out->cap - out->len &&
+		    buf_reserve(out, m->len + m->term_len) < 0)
 			return -ENOMEM;
+		if (m->len > 0)
+			memcpy(out->data + out->len, m->data, m->len);
+		out->len += m->len;
+		for (i = 0; i < m->term_len; i++)
+			out->data[out->len++] = m->term[i];
 	} else {
 		ctx_init(&ctx, env);
 		ctx.message = m->data;
