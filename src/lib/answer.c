@@ -129,6 +129,27 @@ mangle(const struct answer_env *env, const struct rules_fault *f,
 	return 0;
 }
 
+/*
+ * A reply of n bytes at p and the message's line end, with one copy
+ * call: the line end is a byte or two, stored.
+ */
+static int
+append_reply(struct buf *out, const void *p, size_t n,
+    const struct frame_msg *m)
+{
+	size_t	 i;
+
+	if (n + m->term_len > out->cap - out->len &&
+	    buf_reserve(out, n + m->term_len) < 0)
+		return -ENOMEM;
+	if (n > 0)
+		memcpy(out->data + out->len, p, n);
+	out->len += n;
+	for (i = 0; i < m->term_len; i++)
+		out->data[out->len++] = m->term[i];
+	return 0;
+}
+
 int
 answer_message(const struct answer_env *env, const struct frame_msg *m,
     struct answer_state *st, struct buf *out, struct answer *res)
@@ -141,7 +162,8 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 	struct template_ctx	 ctx;
 	struct rules_who	 who;
 	uint32_t		 before = RULES_STATE_START, after;
-	size_t			 mark = out->len, room, i;
+	const char		*text;
+	size_t			 mark = out->len, room, text_len;
 	int			 e;
 
 	if (st != NULL) {
@@ -217,17 +239,13 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 
 	if (prefix_room(env, out, &room) < 0)
 		return -ENOMEM;
-	/* the echo, the default reply: no template context to build */
+	/* the echo, and a fixed reply: no template context to build */
 	if (template_is_message(t)) {
-		/* one copy call: the line end is a byte or two, stored */
-		if (m->len + m->term_len > out->cap - out->len &&
-		    buf_reserve(out, m->len + m->term_len) < 0)
+		if (append_reply(out, m->data, m->len, m) < 0)
 			return -ENOMEM;
-		if (m->len > 0)
-			memcpy(out->data + out->len, m->data, m->len);
-		out->len += m->len;
-		for (i = 0; i < m->term_len; i++)
-			out->data[out->len++] = m->term[i];
+	} else if (template_is_text(t, &text, &text_len)) {
+		if (append_reply(out, text, text_len, m) < 0)
+			return -ENOMEM;
 	} else {
 		ctx_init(&ctx, env);
 		ctx.message = m->data;

@@ -35,18 +35,82 @@ struct rules {
 	uint32_t		  state_cap;	/* a power of two */
 };
 
+/* Eight bytes, little-endian whatever the machine (memcpy: unaligned). */
+static inline uint64_t
+load64(const char *p)
+{
+	uint64_t	 w;
+
+	memcpy(&w, p, sizeof(w));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
+/* Four bytes, as load64(). */
+static inline uint64_t
+load32(const char *p)
+{
+	uint32_t	 w;
+
+	memcpy(&w, p, sizeof(w));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap32(w);
+#endif
+	return w;
+}
+
+/*
+ * ascii_lower() of each byte of w at once: a byte from 'A' to 'Z' (the
+ * high bit clear, at least 'A', at most 'Z') gets 0x20 set.
+ */
+static inline uint64_t
+lower64(uint64_t w)
+{
+	const uint64_t	 ones = 0x0101010101010101ULL, highs = ones * 0x80;
+	uint64_t	 low7 = w & ~highs;
+	uint64_t	 ge_a = low7 + ones * (0x80 - 'A');
+	uint64_t	 gt_z = low7 + ones * (0x80 - 'Z' - 1);
+
+	return w | ((ge_a & ~gt_z & ~w & highs) >> 2);
+}
+
+/* One word into the hash: a multiply and a shift (murmur's mixing). */
+static inline uint64_t
+mix(uint64_t h, uint64_t w)
+{
+	h ^= w * 0x87c37b91114253d5ULL;
+	h = (h << 31 | h >> 33) * 0x4cf5ad432745937fULL;
+	return h;
+}
+
+/*
+ * A word at a time: this runs once for every message an exact rule may
+ * answer. The last one to seven bytes are read in at most two loads that
+ * may overlap (as wyhash does); the length is mixed in, so that those
+ * overlaps cannot make two lengths alike. Then murmur3's finaliser: the
+ * table takes the low bits.
+ */
 static uint64_t
 hash_bytes(const char *p, size_t n, bool ci)
 {
-	uint64_t	 h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-	size_t		 i;
+	uint64_t	 h = 0x9e3779b97f4a7c15ULL ^ n, w;
+	size_t		 i = 0;
 
-	for (i = 0; i < n; i++) {
-		h ^= ci ? ascii_lower((unsigned char)p[i]) : (unsigned char)p[i];
-		h *= 0x100000001b3ULL;
+	for (; i + 8 <= n; i += 8) {
+		w = load64(p + i);
+		h = mix(h, ci ? lower64(w) : w);
 	}
-	/* FNV's low bits cluster for keys that differ at the end ("key-1",
-	 * "key-2"): mix before the table takes them (murmur3's finaliser) */
+	if (i < n) {
+		if (n - i >= 4)
+			w = load32(p + i) | load32(p + n - 4) << 32;
+		else
+			w = (uint64_t)(unsigned char)p[i] |
+			    (uint64_t)(unsigned char)p[i + (n - i) / 2] << 8 |
+			    (uint64_t)(unsigned char)p[n - 1] << 16;
+		h = mix(h, ci ? lower64(w) : w);
+	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;

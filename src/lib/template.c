@@ -369,6 +369,21 @@ template_is_message(const struct template *t)
 	return t->nsegs == 1 && t->segs[0].kind == SEG_MESSAGE;
 }
 
+bool
+template_is_text(const struct template *t, const char **text, size_t *len)
+{
+	if (t->nsegs == 0) {
+		*text = "";
+		*len = 0;
+		return true;
+	}
+	if (t->nsegs > 1 || t->segs[0].kind != SEG_TEXT)
+		return false;
+	*text = t->text + t->segs[0].off;
+	*len = t->segs[0].len;
+	return true;
+}
+
 int
 template_max_capture(const struct template *t)
 {

@@ -69,6 +69,12 @@ int	template_render(const struct template *, const struct template_ctx *,
 unsigned int template_needs(const struct template *);
 /* Whether the template is "%{message}" and nothing else: the echo. */
 bool	template_is_message(const struct template *);
+/*
+ * Whether the template is fixed text, no variables ("+PONG"): then *text
+ * and *len are what it renders to, whatever the context.
+ */
+bool	template_is_text(const struct template *, const char **text,
+	    size_t *len);
 /* The highest capture %{N} used, or -1 when none is. */
 int	template_max_capture(const struct template *);
 /* What it was compiled from; a literal's bytes in hex digits. */

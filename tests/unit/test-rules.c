@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <vis.h>
 
+#include "ascii.h"
 #include "counts.h"
 #include "rng.h"
 #include "rules.h"
@@ -429,6 +430,56 @@ test_many_exact(void)
 		found += rules_get(rs, i)->counts;
 	ok(found == 0, "none of them counts (%zu)", found);
 	rules_free(rs);
+}
+
+/*
+ * The exact rules' hash reads words, with the last bytes in loads that
+ * may overlap, and folds case eight bytes at once: every length up to
+ * three words, every byte value at some place in it. An ignore_case rule
+ * finds its pattern in upper case; a byte changed by 0x20 that is not a
+ * letter ('@' and '`', '[' and '{', 0xc1 and 0xe1) is a miss.
+ */
+static void
+test_exact_lengths(void)
+{
+	char		 pat[32], msg[32];
+	size_t		 len, k, i, hits = 0, misses = 0, cased = 0, tries = 0;
+	unsigned int	 c;
+	bool		 letter;
+
+	for (len = 1; len <= 24; len++) {
+		for (c = 1; c < 256; c++) {
+			k = c % len;
+			memset(pat, 'q', len);
+			pat[len] = '\0';
+			pat[k] = (char)c;
+			letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+			for (i = 0; i < len; i++)
+				msg[i] = (char)ascii_upper((unsigned char)pat[i]);
+			hits += match1(RULES_EXACT, pat, true, msg, len);
+			/* case-sensitive: upper case is another message,
+			 * unless there was nothing to raise */
+			cased += match1(RULES_EXACT, pat, false, msg, len) ==
+			    (memcmp(msg, pat, len) == 0);
+			if (!letter && (c ^ 0x20) != 0) {
+				memcpy(msg, pat, len);
+				msg[k] = (char)(c ^ 0x20);
+				misses += !match1(RULES_EXACT, pat, true, msg,
+				    len);
+			} else
+				misses++;
+			tries++;
+		}
+	}
+	ok(hits == tries, "ignore_case exact rules, lengths 1 to 24, every "
+	    "byte: found in upper case (%zu of %zu)", hits, tries);
+	ok(cased == tries, "case-sensitive: upper case missed, the same "
+	    "bytes found (%zu of %zu)",
+	    cased, tries);
+	ok(misses == tries, "a byte that is not a letter, changed by 0x20: "
+	    "missed (%zu of %zu)", misses, tries);
+	ok(match1(RULES_EXACT, "", false, "", 0) &&
+	    !match1(RULES_EXACT, "", false, "a", 1), "the empty pattern");
 }
 
 static void
@@ -1153,6 +1204,7 @@ main(void)
 	test_first_match();
 	test_exact_order();
 	test_many_exact();
+	test_exact_lengths();
 	test_check_pattern();
 	test_regex_size();
 	test_networks();

@@ -182,6 +182,34 @@ main(void)
 		}
 	}
 
+	/* fixed text is told apart too: no context needed to render it */
+	{
+		static const struct {
+			const char	*src;
+			const char	*text;	/* NULL: not fixed text */
+		} fixed[] = {
+			{ "+PONG", "+PONG" }, { "", "" }, { "a b c", "a b c" },
+			{ "%{message}", NULL }, { "x%{rule}", NULL },
+			{ "%{time}", NULL }, { "%{0}", NULL },
+		};
+		const char	*text;
+		size_t		 i, len;
+		bool		 is;
+
+		for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+			text = NULL;
+			len = 0;
+			is = template_compile(fixed[i].src, &t, err,
+			    sizeof(err)) == 0 && template_is_text(t, &text, &len);
+			ok(fixed[i].text == NULL ? !is : is &&
+			    len == strlen(fixed[i].text) &&
+			    memcmp(text, fixed[i].text, len) == 0,
+			    "\"%s\" is %sfixed text", fixed[i].src,
+			    fixed[i].text != NULL ? "" : "not ");
+			template_free(t);
+		}
+	}
+
 	/* local time carries its offset */
 	setenv("TZ", "UTC+02:30", 1);
 	tzset();
