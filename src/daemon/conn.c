@@ -426,7 +426,8 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 		    piece_usec, end);
 		return false;
 	}
-	conn_end(c, end);
+	if (end != CONN_END_NONE)
+		conn_end(c, end);
 	return end == CONN_END_NONE || end == CONN_END_HALF_CLOSE;
 }
 

@@ -429,6 +429,8 @@ allowed(const struct rules_rule *r, const struct rules_who *w)
 	const char	*listener = w->listener;
 	size_t		 i;
 
+	if (r->anyone)
+		return true;
 	if (r->nstates > 0) {
 		for (i = 0; i < r->nstates; i++)
 			if (r->states[i] == w->state)
@@ -749,6 +751,8 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	    (r->next_state = rules_state(rs, d->next_state)) ==
 	    RULES_STATE_NONE)
 		goto nomem;
+	r->anyone = r->nstates == 0 && r->times == 0 && r->nsnis == 0 &&
+	    r->nlisteners == 0 && r->nnets == 0;
 	r->counts = r->times > 0 || r->nreplies > 1;
 	for (i = 0; i < r->nreplies; i++)
 		if (template_needs(r->replies[i]) & TEMPLATE_NEED_COUNT)

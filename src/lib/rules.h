@@ -83,6 +83,7 @@ struct rules_rule {
 	bool		  faulty;	/* any of fault is set */
 	bool		  reset_counts;
 	bool		  counts;	/* keeps a count per connection */
+	bool		  anyone;	/* no condition on who sends it */
 };
 
 struct rules;
