@@ -46,6 +46,10 @@
 #define FOLLOW_BATCH		(64 * 1024)	/* sent at once, */
 #define FOLLOW_USEC		(10 * 1000)	/* or after this long */
 #define WAIT_MAX_MS		3600000
+/* a wait's regexec()s per turn of the loop: message bytes, and a cost per
+ * entry (the copy, the call) */
+#define WAIT_SCAN_BYTES		(1024 * 1024)
+#define WAIT_SCAN_ENTRY		64
 #define MESSAGE_TEXT_MAX	65536	/* as the ring keeps them */
 #define ASKS_MAX		100000	/* waiting for the operator */
 #define ASK_TEXT_MAX		4096	/* bytes of its message shown */
@@ -92,6 +96,7 @@ struct cclient {
 	bool		 re_set;
 	bool		 closing;	/* once what is queued is sent */
 	bool		 resume;	/* its wait is over */
+	bool		 scanning;	/* its wait goes on in flush_due() */
 	bool		 rd_eof;	/* it sent all it will */
 	bool		 tty;		/* the daemon's own terminal */
 	sd_event_source	*osrc;		/* its output, when it waits */
@@ -117,8 +122,11 @@ struct control {
 	size_t			 nasks;
 	uint64_t		 ask_seq;
 	bool			 interactive;	/* a console on stdin */
+	bool			 tty_console;	/* it is among the clients */
 	bool			 group_set;
 	gid_t			 group;
+	long long		 overflow_uid;	/* never trusted: permitted(); */
+	long long		 overflow_gid;	/* -1: none */
 	char			 path[CONF_PATH_MAX];	/* to remove; "" */
 	char			*text;		/* an escaped message */
 	/* what say_message() said last of the time and the connection */
@@ -141,7 +149,9 @@ static void	recorded(void *);
 static int	client_event(sd_event_source *, int, uint32_t, void *);
 static int	console_tty(struct control *);
 static void	follow_tick(struct control *);
+static void	flush_soon(struct control *);
 static void	tty_out(struct cclient *);
+static long long overflow_id(const char *, const char *);
 
 const char *
 control_path(const struct control *ctl)
@@ -247,6 +257,10 @@ control_open(const struct conf *conf, int passed, bool interactive,
 	ctl->time_usec = UINT64_MAX;	/* say_message() has said none */
 	ctl->interactive = interactive;
 	ctl->asks_tail = &ctl->asks;
+	ctl->overflow_uid = overflow_id("/proc/sys/kernel/overflowuid",
+	    "/proc/self/uid_map");
+	ctl->overflow_gid = overflow_id("/proc/sys/kernel/overflowgid",
+	    "/proc/self/gid_map");
 	if (conf->control_group != NULL) {
 		/* cppcheck-suppress getgrnamCalled ; one thread */
 		if ((gr = getgrnam(conf->control_group)) == NULL) {
@@ -507,6 +521,7 @@ unwatch(struct cclient *cl)
 	if (cl->re_set)
 		regfree(&cl->re);
 	cl->re_set = false;
+	cl->scanning = false;
 	cl->mode = CMODE_REQUESTS;
 }
 
@@ -520,6 +535,7 @@ catch_up(struct cclient *cl)
 	struct ring		*ring = server_ring(cl->ctl->srv);
 	struct ring_entry	 e;
 	uint64_t		 first, next;
+	size_t			 scanned = 0;
 
 	if (ring == NULL)
 		return false;
@@ -530,10 +546,19 @@ catch_up(struct cclient *cl)
 			cl->lost += first - cl->seq;
 		cl->seq = first;
 	}
+	cl->scanning = false;
 	for (; cl->seq < next; cl->seq++) {
 		if (!ring_get(ring, cl->seq, &e))
 			continue;
 		if (cl->mode == CMODE_WAIT) {
+			if (scanned >= WAIT_SCAN_BYTES) {
+				/* the rest in a later turn of the loop: a
+				 * gibibyte of ring would hold up serving */
+				cl->scanning = true;
+				flush_soon(cl->ctl);
+				return false;
+			}
+			scanned += e.msg_len + WAIT_SCAN_ENTRY;
 			if (matches(cl, &e)) {
 				say_message(cl, &e);
 				say(cl, "ok");
@@ -543,8 +568,10 @@ catch_up(struct cclient *cl)
 			continue;
 		}
 		if (queued(cl) >= FOLLOW_MAX) {
-			cl->lost++;
-			continue;
+			/* kept, all of them, and none has room */
+			cl->lost += next - cl->seq;
+			cl->seq = next;
+			break;
 		}
 		if (cl->lost > 0) {
 			say(cl, "lost count=%llu", (unsigned long long)cl->lost);
@@ -570,6 +597,10 @@ flush_due(sd_event_source *s, void *arg)
 	ctl->flushing = false;
 	for (cl = ctl->clients; cl != NULL; cl = next) {
 		next = cl->next;
+		if (cl->scanning && catch_up(cl)) {
+			unwatch(cl);
+			cl->resume = true;
+		}
 		if (cl->resume) {
 			cl->resume = false;
 			client_run(cl);
@@ -650,7 +681,8 @@ recorded(void *arg)
 	struct cclient	*cl;
 
 	for (cl = ctl->clients; cl != NULL; cl = cl->next) {
-		if (cl->mode == CMODE_REQUESTS)
+		/* a wait part way through the ring gets there in flush_due() */
+		if (cl->mode == CMODE_REQUESTS || cl->scanning)
 			continue;
 		if (catch_up(cl) && cl->mode == CMODE_WAIT) {
 			unwatch(cl);
@@ -1374,7 +1406,58 @@ client_event(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	return 0;
 }
 
-/* root, our own user, and control_group's members. */
+/*
+ * The id the kernel shows for a user or group that has none in our user
+ * namespace (65534 unless the sysctl says another), or -1 when every id
+ * has one (the map is the whole identity: the first namespace), so that
+ * the id is a user like any other.
+ */
+static long long
+overflow_id(const char *sysctl, const char *map)
+{
+	unsigned long long	 v[3];
+	char			 line[128], *p, *end;
+	FILE			*fp;
+	bool			 whole = false;
+	size_t			 i;
+
+	if ((fp = fopen(map, "re")) != NULL) {
+		/* one line, "0 0 4294967295" */
+		if (fgets(line, sizeof(line), fp) != NULL) {
+			p = line;
+			for (i = 0; i < 3; i++, p = end) {
+				errno = 0;
+				v[i] = strtoull(p, &end, 10);
+				if (end == p || errno != 0)
+					break;
+			}
+			whole = i == 3 && v[0] == 0 && v[1] == 0 &&
+			    v[2] == 4294967295ULL &&
+			    fgets(line, sizeof(line), fp) == NULL;
+		}
+		fclose(fp);
+	}
+	if (whole)
+		return -1;
+	v[0] = 65534;
+	if ((fp = fopen(sysctl, "re")) != NULL) {
+		if (fgets(line, sizeof(line), fp) != NULL) {
+			errno = 0;
+			v[0] = strtoull(line, &end, 10);
+			if (end == line || errno != 0 || v[0] > UINT32_MAX)
+				v[0] = 65534;
+		}
+		fclose(fp);
+	}
+	return (long long)v[0];
+}
+
+/*
+ * root, our own user, and control_group's members. In a user namespace
+ * that does not map every id, the overflow ids are anyone's: a peer from
+ * outside shows as them, so they stand neither for our own user nor for
+ * control_group.
+ */
 static bool
 permitted(const struct control *ctl, int fd, const struct ucred *uc)
 {
@@ -1382,9 +1465,13 @@ permitted(const struct control *ctl, int fd, const struct ucred *uc)
 	socklen_t	 len = sizeof(groups);
 	size_t		 i;
 
-	if (uc->uid == 0 || uc->uid == geteuid())
+	if (uc->uid == 0)
 		return true;
-	if (!ctl->group_set)
+	if ((long long)uc->uid == ctl->overflow_uid)
+		return false;
+	if (uc->uid == geteuid())
+		return true;
+	if (!ctl->group_set || (long long)ctl->group == ctl->overflow_gid)
 		return false;
 	if (uc->gid == ctl->group)
 		return true;
@@ -1428,15 +1515,22 @@ control_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 		return 0;
 	}
 	if (!permitted(ctl, fd, &uc)) {
-		log_warnx("control: uid %u (pid %d) refused: not root, "
-		    "the daemon's user, nor in control_group",
-		    (unsigned int)uc.uid, (int)uc.pid);
+		if ((long long)uc.uid == ctl->overflow_uid)
+			log_warnx("control: uid %u (pid %d) refused: the "
+			    "overflow uid, which a user of another user "
+			    "namespace shows as", (unsigned int)uc.uid,
+			    (int)uc.pid);
+		else
+			log_warnx("control: uid %u (pid %d) refused: not "
+			    "root, the daemon's user, nor in control_group",
+			    (unsigned int)uc.uid, (int)uc.pid);
 		snprintf(line, sizeof(line), "error denied uid %u is not "
 		    "allowed\n", (unsigned int)uc.uid);
 		refuse(fd, line);
 		return 0;
 	}
-	if (ctl->nclients >= CLIENTS_MAX) {
+	/* the -i console is no socket's: it takes none of their places */
+	if (ctl->nclients - (ctl->tty_console ? 1 : 0) >= CLIENTS_MAX) {
 		log_warnx("control: uid %u (pid %d) refused: %d control "
 		    "clients already", (unsigned int)uc.uid, (int)uc.pid,
 		    CLIENTS_MAX);
@@ -1484,6 +1578,8 @@ client_free(struct cclient *cl)
 			break;
 		}
 	server_control_clients(ctl->srv, --ctl->nclients);
+	if (cl->tty)
+		ctl->tty_console = false;
 	sd_event_source_disable_unref(cl->src);
 	sd_event_source_disable_unref(cl->osrc);
 	if (!cl->tty)
@@ -1547,6 +1643,7 @@ console_tty(struct control *ctl)
 		(void)fcntl(cl->ofd, F_SETFL, cl->oflags | O_NONBLOCK);
 	cl->next = ctl->clients;
 	ctl->clients = cl;
+	ctl->tty_console = true;
 	server_control_clients(ctl->srv, ++ctl->nclients);
 	cmd_operator(cl);
 	log_info("interactive: messages the rules ask the operator about "

@@ -13,6 +13,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import threading
 import sys
 import time
 
@@ -1543,6 +1544,30 @@ def test_control_group_members_allowed():
     refusal_logged(d, NOBODY, pid)
 
 
+def test_overflow_uid_is_nobody_we_trust_in_a_user_namespace():
+    """The daemon in a user namespace that maps only its own user, as the
+    overflow uid 65534 (unshare --map-user=65534): every peer from outside
+    shows as 65534 too, the daemon's own uid. Such a peer is refused and
+    the log says why."""
+    if not root_only():
+        return
+    if subprocess.run(["unshare", "--user", "--map-user=65534",
+                       "--map-group=65534", "true"],
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        print("# skip: no user namespaces here")
+        return
+    d = CtlDaemon(prefix=("unshare", "--user", "--map-user=65534",
+                          "--map-group=65534"))
+    os.chmod(d.ctl_path, 0o777)
+    for uid in (12345, NOBODY):
+        pid, out = as_user(d.ctl_path, uid, uid, [])
+        equal(out, "error denied uid 65534 is not allowed\n",
+              "a peer of uid %d from outside, seen as 65534" % uid)
+        poll(lambda: re.search(r"^control: uid 65534 \(pid %d\) refused: "
+                               r"the overflow uid" % pid, d.log(), re.M),
+             "refusal logged with its reason; log:\n%s" % d.log())
+
+
 # --- where the socket is --------------------------------------------------
 
 def test_default_path_in_runtime_directory():
@@ -1769,6 +1794,45 @@ def test_udp_sources_are_bounded():
     equal(st["sources_evicted"], n + 1 - st["sources"], "sources evicted")
     equal(st["refused"], 0, "datagrams dropped by the rate")
     equal(d.stop(), 0, "exit status")
+
+def test_wait_all_over_a_large_ring_goes_in_parts():
+    """wait all over 200,000 recorded messages (14 MB of regexec at the
+    daemon's count): read in parts, a mebibyte a turn of the loop, so that
+    serving goes on. The first match is found wherever it lies, the
+    request behind the wait waits its turn, and a wait that finds nothing
+    times out."""
+    n = 200000
+    needles = (1000, 150000, n - 1)
+    d = CtlDaemon("recorded_messages = %d;\nrecorded_bytes = 67108864;\n" % n)
+    a = d.connect()
+    payload = b"".join((b"needle %06d\n" if i in needles else
+                        b"hay %06d\n") % i for i in range(n))
+    sender = threading.Thread(target=a.sendall, args=(payload,))
+    sender.start()
+    got = harness.recv_until(a, n, timeout=harness.WAIT * 4)
+    sender.join()
+    equal(got, payload, "every message echoed")
+    equal(counter(d.stats(), "recorded_messages"), n, "all recorded")
+    with d.ctl() as w:
+        w.send("wait 60000 all ^needle")
+        w.send("wait 60000 all ^needle %06d$" % (n - 1))
+        w.send("stats")
+        lines, final = w.answer(timeout=harness.WAIT * 4)
+        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
+              ("ok", [b"needle 001000"]), "the first match")
+        lines, final = w.answer(timeout=harness.WAIT * 4)
+        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
+              ("ok", [b"needle %06d" % (n - 1)]), "the match at the end")
+        lines, final = w.answer()
+        equal((final, counter(parse_stats(lines), "messages")), ("ok", n),
+              "the request behind the waits")
+        w.send("wait 1000 all ^nowhere")
+        lines, final = w.answer(timeout=harness.WAIT * 4)
+        equal((lines, final.split()[:2]), ([], ["error", "timeout"]),
+              "nothing found: the timeout")
+        equal(say(a, b"still served"), b"still served\n", "serving")
+    a.close()
+
 
 if __name__ == "__main__":
     harness.run(globals())

@@ -741,16 +741,18 @@ class PtyDaemon:
     (standard error) in a file, readiness by READY=1 and the log's
     interactive line."""
 
-    def __init__(self, body, timeout_ms):
+    def __init__(self, body, timeout_ms, control=False):
+        """control: a control socket too, at self.ctl_path."""
         self.dir = tempfile.mkdtemp(prefix="echoreplyd-test-")
         os.chmod(self.dir, 0o755)
         self.port = harness.free_port()
         self.conf = os.path.join(self.dir, "echoreplyd.conf")
+        self.ctl_path = os.path.join(self.dir, "control") if control else ""
         with open(self.conf, "w") as f:
             f.write('listen = { name = "main"; address = "127.0.0.1"; '
-                    'port = %d; };\ncontrol_socket = "";\n'
-                    'operator_timeout_ms = %d;\n' % (self.port, timeout_ms) +
-                    body)
+                    'port = %d; };\ncontrol_socket = "%s";\n'
+                    'operator_timeout_ms = %d;\n' %
+                    (self.port, self.ctl_path, timeout_ms) + body)
         self.notify_path = os.path.join(self.dir, "notify")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
@@ -890,6 +892,33 @@ def test_interactive_console_on_a_terminal():
     check(took < SLOW, "after the end of input the fallback took %.2fs "
           "(operator_timeout_ms is %d): the console was still counted" %
           (took, LONG))
+
+
+def test_the_terminal_console_takes_no_control_socket_place():
+    """-i's console is no client of the socket: 64 of them still get in
+    beside it, and the 65th is told the daemon is busy."""
+    d = PtyDaemon('operator = true;\n', LONG, control=True)
+    clients = []
+    try:
+        for i in range(64):
+            clients.append(Ctl(d.ctl_path))
+        for c in clients:
+            c.send("help")
+        for i, c in enumerate(clients):
+            lines = []
+            while True:
+                line = c.line()
+                check(line is not None, "client %d: closed" % (i + 1))
+                if line.split(" ", 1)[0] in ("ok", "error"):
+                    break
+                lines.append(line)
+            equal(line, "ok", "client %d of 64, beside the console" % (i + 1))
+        with Ctl(d.ctl_path) as extra:
+            equal(extra.line(), "error busy too many control clients",
+                  "the 65th")
+    finally:
+        for c in clients:
+            c.close()
 
 
 if __name__ == "__main__":
