@@ -770,6 +770,10 @@ tls_read(struct transport *t, void *buf, size_t len)
 		if (SSL_read_ex(tc->ssl, (char *)buf + total, len - total,
 		    &n) == 1) {
 			total += n;
+			/* the socket drained and OpenSSL has nothing left: the
+			 * next SSL_read_ex() would only say WANT_READ */
+			if (tc->drained && !SSL_has_pending(tc->ssl))
+				return (ssize_t)total;
 			continue;
 		}
 		switch (SSL_get_error(tc->ssl, 0)) {
