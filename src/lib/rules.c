@@ -35,29 +35,26 @@ struct rules {
 	uint32_t		  state_cap;	/* a power of two */
 };
 
-/* Eight bytes, little-endian whatever the machine (memcpy: unaligned). */
+/*
+ * Eight or four bytes as a number (memcpy: unaligned). In the machine's
+ * byte order: the table is built and looked up on the same machine, and
+ * the case folding below works byte by byte.
+ */
 static inline uint64_t
 load64(const char *p)
 {
 	uint64_t	 w;
 
 	memcpy(&w, p, sizeof(w));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	w = __builtin_bswap64(w);
-#endif
 	return w;
 }
 
-/* Four bytes, as load64(). */
 static inline uint64_t
 load32(const char *p)
 {
 	uint32_t	 w;
 
 	memcpy(&w, p, sizeof(w));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	w = __builtin_bswap32(w);
-#endif
 	return w;
 }
 
