@@ -4,6 +4,7 @@ free loopback port, wait for READY=1 on our own NOTIFY_SOCKET, talk to it,
 and stop it by PID. Every wait has a deadline; nothing sleeps and hopes."""
 
 import os
+import select
 import shutil
 import signal
 import socket
@@ -202,6 +203,124 @@ class ControlDaemon(Daemon):
         complaints = super().cleanup()
         shutil.rmtree(self.ctl_dir, ignore_errors=True)
         return complaints
+
+
+class ControlClient:
+    """A client of the daemon's control socket: sends request lines,
+    reads lines. Lines put back in `backlog` are read first."""
+
+    def __init__(self, path, timeout=WAIT):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.s.connect(path)
+                break
+            except BlockingIOError:
+                # its listen backlog is full for now: connect(2) does not
+                # wait on a socket with a timeout
+                if time.monotonic() > deadline:
+                    self.s.close()
+                    raise
+                time.sleep(0.005)
+            except OSError:
+                self.s.close()
+                raise
+        self.buf = b""
+        self.eof = False
+        self.backlog = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.s.close()
+
+    def send(self, line):
+        if isinstance(line, str):
+            line = line.encode()
+        self.s.sendall(line + b"\n")
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout()
+        self.s.settimeout(left)
+        try:
+            chunk = self.s.recv(1 << 20)
+        except ConnectionResetError:
+            chunk = b""    # it closed with our request unread
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+
+    def try_line(self, timeout):
+        """The next line without its \\n, None at EOF, False when none
+        comes within timeout."""
+        if self.backlog:
+            return self.backlog.pop(0)
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if self.eof:
+                return None
+            try:
+                self._fill(deadline)
+            except socket.timeout:
+                return False
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("utf-8", "surrogateescape")
+
+    def line(self, timeout=WAIT):
+        """The next line without its \\n, or None at EOF."""
+        line = self.try_line(timeout)
+        if line is False:
+            raise AssertionError("no (further) line within %ss; have %r" %
+                                 (timeout, self.buf[-200:]))
+        return line
+
+    def answer(self, timeout=WAIT):
+        """Data lines up to the final ok/error line: (lines, final)."""
+        deadline = time.monotonic() + timeout
+        lines = []
+        while True:
+            line = self.line(max(deadline - time.monotonic(), 0.001))
+            if line is None:
+                raise AssertionError("EOF before the final line, after %r" %
+                                     lines[-5:])
+            if line.split(" ", 1)[0] in ("ok", "error"):
+                return lines, line
+            lines.append(line)
+
+    def request(self, request, timeout=WAIT):
+        self.send(request)
+        return self.answer(timeout)
+
+    def read_to_eof(self, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            try:
+                self._fill(deadline)
+            except socket.timeout:
+                raise AssertionError("not closed within %ss; have %r" %
+                                     (timeout, self.buf[-200:]))
+        data, self.buf = self.buf, b""
+        return data
+
+    def silent(self, seconds):
+        """True when nothing (nor EOF) comes for `seconds`."""
+        if self.backlog or self.buf:
+            raise AssertionError("expected silence, have %r" %
+                                 (self.backlog or self.buf))
+        r, _, _ = select.select([self.s], [], [], seconds)
+        if r:
+            self._fill(time.monotonic() + 1)
+            raise AssertionError("expected silence, got %r" %
+                                 (self.buf or "EOF"))
+        return True
 
 
 class TempDir:

@@ -58,46 +58,8 @@ class MDaemon(harness.ControlDaemon):
         return "http://127.0.0.1:%d%s" % (self.mport, path)
 
 
-class Ctl:
-    """A client of the control socket."""
-
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(harness.WAIT)
-        try:
-            self.s.connect(path)
-        except OSError:
-            self.s.close()
-            raise
-        self.buf = b""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.s.close()
-
-    def line(self):
-        deadline = time.monotonic() + harness.WAIT
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            check(left > 0, "no line within %ss" % harness.WAIT)
-            self.s.settimeout(left)
-            chunk = self.s.recv(65536)
-            check(chunk != b"", "control socket closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode()
-
-    def request(self, req):
-        """(data lines, final line)"""
-        self.s.sendall(req.encode() + b"\n")
-        lines = []
-        while True:
-            line = self.line()
-            if line.split(" ", 1)[0] in ("ok", "error"):
-                return lines, line
-            lines.append(line)
+class Ctl(harness.ControlClient):
+    """A client of the control socket, with the stats as a dict."""
 
     def stats(self):
         lines, final = self.request("stats")

@@ -85,76 +85,12 @@ class OpDaemon(harness.ControlDaemon):
                                         timeout=harness.WAIT)
 
 
-class Ctl:
-    """A client of the control socket, line by line."""
-
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(harness.WAIT)
-        try:
-            self.s.connect(path)
-        except OSError:
-            self.s.close()
-            raise
-        self.buf = b""
-        self.eof = False
-        self.backlog = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        self.s.close()
-
-    def send(self, line):
-        if isinstance(line, str):
-            line = line.encode()
-        self.s.sendall(line + b"\n")
-
-    def try_line(self, timeout):
-        """The next line without its \\n, None at EOF, False when none
-        comes within timeout."""
-        if self.backlog:
-            return self.backlog.pop(0)
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            if self.eof:
-                return None
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.s.settimeout(left)
-            try:
-                chunk = self.s.recv(65536)
-            except socket.timeout:
-                return False
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                self.eof = True
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode("utf-8", "surrogateescape")
-
-    def line(self, timeout=harness.WAIT):
-        line = self.try_line(timeout)
-        if line is False:
-            raise AssertionError("no (further) line within %ss; have %r" %
-                                 (timeout, self.buf[-200:]))
-        return line
+class Ctl(harness.ControlClient):
+    """A client of the control socket, line by line; silent for QUIET by
+    default."""
 
     def silent(self, seconds=QUIET):
-        """Nothing (nor EOF) comes for `seconds`."""
-        check(not self.backlog and not self.buf,
-              "expected silence, have %r" % (self.backlog or self.buf))
-        r, _, _ = select.select([self.s], [], [], seconds)
-        if r:
-            line = self.try_line(1)
-            raise AssertionError("expected silence, got %r" %
-                                 ("EOF" if line is None else line))
+        return super().silent(seconds)
 
 
 ASK_RE = re.compile(r'^ask id=(\d+) conn=(\d+) client=(\S+) listener=(\S+) '
@@ -905,14 +841,8 @@ def test_the_terminal_console_takes_no_control_socket_place():
         for c in clients:
             c.send("help")
         for i, c in enumerate(clients):
-            lines = []
-            while True:
-                line = c.line()
-                check(line is not None, "client %d: closed" % (i + 1))
-                if line.split(" ", 1)[0] in ("ok", "error"):
-                    break
-                lines.append(line)
-            equal(line, "ok", "client %d of 64, beside the console" % (i + 1))
+            equal(c.answer()[1], "ok",
+                  "client %d of 64, beside the console" % (i + 1))
         with Ctl(d.ctl_path) as extra:
             equal(extra.line(), "error busy too many control clients",
                   "the 65th")
