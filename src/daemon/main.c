@@ -49,6 +49,22 @@ struct daemon {
 	int		 verbose;
 };
 
+/*
+ * What was printed on standard output reached it, or the status says
+ * not: -V, -h, -n and --reply print for scripts, and a full disk or a
+ * closed pipe must not look like success.
+ */
+static int
+stdout_status(int status)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "echoreplyd: standard output: %s\n",
+		    strerror(errno != 0 ? errno : EIO));
+		return status != 0 ? status : EX_IOERR;
+	}
+	return status;
+}
+
 static void __attribute__((noreturn))
 usage(int status)
 {
@@ -73,7 +89,7 @@ usage(int status)
 "      --seed N       with --reply: the seed of the draws (default: the\n"
 "                     file's 'seed', else a random one)\n"
 "  -h, --help         print this help and exit\n", CONF_DEFAULT_PATH);
-	exit(status);
+	exit(status == 0 ? stdout_status(0) : status);
 }
 
 static void
@@ -495,7 +511,7 @@ main(int argc, char *argv[])
 				printf("TLS: %s\n", tls_library());
 			else
 				printf("TLS: not built (--without-tls)\n");
-			return 0;
+			return stdout_status(0);
 		case 'h':
 			usage(0);
 		case 'R':
@@ -555,6 +571,8 @@ main(int argc, char *argv[])
 		r = 0;
 	} else
 		r = serve(&d);
+	if (ndry > 0 || check)
+		r = stdout_status(r);
 	free(dry);
 	tls_set_free(d.tls);
 	config_free(d.conf);

@@ -307,5 +307,24 @@ def test_unknown_option_exits_64():
               "no usage on stderr for %r: %r" % (args, r.stderr))
 
 
+def test_output_that_cannot_be_written_is_an_error():
+    """What -V, -h, -n, -n -v and --reply print goes to scripts: standard
+    output on a full device is exit status 74 (EX_IOERR) and one line
+    that says so, not success."""
+    if not os.path.exists("/dev/full"):
+        print("# skip: no /dev/full")
+        return
+    for args in (["-V"], ["-h"], ["-n", "-f", SHIPPED],
+                 ["-n", "-v", "-f", SHIPPED],
+                 ["-f", SHIPPED, "--reply", "hello"]):
+        with open("/dev/full", "wb") as full:
+            r = subprocess.run([harness.ECHOREPLYD] + args,
+                               stdin=subprocess.DEVNULL, stdout=full,
+                               stderr=subprocess.PIPE, timeout=harness.WAIT)
+        equal((r.returncode, r.stderr),
+              (74, b"echoreplyd: standard output: No space left on "
+               b"device\n"), "%s with stdout on /dev/full" % " ".join(args))
+
+
 if __name__ == "__main__":
     harness.run(globals())
