@@ -138,7 +138,12 @@ struct control {
 	size_t			 seq_len;
 	uint64_t		 who_conn;
 	char			 who[64 + 2 * VALUE_SIZE];
+	char			 time_who[64 + 64 + 2 * VALUE_SIZE];
+	char			 bytes_text[24];
 	size_t			 who_len;
+	size_t			 time_who_len;
+	uint64_t		 bytes_of;	/* the length bytes_text says */
+	size_t			 bytes_len;
 	char			*match;		/* a message with its NUL */
 };
 
@@ -255,6 +260,7 @@ control_open(const struct conf *conf, int passed, bool interactive,
 	}
 	ctl->fd = -1;
 	ctl->time_usec = UINT64_MAX;	/* say_message() has said none */
+	ctl->bytes_of = UINT64_MAX;
 	ctl->interactive = interactive;
 	ctl->asks_tail = &ctl->asks;
 	ctl->overflow_uid = overflow_id("/proc/sys/kernel/overflowuid",
@@ -433,8 +439,9 @@ say_message(struct cclient *cl, const struct ring_entry *e)
 	const struct listener	*l;
 	struct tm		 tm;
 	time_t			 t;
-	size_t			 n;
+	size_t			 n, need;
 	char			*p;
+	bool			 again = false;
 
 	if (e->time_usec != ctl->time_usec) {
 		t = (time_t)(e->time_usec / 1000000);
@@ -446,6 +453,7 @@ say_message(struct cclient *cl, const struct ring_entry *e)
 		p = lit(p, "Z");
 		ctl->time_len = (size_t)(p - ctl->time);
 		ctl->time_usec = e->time_usec;
+		again = true;
 	}
 	if (e->conn == 0 || e->conn != ctl->who_conn) {
 		l = server_listener(ctl->srv, e->listener);
@@ -458,10 +466,25 @@ say_message(struct cclient *cl, const struct ring_entry *e)
 			p = value(p, l->name, strlen(l->name));
 		ctl->who_len = (size_t)(p - ctl->who);
 		ctl->who_conn = e->conn;
+		again = true;
+	}
+	if (again) {
+		/* the two together: one copy per line */
+		memcpy(ctl->time_who, ctl->time, ctl->time_len);
+		memcpy(ctl->time_who + ctl->time_len, ctl->who, ctl->who_len);
+		ctl->time_who_len = ctl->time_len + ctl->who_len;
+	}
+	if (e->full_len != ctl->bytes_of) {
+		/* most messages are as long as the one before */
+		ctl->bytes_len = (size_t)(decimal(ctl->bytes_text, e->full_len,
+		    0) - ctl->bytes_text);
+		ctl->bytes_of = e->full_len;
 	}
 	/* the numbers, the two parts above, the rule, the text, its quotes */
-	if (buf_reserve(&cl->out, 80 + sizeof(ctl->time) + sizeof(ctl->who) +
-	    VALUE_SIZE + ESCAPE_SIZE(e->msg_len)) < 0) {
+	need = 80 + sizeof(ctl->time_who) + VALUE_SIZE +
+	    ESCAPE_SIZE(e->msg_len);
+	if (need > cl->out.cap - cl->out.len &&
+	    buf_reserve(&cl->out, need) < 0) {
 		cl->closing = true;
 		return;
 	}
@@ -475,17 +498,16 @@ say_message(struct cclient *cl, const struct ring_entry *e)
 	p = lit(p, "message seq=");
 	memcpy(p, ctl->seq_text, ctl->seq_len);
 	p += ctl->seq_len;
-	memcpy(p, ctl->time, ctl->time_len);
-	p += ctl->time_len;
-	memcpy(p, ctl->who, ctl->who_len);
-	p += ctl->who_len;
+	memcpy(p, ctl->time_who, ctl->time_who_len);
+	p += ctl->time_who_len;
 	p = lit(p, " rule=");
 	if (e->rule != NULL)
 		p = value(p, e->rule, e->rule_len);
 	else
 		p = lit(p, "-");
 	p = lit(p, " bytes=");
-	p = decimal(p, e->full_len, 0);
+	memcpy(p, ctl->bytes_text, ctl->bytes_len);
+	p += ctl->bytes_len;
 	p = lit(p, " \"");
 	n = escape_n(p, e->msg, e->msg_len, MESSAGE_TEXT_MAX);
 	p = lit(p + n, "\"\n");
