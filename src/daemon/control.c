@@ -46,10 +46,6 @@
 #define FOLLOW_BATCH		(64 * 1024)	/* sent at once, */
 #define FOLLOW_USEC		(10 * 1000)	/* or after this long */
 #define WAIT_MAX_MS		3600000
-/* a wait's regexec()s per turn of the loop: message bytes, and a cost per
- * entry (the copy, the call) */
-#define WAIT_SCAN_BYTES		(1024 * 1024)
-#define WAIT_SCAN_ENTRY		64
 #define MESSAGE_TEXT_MAX	65536	/* as the ring keeps them */
 #define ASKS_MAX		100000	/* waiting for the operator */
 #define ASK_TEXT_MAX		4096	/* bytes of its message shown */
@@ -96,7 +92,6 @@ struct cclient {
 	bool		 re_set;
 	bool		 closing;	/* once what is queued is sent */
 	bool		 resume;	/* its wait is over */
-	bool		 scanning;	/* its wait goes on in flush_due() */
 	bool		 rd_eof;	/* it sent all it will */
 	bool		 tty;		/* the daemon's own terminal */
 	sd_event_source	*osrc;		/* its output, when it waits */
@@ -543,7 +538,6 @@ unwatch(struct cclient *cl)
 	if (cl->re_set)
 		regfree(&cl->re);
 	cl->re_set = false;
-	cl->scanning = false;
 	cl->mode = CMODE_REQUESTS;
 }
 
@@ -557,7 +551,6 @@ catch_up(struct cclient *cl)
 	struct ring		*ring = server_ring(cl->ctl->srv);
 	struct ring_entry	 e;
 	uint64_t		 first, next;
-	size_t			 scanned = 0;
 
 	if (ring == NULL)
 		return false;
@@ -568,19 +561,10 @@ catch_up(struct cclient *cl)
 			cl->lost += first - cl->seq;
 		cl->seq = first;
 	}
-	cl->scanning = false;
 	for (; cl->seq < next; cl->seq++) {
 		if (!ring_get(ring, cl->seq, &e))
 			continue;
 		if (cl->mode == CMODE_WAIT) {
-			if (scanned >= WAIT_SCAN_BYTES) {
-				/* the rest in a later turn of the loop: a
-				 * gibibyte of ring would hold up serving */
-				cl->scanning = true;
-				flush_soon(cl->ctl);
-				return false;
-			}
-			scanned += e.msg_len + WAIT_SCAN_ENTRY;
 			if (matches(cl, &e)) {
 				say_message(cl, &e);
 				say(cl, "ok");
@@ -619,10 +603,6 @@ flush_due(sd_event_source *s, void *arg)
 	ctl->flushing = false;
 	for (cl = ctl->clients; cl != NULL; cl = next) {
 		next = cl->next;
-		if (cl->scanning && catch_up(cl)) {
-			unwatch(cl);
-			cl->resume = true;
-		}
 		if (cl->resume) {
 			cl->resume = false;
 			client_run(cl);
@@ -703,8 +683,7 @@ recorded(void *arg)
 	struct cclient	*cl;
 
 	for (cl = ctl->clients; cl != NULL; cl = cl->next) {
-		/* a wait part way through the ring gets there in flush_due() */
-		if (cl->mode == CMODE_REQUESTS || cl->scanning)
+		if (cl->mode == CMODE_REQUESTS)
 			continue;
 		if (catch_up(cl) && cl->mode == CMODE_WAIT) {
 			unwatch(cl);
