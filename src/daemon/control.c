@@ -149,7 +149,6 @@ static void	recorded(void *);
 static int	client_event(sd_event_source *, int, uint32_t, void *);
 static int	console_tty(struct control *);
 static void	follow_tick(struct control *);
-static void	flush_soon(struct control *);
 static void	tty_out(struct cclient *);
 static long long overflow_id(const char *, const char *);
 

@@ -12,15 +12,22 @@
 #include "serve.h"
 
 /* sd_event_now() is dozens of instructions: read once per dispatch */
+static uint64_t
+woke(const struct serve_ctx *ctx, clockid_t clock, uint64_t *v, bool *known)
+{
+	if (!*known) {
+		*v = 0;
+		sd_event_now(ctx->event, clock, v);
+		*known = true;
+	}
+	return *v;
+}
+
 uint64_t
 serve_now(struct serve_ctx *ctx)
 {
-	if (!ctx->woke_mono_known) {
-		ctx->woke_mono = 0;
-		sd_event_now(ctx->event, CLOCK_MONOTONIC, &ctx->woke_mono);
-		ctx->woke_mono_known = true;
-	}
-	return ctx->woke_mono;
+	return woke(ctx, CLOCK_MONOTONIC, &ctx->woke_mono,
+	    &ctx->woke_mono_known);
 }
 
 void
@@ -41,13 +48,9 @@ serve_answered(struct serve_ctx *ctx, const struct answer *res,
 		ctx->rule_messages[i]++;
 	if (ctx->ring == NULL)
 		return;
-	/* when the loop woke up for it: read once per dispatch */
-	if (!ctx->woke_known) {
-		ctx->woke_usec = 0;
-		sd_event_now(ctx->event, CLOCK_REALTIME, &ctx->woke_usec);
-		ctx->woke_known = true;
-	}
-	e.time_usec = ctx->woke_usec;
+	/* when the loop woke up for it */
+	e.time_usec = woke(ctx, CLOCK_REALTIME, &ctx->woke_usec,
+	    &ctx->woke_known);
 	e.conn = conn;
 	e.listener = l->index;
 	e.full_len = len;
