@@ -46,6 +46,8 @@
 #define FOLLOW_BATCH		(64 * 1024)	/* sent at once, */
 #define FOLLOW_USEC		(10 * 1000)	/* or after this long */
 #define WAIT_MAX_MS		3600000
+#define WAIT_SCAN_USEC		1000	/* a wait reads the ring so long a
+					   turn of the loop, at most */
 #define MESSAGE_TEXT_MAX	65536	/* as the ring keeps them */
 #define ASKS_MAX		100000	/* waiting for the operator */
 #define ASK_TEXT_MAX		4096	/* bytes of its message shown */
@@ -54,6 +56,13 @@
 
 /* A string literal, without its NUL. */
 #define put(b, lit)	buf_append((b), (lit), sizeof(lit) - 1)
+
+/* how far wait_scan() reads */
+enum scan_until {
+	SCAN_NEXT,
+	SCAN_TURN,
+	SCAN_SPARED,
+};
 
 enum cmode {
 	CMODE_REQUESTS,		/* answering requests */
@@ -79,6 +88,7 @@ struct cclient {
 	int		 fd;
 	sd_event_source	*src;
 	sd_event_source	*timer;		/* a wait's timeout */
+	sd_event_source	*scan;		/* a wait's turns through the ring */
 	uint32_t	 events;
 	enum cmode	 mode;
 	char		 in[REQUEST_MAX];
@@ -88,10 +98,13 @@ struct cclient {
 	uint64_t	 seq;		/* the next message it has not seen */
 	uint64_t	 lost;		/* follow: lines dropped, not yet said */
 	uint64_t	 wait_ms;
+	uint64_t	 wait_from;	/* the first recorded after it began */
 	regex_t		 re;
 	bool		 re_set;
 	bool		 closing;	/* once what is queued is sent */
 	bool		 resume;	/* its wait is over */
+	bool		 scanning;	/* its wait reads the ring in turns */
+	bool		 expired;	/* its timeout came while it did */
 	bool		 rd_eof;	/* it sent all it will */
 	bool		 tty;		/* the daemon's own terminal */
 	sd_event_source	*osrc;		/* its output, when it waits */
@@ -534,10 +547,109 @@ unwatch(struct cclient *cl)
 		return;
 	watch(cl->ctl, false);
 	cl->timer = sd_event_source_disable_unref(cl->timer);
+	cl->scan = sd_event_source_disable_unref(cl->scan);
+	cl->scanning = cl->expired = false;
 	if (cl->re_set)
 		regfree(&cl->re);
 	cl->re_set = false;
 	cl->mode = CMODE_REQUESTS;
+}
+
+static uint64_t
+mono_usec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * A wait reads on from cl->seq: up to the newest message (SCAN_NEXT), for
+ * WAIT_SCAN_USEC (SCAN_TURN), or until the next message recorded cannot
+ * drop the one it reads next (SCAN_SPARED). True when one matched: it is
+ * said, and "ok".
+ */
+static bool
+wait_scan(struct cclient *cl, enum scan_until until)
+{
+	struct ring		*ring = server_ring(cl->ctl->srv);
+	struct ring_entry	 e;
+	uint64_t		 first, next, deadline = 0;
+
+	if (until == SCAN_TURN)
+		deadline = mono_usec() + WAIT_SCAN_USEC;
+	first = ring_first(ring);
+	next = ring_next(ring);
+	if (first != 0 && cl->seq < first)
+		cl->seq = first;	/* dropped before it got there */
+	for (; cl->seq < next; cl->seq++) {
+		if (until == SCAN_SPARED && ring_spared(ring, cl->seq))
+			break;
+		if (until == SCAN_TURN && mono_usec() >= deadline)
+			break;
+		if (ring_get(ring, cl->seq, &e) && matches(cl, &e)) {
+			say_message(cl, &e);
+			say(cl, "ok");
+			cl->seq++;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A wait still reading the ring, after a message was recorded: the next
+ * one must not drop any recorded since the wait began before the wait
+ * has read it, so it reads those now. Older ones the next could drop go
+ * unread, as if the wait had come a moment later. True when one matched.
+ */
+static bool
+wait_guard(struct cclient *cl)
+{
+	struct ring	*ring = server_ring(cl->ctl->srv);
+	uint64_t	 from = cl->seq > cl->wait_from ? cl->seq : cl->wait_from;
+
+	if (from >= ring_next(ring) || ring_spared(ring, from))
+		return false;
+	cl->seq = from;
+	return wait_scan(cl, SCAN_SPARED);
+}
+
+/* A wait's answer is out, or its timeout: its next requests are run. */
+static void
+wait_over(struct cclient *cl)
+{
+	unwatch(cl);
+	client_run(cl);
+	client_update(cl);
+}
+
+/* A turn of a wait through the ring, when the loop has served others. */
+static int
+scan_due(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct cclient	*cl = arg;
+
+	(void)usec;
+	if (wait_scan(cl, SCAN_TURN)) {
+		wait_over(cl);
+		return 0;
+	}
+	if (cl->seq < ring_next(server_ring(cl->ctl->srv))) {
+		/* a time already past: it comes back after what is due */
+		(void)sd_event_source_set_time(s, 1);
+		(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	/* read up to the newest: recorded() goes on from here */
+	cl->scanning = false;
+	if (cl->expired) {
+		say(cl, "error timeout no message matched in %llu ms",
+		    (unsigned long long)cl->wait_ms);
+		wait_over(cl);
+	}
+	return 0;
 }
 
 /*
@@ -553,6 +665,8 @@ catch_up(struct cclient *cl)
 
 	if (ring == NULL)
 		return false;
+	if (cl->mode == CMODE_WAIT)
+		return wait_scan(cl, SCAN_NEXT);
 	first = ring_first(ring);
 	next = ring_next(ring);
 	if (first != 0 && cl->seq < first) {
@@ -563,15 +677,6 @@ catch_up(struct cclient *cl)
 	for (; cl->seq < next; cl->seq++) {
 		if (!ring_get(ring, cl->seq, &e))
 			continue;
-		if (cl->mode == CMODE_WAIT) {
-			if (matches(cl, &e)) {
-				say_message(cl, &e);
-				say(cl, "ok");
-				cl->seq++;
-				return true;
-			}
-			continue;
-		}
 		if (queued(cl) >= FOLLOW_MAX) {
 			/* kept, all of them, and none has room */
 			cl->lost += next - cl->seq;
@@ -684,7 +789,8 @@ recorded(void *arg)
 	for (cl = ctl->clients; cl != NULL; cl = cl->next) {
 		if (cl->mode == CMODE_REQUESTS)
 			continue;
-		if (catch_up(cl) && cl->mode == CMODE_WAIT) {
+		if (cl->scanning ? wait_guard(cl) :
+		    catch_up(cl) && cl->mode == CMODE_WAIT) {
 			unwatch(cl);
 			cl->resume = true;	/* the requests that waited */
 		}
@@ -699,11 +805,14 @@ wait_expired(sd_event_source *s, uint64_t usec, void *arg)
 
 	(void)s;
 	(void)usec;
+	if (cl->scanning) {
+		/* what was recorded before its time was up is read first */
+		cl->expired = true;
+		return 0;
+	}
 	say(cl, "error timeout no message matched in %llu ms",
 	    (unsigned long long)cl->wait_ms);
-	unwatch(cl);
-	client_run(cl);
-	client_update(cl);
+	wait_over(cl);
 	return 0;
 }
 
@@ -723,6 +832,7 @@ static void
 cmd_wait(struct cclient *cl, char *args)
 {
 	struct ring	*ring = server_ring(cl->ctl->srv);
+	sd_event	*e = server_event(cl->ctl->srv);
 	char		*ms, *which, err[160];
 	long long	 v;
 	size_t		 nsub;
@@ -753,16 +863,29 @@ cmd_wait(struct cclient *cl, char *args)
 	cl->seq = strcmp(which, "all") == 0 ? ring_first(ring) : ring_next(ring);
 	if (cl->seq == 0)
 		cl->seq = ring_next(ring);
+	cl->wait_from = ring_next(ring);
 	watch(cl->ctl, true);
-	if (catch_up(cl)) {
+	if (sd_event_add_time_relative(e, &cl->timer, CLOCK_MONOTONIC,
+	    cl->wait_ms * 1000, 1000, wait_expired, cl) < 0) {
+		unwatch(cl);
+		say(cl, "error failed cannot arm a timer");
+		return;
+	}
+	/*
+	 * What is kept is read a turn of the loop at a time, so that a
+	 * gibibyte of ring and a costly pattern do not hold up serving.
+	 */
+	if (wait_scan(cl, SCAN_TURN)) {
 		unwatch(cl);
 		return;
 	}
-	if (sd_event_add_time_relative(server_event(cl->ctl->srv), &cl->timer,
-	    CLOCK_MONOTONIC, cl->wait_ms * 1000, 1000, wait_expired, cl) < 0) {
+	if (cl->seq == ring_next(ring))
+		return;
+	if (sd_event_add_time(e, &cl->scan, CLOCK_MONOTONIC, 1, 1, scan_due,
+	    cl) >= 0)
+		cl->scanning = true;
+	else if (wait_scan(cl, SCAN_NEXT))	/* all at once, then */
 		unwatch(cl);
-		say(cl, "error failed cannot arm a timer");
-	}
 }
 
 /* "follow [N]" */

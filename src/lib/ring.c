@@ -183,20 +183,49 @@ ring_count(const struct ring *r)
 	return r->count;
 }
 
+static bool
+kept(const struct ring *r, uint64_t seq)
+{
+	return r->count > 0 && seq >= r->next - r->count && seq < r->next;
+}
+
+/* Where kept entry seq lies. */
+static size_t
+entry_off(const struct ring *r, uint64_t seq)
+{
+	/* seq's slot is next - seq (at most count) before r->slot: no
+	 * division, which a follower would pay for every message */
+	size_t	 d = (size_t)(r->next - seq);
+
+	return r->off[r->slot >= d ? r->slot - d : r->slot + r->max_count - d];
+}
+
+bool
+ring_spared(const struct ring *r, uint64_t seq)
+{
+	size_t	 o, big = r->room + RING_HDR;	/* the largest entry */
+
+	if (!kept(r, seq))
+		return false;
+	if (r->count == r->max_count && seq == r->next - r->count)
+		return false;
+	o = entry_off(r, seq);
+	/* what ring_add() drops for the largest, and more: past tail, and
+	 * on a wrap everything past tail and the start of the block */
+	if (r->tail + big > r->max_bytes)
+		return o < r->tail && o >= big;
+	return o < r->tail || o >= r->tail + big;
+}
+
 bool
 ring_get(const struct ring *r, uint64_t seq, struct ring_entry *e)
 {
 	struct ring_hdr		 h;
 	const unsigned char	*p;
-	size_t			 d;
 
-	if (r->count == 0 || seq < r->next - r->count || seq >= r->next)
+	if (!kept(r, seq))
 		return false;
-	/* seq's slot is next - seq (at most count) before r->slot: no
-	 * division, which a follower would pay for every message */
-	d = (size_t)(r->next - seq);
-	p = r->block + r->off[r->slot >= d ? r->slot - d :
-	    r->slot + r->max_count - d];
+	p = r->block + entry_off(r, seq);
 	memcpy(&h, p, sizeof(h));
 	p += RING_HDR;
 	e->seq = h.seq;

@@ -53,5 +53,11 @@ size_t		 ring_count(const struct ring *);
  * it is not kept (dropped, or not yet added).
  */
 bool		 ring_get(const struct ring *, uint64_t seq, struct ring_entry *);
+/*
+ * True when entry seq is kept and the next ring_add(), of whatever size,
+ * keeps it too; false may be said of some that it would keep. A reader
+ * behind the writer reads on until this holds, and loses nothing.
+ */
+bool		 ring_spared(const struct ring *, uint64_t seq);
 
 #endif

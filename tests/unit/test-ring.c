@@ -4,7 +4,8 @@
  * from 1, bounded in count and in bytes, the oldest dropped first, long
  * messages, clients and rules cut, no rule read back as none; and many
  * adds of random sizes around the block, every kept entry read back
- * after each against a copy the test keeps.
+ * after each against a copy the test keeps, and none that ring_spared()
+ * spared dropped by the next.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -445,13 +446,17 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 	const char		*why, *rule;
 	size_t			 i, k, n, msg_room = max_bytes / 4, clen, rlen;
 	size_t			 payload, bad = 0, most = 0, wrong = 0;
+	size_t			 lost = 0, newest = 0, asked = 0;
 	uint64_t		 s = seed, seq, q, first = 0, x;
+	bool			*spared;
 
-	if ((r = ring_new(max_count, max_bytes)) == NULL ||
+	spared = calloc(max_count, sizeof(*spared));
+	if ((r = ring_new(max_count, max_bytes)) == NULL || spared == NULL ||
 	    (sh = calloc(max_count, sizeof(*sh))) == NULL) {
 		ok(0, "ring_new(%zu, %zu): out of memory", max_count,
 		    max_bytes);
 		ring_free(r);
+		free(spared);
 		return;
 	}
 	for (k = 0; k < max_count; k++)
@@ -486,7 +491,21 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 		    n);
 		e.time_usec = draw(&s);
 
+		/* what ring_spared() says this add keeps, whatever its size */
+		for (q = first; q > 0 && q < i; q++)
+			spared[q % max_count] = ring_spared(r, q);
+		if (i > 1 && max_count > 1) {
+			asked++;
+			newest += spared[(i - 1) % max_count];
+		}
+
 		seq = ring_add(r, &e);
+		for (q = first; q > 0 && q < i; q++)
+			if (spared[q % max_count] && !ring_get(r, q, &g)) {
+				printf("# add %zu: seq %llu spared, then "
+				    "dropped\n", i, (unsigned long long)q);
+				lost++;
+			}
 		if (seq != i) {
 			printf("# add %zu: seq %llu\n", i,
 			    (unsigned long long)seq);
@@ -547,10 +566,14 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 	    most, (unsigned long long)first);
 	ok(wrong == 0, "within the bytes, at least half of them kept "
 	    "(%zu wrong)", wrong);
+	ok(lost == 0 && newest * 10 >= asked * 9, "ring_spared(): none it "
+	    "spared dropped by the next add (%zu were), the newest spared "
+	    "before %zu of %zu adds", lost, newest, asked);
 done:
 	for (k = 0; k < max_count; k++)
 		free(sh[k].msg);
 	free(sh);
+	free(spared);
 	ring_free(r);
 }
 
