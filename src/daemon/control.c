@@ -142,12 +142,12 @@ struct control {
 	char			 time[64];
 	size_t			 time_len;
 	uint64_t		 seq;
-	char			 seq_text[24];
-	size_t			 seq_len;
+	char			 seq_text[32];	/* "message seq=N" */
+	size_t			 seq_len;	/* of N */
 	uint64_t		 who_conn;
 	char			 who[64 + 2 * VALUE_SIZE];
 	char			 time_who[64 + 64 + 2 * VALUE_SIZE];
-	char			 bytes_text[24];
+	char			 bytes_text[32];	/* " bytes=N \"" */
 	size_t			 who_len;
 	size_t			 time_who_len;
 	uint64_t		 bytes_of;	/* the length bytes_text says */
@@ -158,7 +158,7 @@ struct control {
 static void	client_free(struct cclient *);
 static void	client_update(struct cclient *);
 static void	client_run(struct cclient *);
-static void	recorded(void *);
+static void	recorded(void *, const struct ring_entry *);
 static int	client_event(sd_event_source *, int, uint32_t, void *);
 static int	console_tty(struct control *);
 static void	follow_tick(struct control *);
@@ -430,6 +430,8 @@ count_up(char *d, size_t *len)
 	(*len)++;
 }
 
+#define SEQ_AT		(sizeof("message seq=") - 1)
+
 /* A string literal at p; returns the end. */
 #define lit(p, s)	((char *)memcpy((p), (s), sizeof(s) - 1) + sizeof(s) - 1)
 
@@ -483,8 +485,9 @@ say_message(struct cclient *cl, const struct ring_entry *e)
 	}
 	if (e->full_len != ctl->bytes_of) {
 		/* most messages are as long as the one before */
-		ctl->bytes_len = (size_t)(decimal(ctl->bytes_text, e->full_len,
-		    0) - ctl->bytes_text);
+		p = lit(ctl->bytes_text, " bytes=");
+		p = lit(decimal(p, e->full_len, 0), " \"");
+		ctl->bytes_len = (size_t)(p - ctl->bytes_text);
 		ctl->bytes_of = e->full_len;
 	}
 	/* the numbers, the two parts above, the rule, the text, its quotes */
@@ -496,15 +499,19 @@ say_message(struct cclient *cl, const struct ring_entry *e)
 		return;
 	}
 	if (e->seq == ctl->seq + 1 && ctl->seq != 0)
-		count_up(ctl->seq_text, &ctl->seq_len);
+		count_up(ctl->seq_text + SEQ_AT, &ctl->seq_len);
 	else
-		ctl->seq_len = (size_t)(decimal(ctl->seq_text, e->seq, 0) -
-		    ctl->seq_text);
+		ctl->seq_len = (size_t)(decimal(lit(ctl->seq_text,
+		    "message seq="), e->seq, 0) - ctl->seq_text) - SEQ_AT;
 	ctl->seq = e->seq;
+	/*
+	 * The short parts copied whole, past their end (need leaves room,
+	 * and what is past the end is written over): a copy of a size
+	 * known here is a few moves, a call to memcpy() many more.
+	 */
 	p = cl->out.data + cl->out.len;
-	p = lit(p, "message seq=");
-	memcpy(p, ctl->seq_text, ctl->seq_len);
-	p += ctl->seq_len;
+	memcpy(p, ctl->seq_text, sizeof(ctl->seq_text));
+	p += SEQ_AT + ctl->seq_len;
 	memcpy(p, ctl->time_who, ctl->time_who_len);
 	p += ctl->time_who_len;
 	p = lit(p, " rule=");
@@ -512,10 +519,8 @@ say_message(struct cclient *cl, const struct ring_entry *e)
 		p = value(p, e->rule, e->rule_len);
 	else
 		p = lit(p, "-");
-	p = lit(p, " bytes=");
-	memcpy(p, ctl->bytes_text, ctl->bytes_len);
+	memcpy(p, ctl->bytes_text, sizeof(ctl->bytes_text));
 	p += ctl->bytes_len;
-	p = lit(p, " \"");
 	n = escape_n(p, e->msg, e->msg_len, MESSAGE_TEXT_MAX);
 	p = lit(p + n, "\"\n");
 	cl->out.len = (size_t)(p - cl->out.data);
@@ -779,9 +784,9 @@ flush_soon(struct control *ctl)
 		    SD_EVENT_ONESHOT);
 }
 
-/* The server recorded a message, and someone follows or waits. */
+/* The server recorded message e, and someone follows or waits. */
 static void
-recorded(void *arg)
+recorded(void *arg, const struct ring_entry *e)
 {
 	struct control	*ctl = arg;
 	struct cclient	*cl;
@@ -789,6 +794,13 @@ recorded(void *arg)
 	for (cl = ctl->clients; cl != NULL; cl = cl->next) {
 		if (cl->mode == CMODE_REQUESTS)
 			continue;
+		/* a follower that has had every other: this one as it is */
+		if (cl->mode == CMODE_FOLLOW && cl->seq == e->seq &&
+		    cl->lost == 0 && queued(cl) < FOLLOW_MAX) {
+			say_message(cl, e);
+			cl->seq++;
+			continue;
+		}
 		if (cl->scanning ? wait_guard(cl) :
 		    catch_up(cl) && cl->mode == CMODE_WAIT) {
 			unwatch(cl);

@@ -41,7 +41,7 @@ serve_answered(struct serve_ctx *ctx, const struct answer *res,
     uint64_t conn, const struct listener *l, const char *client,
     size_t client_len, const void *msg, size_t len)
 {
-	struct ring_entry	 e;
+	struct ring_entry	 e, kept;
 	size_t			 i = res->rule != NULL ? res->rule->index + 1 : 0;
 
 	if (i < ctx->nrule_messages)
@@ -60,9 +60,10 @@ serve_answered(struct serve_ctx *ctx, const struct answer *res,
 	e.rule_len = res->rule_label_len;
 	e.msg = msg;
 	e.msg_len = len;
-	(void)ring_add(ctx->ring, &e);
-	if (ctx->recorded != NULL)
-		ctx->recorded(ctx->recorded_arg);
+	if (ctx->recorded == NULL)
+		(void)ring_add(ctx->ring, &e, NULL);
+	else if (ring_add(ctx->ring, &e, &kept) != 0)
+		ctx->recorded(ctx->recorded_arg, &kept);
 }
 
 void

@@ -26,6 +26,7 @@ struct answer;
 struct conn;
 struct listener;
 struct ring;
+struct ring_entry;
 
 struct serve_ctx {
 	sd_event		*event;
@@ -47,8 +48,10 @@ struct serve_ctx {
 	   serve_forget_time() between dispatches */
 	uint64_t		 woke_usec, woke_mono;
 	bool			 woke_known, woke_mono_known;
-	/* told of each message recorded, while someone watches */
-	void			(*recorded)(void *arg);
+	/* told of each message recorded (as the ring keeps it), while
+	   someone watches */
+	void			(*recorded)(void *arg,
+				    const struct ring_entry *e);
 	void			*recorded_arg;
 	/*
 	 * The operator: asked about a message of c (its id, or 0 when no

@@ -881,7 +881,8 @@ server_event(const struct server *srv)
 }
 
 void
-server_watch(struct server *srv, void (*fn)(void *), void *arg)
+server_watch(struct server *srv,
+    void (*fn)(void *, const struct ring_entry *), void *arg)
 {
 	srv->ctx.recorded = fn;
 	srv->ctx.recorded_arg = arg;

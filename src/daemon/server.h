@@ -10,6 +10,7 @@
 
 struct conn;
 struct ring;
+struct ring_entry;
 struct server;
 struct tls_set;
 
@@ -66,8 +67,10 @@ struct ring *server_ring(const struct server *);
 sd_event *server_event(const struct server *);
 /* The control socket's clients, for the counters. */
 void	server_control_clients(struct server *, size_t);
-/* fn is called after each message is recorded; NULL: none. */
-void	server_watch(struct server *, void (*fn)(void *), void *arg);
+/* fn is called after each message is recorded, with the entry as the
+   ring keeps it; NULL: none. */
+void	server_watch(struct server *,
+	    void (*fn)(void *, const struct ring_entry *), void *arg);
 /* Who rules that ask the operator ask (serve_ctx.ask). */
 void	server_operator(struct server *,
 	    uint64_t (*ask)(void *, struct conn *, const void *, size_t),

@@ -100,7 +100,7 @@ copy_in(unsigned char *p, const void *src, size_t n)
 }
 
 uint64_t
-ring_add(struct ring *r, const struct ring_entry *e)
+ring_add(struct ring *r, const struct ring_entry *e, struct ring_entry *kept)
 {
 	struct ring_hdr	*h;
 	unsigned char	*p;
@@ -153,6 +153,17 @@ ring_add(struct ring *r, const struct ring_entry *e)
 	h->rule_len = (uint8_t)rlen;
 	h->has_rule = e->rule != NULL;
 	p = r->block + pos + RING_HDR;
+	if (kept != NULL) {
+		/* as ring_get() would read it back */
+		*kept = *e;
+		kept->seq = r->next;
+		kept->client = (const char *)p;
+		kept->client_len = clen;
+		kept->rule = e->rule != NULL ? (const char *)p + clen : NULL;
+		kept->rule_len = rlen;
+		kept->msg = p + clen + rlen;
+		kept->msg_len = mlen;
+	}
 	p = copy_in(p, e->client, clen);
 	p = copy_in(p, e->rule, rlen);
 	(void)copy_in(p, e->msg, mlen);

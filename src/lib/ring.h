@@ -41,9 +41,11 @@ void		 ring_free(struct ring *);
  * entries as need be, and returns its seq; e->seq is not read. client
  * and rule are cut at 255 bytes, full_len kept as given. 0 when out of
  * memory for the block (taken at the first add, else at the next): then
- * nothing is kept.
+ * nothing is kept. kept, unless NULL, gets the entry as ring_get() would
+ * read it back (so it is not read again).
  */
-uint64_t	 ring_add(struct ring *, const struct ring_entry *e);
+uint64_t	 ring_add(struct ring *, const struct ring_entry *e,
+		    struct ring_entry *kept);
 /* The oldest seq kept (0: none) and the next seq ring_add() will give. */
 uint64_t	 ring_first(const struct ring *);
 uint64_t	 ring_next(const struct ring *);

@@ -627,6 +627,36 @@ def test_follow_n_replays_n():
     a.close()
 
 
+def test_follow_lines_field_by_field():
+    """1,200 messages followed, the seq going through 9, 99 and 999, the
+    length and the rule changing as they come: each line has its own
+    seq, bytes, rule, client and text."""
+    d = CtlDaemon('rules = ( { name = "ping"; exact = "PING"; '
+                  'reply = "PONG"; } );\n')
+    a, b = d.connect(), d.connect()
+    n = 1200
+    sent = [(a, b"PING") if i % 7 == 3 else
+            ((a, b) [i % 3 == 0], b"m" * (1 + i % 11) + b"%d" % i)
+            for i in range(n)]
+    with d.ctl() as f:
+        equal(f.request("follow"), ([], "ok following"), "follow")
+        for s, t in sent:
+            # a few at a time, so that a line of one connection follows
+            # a line of the other
+            s.sendall(t + b"\n")
+            recv_until(s, 1)
+        got = [message_line(f.line()) for _ in range(n)]
+    first = int(got[0]["seq"])
+    equal([int(m["seq"]) for m in got], list(range(first, first + n)),
+          "seq, one by one")
+    equal([(m["client"], m["bytes"], m["rule"], unvis(m["text"]))
+           for m in got],
+          [(peer(s), str(len(t)), "ping" if t == b"PING" else "-", t)
+           for s, t in sent], "client, bytes, rule and text of each")
+    a.close()
+    b.close()
+
+
 def test_wait_all_sees_recorded_at_once():
     d = CtlDaemon()
     a = d.connect()

@@ -4,8 +4,8 @@
  * from 1, bounded in count and in bytes, the oldest dropped first, long
  * messages, clients and rules cut, no rule read back as none; and many
  * adds of random sizes around the block, every kept entry read back
- * after each against a copy the test keeps, and none that ring_spared()
- * spared dropped by the next.
+ * after each against a copy the test keeps (and as ring_add() said it
+ * kept it), and none that ring_spared() spared dropped by the next.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -209,11 +209,11 @@ test_seq(void)
 		return;
 	}
 	entry_make(&e, 1, LIT("192.0.2.1:5000"), LIT("greet"), LIT("hello\n"));
-	s1 = ring_add(r, &e);
+	s1 = ring_add(r, &e, NULL);
 	entry_make(&e, 2, LIT("[2001:db8::1]:53"), NULL, 0, LIT("a\0b\0c"));
-	s2 = ring_add(r, &e);
+	s2 = ring_add(r, &e, NULL);
 	entry_make(&e, 3, LIT("-"), LIT(""), NULL, 0);
-	s3 = ring_add(r, &e);
+	s3 = ring_add(r, &e, NULL);
 	ok(s1 == 1 && s2 == 2 && s3 == 3, "seqs 1, 2, 3 (%llu %llu %llu)",
 	    (unsigned long long)s1, (unsigned long long)s2,
 	    (unsigned long long)s3);
@@ -263,7 +263,7 @@ test_count(void)
 	for (i = 1; i <= 12; i++) {
 		n = snprintf(m, sizeof(m), "m%zu", i);
 		entry_make(&e, i, LIT("c"), LIT("r"), m, (size_t)n);
-		bad += ring_add(r, &e) != i;
+		bad += ring_add(r, &e, NULL) != i;
 	}
 	ok(bad == 0, "seqs 1 to 12 (%zu wrong)", bad);
 	ok(ring_count(r) == 5 && ring_first(r) == 8 && ring_next(r) == 13,
@@ -284,7 +284,7 @@ test_count(void)
 	}
 	for (i = 1; i <= 3; i++) {
 		entry_make(&e, i, LIT("c"), NULL, 0, "x", 1);
-		(void)ring_add(r, &e);
+		(void)ring_add(r, &e, NULL);
 	}
 	ok(ring_count(r) == 1 && ring_first(r) == 3 && ring_get(r, 3, &g) &&
 	    !ring_get(r, 2, &g), "max_count 1: the last only");
@@ -306,7 +306,7 @@ test_bytes(void)
 	/* the same size: the count levels off where the bytes say */
 	for (i = 1; i <= 1000; i++) {
 		entry_make(&e, i, LIT("192.0.2.1:9"), LIT("r"), pool, 100);
-		(void)ring_add(r, &e);
+		(void)ring_add(r, &e, NULL);
 	}
 	lo = max / (100 + 10 + HDR_MAX + 7);
 	hi = max / (100 + 10 + HDR_MIN);
@@ -325,7 +325,7 @@ test_bytes(void)
 		n = draw_upto(&s, 3000);
 		entry_make(&e, i, LIT("192.0.2.1:9"), LIT("r"),
 		    pool + draw_upto(&s, 1000), n);
-		(void)ring_add(r, &e);
+		(void)ring_add(r, &e, NULL);
 		payload = 0;
 		for (q = ring_first(r); q < ring_next(r); q++)
 			if (ring_get(r, q, &g))
@@ -358,7 +358,7 @@ test_cut(void)
 		return;
 	}
 	entry_make(&e, 1, LIT("c:1"), LIT("r"), pool, 3000);
-	ok(ring_add(r, &e) == 1 && ring_get(r, 1, &g), "3000 bytes in 4096");
+	ok(ring_add(r, &e, NULL) == 1 && ring_get(r, 1, &g), "3000 bytes in 4096");
 	payload = g.client_len + g.rule_len + g.msg_len;
 	ok(g.msg_len < 3000 && payload + HDR_MIN <= quarter &&
 	    payload + HDR_MAX + 8 > quarter,
@@ -368,14 +368,14 @@ test_cut(void)
 	    (unsigned long long)g.full_len);
 
 	entry_make(&e, 2, name, 300, name, 400, "m", 1);
-	ok(ring_add(r, &e) == 2 && ring_get(r, 2, &g), "long client, rule");
+	ok(ring_add(r, &e, NULL) == 2 && ring_get(r, 2, &g), "long client, rule");
 	ok(g.client_len == 255 && g.rule_len == 255 && g.rule != NULL &&
 	    memcmp(g.client, name, 255) == 0 && memcmp(g.rule, name, 255) == 0,
 	    "client and rule cut at 255 (%zu %zu)", g.client_len, g.rule_len);
 	ok(g.msg_len == 1 && memcmp(g.msg, "m", 1) == 0, "the message whole");
 
 	entry_make(&e, 3, name, 255, name, 255, pool, 5000);
-	ok(ring_add(r, &e) == 3 && ring_get(r, 3, &g),
+	ok(ring_add(r, &e, NULL) == 3 && ring_get(r, 3, &g),
 	    "255-byte client and rule, a long message");
 	payload = g.client_len + g.rule_len + g.msg_len;
 	ok(g.client_len == 255 && g.rule_len == 255 && g.msg_len > 0 &&
@@ -383,7 +383,7 @@ test_cut(void)
 	    "255 kept, the message cut to fit (%zu)", g.msg_len);
 
 	entry_make(&e, 4, LIT("c"), NULL, 7, LIT("x"));
-	ok(ring_add(r, &e) == 4 && ring_get(r, 4, &g) && g.rule == NULL &&
+	ok(ring_add(r, &e, NULL) == 4 && ring_get(r, 4, &g) && g.rule == NULL &&
 	    g.rule_len == 0, "rule NULL with a length: NULL, length 0");
 	ok(ring_get(r, 1, &g) && g.msg_len > 0 &&
 	    memcmp(g.msg, pool, g.msg_len) == 0, "1 still kept");
@@ -394,12 +394,12 @@ test_cut(void)
 		return;
 	}
 	entry_make(&e, 5, LIT("c"), LIT("r"), pool, 100000);
-	ok(ring_add(r, &e) == 1 && ring_get(r, 1, &g), "100000 bytes in 1 MiB");
+	ok(ring_add(r, &e, NULL) == 1 && ring_get(r, 1, &g), "100000 bytes in 1 MiB");
 	ok(g.msg_len == MSG_MAX && memcmp(g.msg, pool, MSG_MAX) == 0 &&
 	    g.full_len == 100005, "65536 kept (%zu), full_len as given",
 	    g.msg_len);
 	entry_make(&e, 6, LIT("c"), LIT("r"), pool, MSG_MAX);
-	ok(ring_add(r, &e) == 2 && ring_get(r, 2, &g) && g.msg_len == MSG_MAX,
+	ok(ring_add(r, &e, NULL) == 2 && ring_get(r, 2, &g) && g.msg_len == MSG_MAX,
 	    "65536 bytes: all kept");
 	ring_free(r);
 
@@ -409,7 +409,7 @@ test_cut(void)
 		return;
 	}
 	entry_make(&e, 7, LIT("c"), LIT("r"), pool, 3000);
-	ok(ring_add(r, &e) == 1 && ring_get(r, 1, &g), "3000 bytes in 100");
+	ok(ring_add(r, &e, NULL) == 1 && ring_get(r, 1, &g), "3000 bytes in 100");
 	payload = g.client_len + g.rule_len + g.msg_len;
 	ok(payload + HDR_MIN <= quarter && payload + HDR_MAX + 8 > quarter,
 	    "kept as in 4096 (%zu)", g.msg_len);
@@ -427,7 +427,7 @@ test_nomem(void)
 		return;
 	}
 	entry_make(&e, 1, LIT("c"), LIT("r"), "m", 1);
-	ok(ring_add(r, &e) == 0, "no memory for the block: 0");
+	ok(ring_add(r, &e, NULL) == 0, "no memory for the block: 0");
 	ok(ring_count(r) == 0 && ring_first(r) == 0 && ring_next(r) == 1 &&
 	    !ring_get(r, 1, &g), "and nothing kept");
 	ring_free(r);
@@ -437,14 +437,26 @@ test_nomem(void)
  * adds entries of random sizes to a ring of max_count and max_bytes,
  * reading back all it keeps after each add.
  */
+/* Every field the same, pointers too. */
+static bool
+same_entry(const struct ring_entry *a, const struct ring_entry *b)
+{
+	return a->seq == b->seq && a->time_usec == b->time_usec &&
+	    a->conn == b->conn && a->listener == b->listener &&
+	    a->full_len == b->full_len && a->client == b->client &&
+	    a->client_len == b->client_len && a->rule == b->rule &&
+	    a->rule_len == b->rule_len && a->msg == b->msg &&
+	    a->msg_len == b->msg_len;
+}
+
 static void
 test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 {
 	struct ring		*r;
 	struct shadow		*sh;
-	struct ring_entry	 e, g;
+	struct ring_entry	 e, g, k;
 	const char		*why, *rule;
-	size_t			 i, k, n, msg_room = max_bytes / 4, clen, rlen;
+	size_t			 i, j, n, msg_room = max_bytes / 4, clen, rlen;
 	size_t			 payload, bad = 0, most = 0, wrong = 0;
 	size_t			 lost = 0, newest = 0, asked = 0;
 	uint64_t		 s = seed, seq, q, first = 0, x;
@@ -459,8 +471,8 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 		free(spared);
 		return;
 	}
-	for (k = 0; k < max_count; k++)
-		if ((sh[k].msg = malloc(msg_room)) == NULL) {
+	for (j = 0; j < max_count; j++)
+		if ((sh[j].msg = malloc(msg_room)) == NULL) {
 			ok(0, "out of memory");
 			goto done;
 		}
@@ -499,7 +511,13 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 			newest += spared[(i - 1) % max_count];
 		}
 
-		seq = ring_add(r, &e);
+		seq = ring_add(r, &e, &k);
+		if (seq == i && (!ring_get(r, seq, &g) || !same_entry(&k, &g))) {
+			printf("# add %zu: kept is not what ring_get() reads\n",
+			    i);
+			bad++;
+			break;
+		}
 		for (q = first; q > 0 && q < i; q++)
 			if (spared[q % max_count] && !ring_get(r, q, &g)) {
 				printf("# add %zu: seq %llu spared, then "
@@ -570,8 +588,8 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 	    "spared dropped by the next add (%zu were), the newest spared "
 	    "before %zu of %zu adds", lost, newest, asked);
 done:
-	for (k = 0; k < max_count; k++)
-		free(sh[k].msg);
+	for (j = 0; j < max_count; j++)
+		free(sh[j].msg);
 	free(sh);
 	free(spared);
 	ring_free(r);
