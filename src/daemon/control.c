@@ -46,7 +46,7 @@
 #define FOLLOW_BATCH		(64 * 1024)	/* sent at once, */
 #define FOLLOW_USEC		(10 * 1000)	/* or after this long */
 #define WAIT_MAX_MS		3600000
-#define WAIT_SCAN_USEC		1000	/* a wait reads the ring so long a
+#define WAIT_SCAN_USEC		250	/* a wait reads the ring so long a
 					   turn of the loop, at most */
 #define MESSAGE_TEXT_MAX	65536	/* as the ring keeps them */
 #define ASKS_MAX		100000	/* waiting for the operator */
@@ -56,13 +56,6 @@
 
 /* A string literal, without its NUL. */
 #define put(b, lit)	buf_append((b), (lit), sizeof(lit) - 1)
-
-/* how far wait_scan() reads */
-enum scan_until {
-	SCAN_NEXT,
-	SCAN_TURN,
-	SCAN_SPARED,
-};
 
 enum cmode {
 	CMODE_REQUESTS,		/* answering requests */
@@ -99,6 +92,7 @@ struct cclient {
 	uint64_t	 lost;		/* follow: lines dropped, not yet said */
 	uint64_t	 wait_ms;
 	uint64_t	 wait_from;	/* the first recorded after it began */
+	uint64_t	 scan_end;	/* once expired: the next then */
 	regex_t		 re;
 	bool		 re_set;
 	bool		 closing;	/* once what is queued is sent */
@@ -125,6 +119,7 @@ struct control {
 	sd_event_source		*tick;		/* followers' lines go */
 	bool			 ticking;	/* it is armed */
 	size_t			 watchers;	/* following or waiting */
+	size_t			 scanners;	/* waits reading in turns */
 	size_t			 consoles;	/* operators */
 	struct ask		*asks, **asks_tail;	/* oldest first */
 	size_t			 nasks;
@@ -159,6 +154,8 @@ static void	client_free(struct cclient *);
 static void	client_update(struct cclient *);
 static void	client_run(struct cclient *);
 static void	recorded(void *, const struct ring_entry *);
+static void	set_scanning(struct cclient *, bool);
+static void	flush_soon(struct control *);
 static int	client_event(sd_event_source *, int, uint32_t, void *);
 static int	console_tty(struct control *);
 static void	follow_tick(struct control *);
@@ -553,7 +550,8 @@ unwatch(struct cclient *cl)
 	watch(cl->ctl, false);
 	cl->timer = sd_event_source_disable_unref(cl->timer);
 	cl->scan = sd_event_source_disable_unref(cl->scan);
-	cl->scanning = cl->expired = false;
+	set_scanning(cl, false);
+	cl->expired = false;
 	if (cl->re_set)
 		regfree(&cl->re);
 	cl->re_set = false;
@@ -570,28 +568,24 @@ mono_usec(void)
 }
 
 /*
- * A wait reads on from cl->seq: up to the newest message (SCAN_NEXT), for
- * WAIT_SCAN_USEC (SCAN_TURN), or until the next message recorded cannot
- * drop the one it reads next (SCAN_SPARED). True when one matched: it is
- * said, and "ok".
+ * A wait reads on from cl->seq up to end, or the newest, or until the
+ * deadline (CLOCK_MONOTONIC; 0: none). True when one matched: it is said,
+ * and "ok".
  */
 static bool
-wait_scan(struct cclient *cl, enum scan_until until)
+wait_scan(struct cclient *cl, uint64_t end, uint64_t deadline)
 {
 	struct ring		*ring = server_ring(cl->ctl->srv);
 	struct ring_entry	 e;
-	uint64_t		 first, next, deadline = 0;
+	uint64_t		 first;
 
-	if (until == SCAN_TURN)
-		deadline = mono_usec() + WAIT_SCAN_USEC;
 	first = ring_first(ring);
-	next = ring_next(ring);
+	if (end > ring_next(ring))
+		end = ring_next(ring);
 	if (first != 0 && cl->seq < first)
 		cl->seq = first;	/* dropped before it got there */
-	for (; cl->seq < next; cl->seq++) {
-		if (until == SCAN_SPARED && ring_spared(ring, cl->seq))
-			break;
-		if (until == SCAN_TURN && mono_usec() >= deadline)
+	for (; cl->seq < end; cl->seq++) {
+		if (deadline != 0 && mono_usec() >= deadline)
 			break;
 		if (ring_get(ring, cl->seq, &e) && matches(cl, &e)) {
 			say_message(cl, &e);
@@ -604,21 +598,49 @@ wait_scan(struct cclient *cl, enum scan_until until)
 }
 
 /*
- * A wait still reading the ring, after a message was recorded: the next
- * one must not drop any recorded since the wait began before the wait
- * has read it, so it reads those now. Older ones the next could drop go
- * unread, as if the wait had come a moment later. True when one matched.
+ * The ring is about to drop first to end - 1. A wait still reading it in
+ * turns reads now those of them recorded since it began (before its time
+ * was up); the older ones go unread, as if it had come a moment later.
  */
-static bool
-wait_guard(struct cclient *cl)
+static void
+dropping(void *arg, uint64_t first, uint64_t end)
 {
-	struct ring	*ring = server_ring(cl->ctl->srv);
-	uint64_t	 from = cl->seq > cl->wait_from ? cl->seq : cl->wait_from;
+	struct control	*ctl = arg;
+	struct cclient	*cl;
+	uint64_t	 limit;
 
-	if (from >= ring_next(ring) || ring_spared(ring, from))
-		return false;
-	cl->seq = from;
-	return wait_scan(cl, SCAN_SPARED);
+	(void)first;
+	for (cl = ctl->clients; cl != NULL; cl = cl->next) {
+		if (!cl->scanning || cl->seq >= end)
+			continue;
+		if (cl->seq < cl->wait_from)	/* of those, the older go */
+			cl->seq = cl->wait_from < end ? cl->wait_from : end;
+		limit = cl->expired && cl->scan_end < end ? cl->scan_end : end;
+		if (cl->seq < limit && wait_scan(cl, limit, 0)) {
+			unwatch(cl);
+			cl->resume = true;	/* the requests that waited */
+			flush_soon(ctl);
+			continue;
+		}
+		if (cl->seq < end)
+			cl->seq = end;
+	}
+}
+
+/* A wait starts or stops reading the ring in turns (scan_due()). */
+static void
+set_scanning(struct cclient *cl, bool on)
+{
+	struct control	*ctl = cl->ctl;
+	struct ring	*ring = server_ring(ctl->srv);
+
+	if (cl->scanning == on)
+		return;
+	cl->scanning = on;
+	if (on && ctl->scanners++ == 0)
+		ring_on_drop(ring, dropping, ctl);
+	else if (!on && --ctl->scanners == 0)
+		ring_on_drop(ring, NULL, NULL);
 }
 
 /* A wait's answer is out, or its timeout: its next requests are run. */
@@ -636,24 +658,30 @@ scan_due(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct cclient	*cl = arg;
 
+	uint64_t	 end;
+
 	(void)usec;
-	if (wait_scan(cl, SCAN_TURN)) {
+	/* once its time is up, those recorded before it, no more */
+	end = cl->expired ? cl->scan_end :
+	    ring_next(server_ring(cl->ctl->srv));
+	if (wait_scan(cl, end, mono_usec() + WAIT_SCAN_USEC)) {
 		wait_over(cl);
 		return 0;
 	}
-	if (cl->seq < ring_next(server_ring(cl->ctl->srv))) {
+	if (cl->seq < end) {
 		/* a time already past: it comes back after what is due */
 		(void)sd_event_source_set_time(s, 1);
 		(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 		return 0;
 	}
-	/* read up to the newest: recorded() goes on from here */
-	cl->scanning = false;
 	if (cl->expired) {
 		say(cl, "error timeout no message matched in %llu ms",
 		    (unsigned long long)cl->wait_ms);
 		wait_over(cl);
+		return 0;
 	}
+	/* read up to the newest: recorded() goes on from here */
+	set_scanning(cl, false);
 	return 0;
 }
 
@@ -671,7 +699,7 @@ catch_up(struct cclient *cl)
 	if (ring == NULL)
 		return false;
 	if (cl->mode == CMODE_WAIT)
-		return wait_scan(cl, SCAN_NEXT);
+		return wait_scan(cl, UINT64_MAX, 0);
 	first = ring_first(ring);
 	next = ring_next(ring);
 	if (first != 0 && cl->seq < first) {
@@ -801,8 +829,9 @@ recorded(void *arg, const struct ring_entry *e)
 			cl->seq++;
 			continue;
 		}
-		if (cl->scanning ? wait_guard(cl) :
-		    catch_up(cl) && cl->mode == CMODE_WAIT) {
+		if (cl->scanning)
+			continue;	/* its turns get there */
+		if (catch_up(cl) && cl->mode == CMODE_WAIT) {
 			unwatch(cl);
 			cl->resume = true;	/* the requests that waited */
 		}
@@ -820,6 +849,7 @@ wait_expired(sd_event_source *s, uint64_t usec, void *arg)
 	if (cl->scanning) {
 		/* what was recorded before its time was up is read first */
 		cl->expired = true;
+		cl->scan_end = ring_next(server_ring(cl->ctl->srv));
 		return 0;
 	}
 	say(cl, "error timeout no message matched in %llu ms",
@@ -887,7 +917,7 @@ cmd_wait(struct cclient *cl, char *args)
 	 * What is kept is read a turn of the loop at a time, so that a
 	 * gibibyte of ring and a costly pattern do not hold up serving.
 	 */
-	if (wait_scan(cl, SCAN_TURN)) {
+	if (wait_scan(cl, UINT64_MAX, mono_usec() + WAIT_SCAN_USEC)) {
 		unwatch(cl);
 		return;
 	}
@@ -895,8 +925,8 @@ cmd_wait(struct cclient *cl, char *args)
 		return;
 	if (sd_event_add_time(e, &cl->scan, CLOCK_MONOTONIC, 1, 1, scan_due,
 	    cl) >= 0)
-		cl->scanning = true;
-	else if (wait_scan(cl, SCAN_NEXT))	/* all at once, then */
+		set_scanning(cl, true);
+	else if (wait_scan(cl, UINT64_MAX, 0))	/* all at once, then */
 		unwatch(cl);
 }
 

@@ -42,6 +42,7 @@ serve_answered(struct serve_ctx *ctx, const struct answer *res,
     size_t client_len, const void *msg, size_t len)
 {
 	struct ring_entry	 e, kept;
+	uint64_t		 seq;
 	size_t			 i = res->rule != NULL ? res->rule->index + 1 : 0;
 
 	if (i < ctx->nrule_messages)
@@ -60,9 +61,9 @@ serve_answered(struct serve_ctx *ctx, const struct answer *res,
 	e.rule_len = res->rule_label_len;
 	e.msg = msg;
 	e.msg_len = len;
-	if (ctx->recorded == NULL)
-		(void)ring_add(ctx->ring, &e, NULL);
-	else if (ring_add(ctx->ring, &e, &kept) != 0)
+	seq = ring_add(ctx->ring, &e, ctx->recorded != NULL ? &kept : NULL);
+	/* read again: a wait the add's drops ended may have been the last */
+	if (seq != 0 && ctx->recorded != NULL)
 		ctx->recorded(ctx->recorded_arg, &kept);
 }
 

@@ -44,6 +44,8 @@ struct ring {
 					   division per message is costly */
 	size_t		 room;		/* what an entry may take past its
 					   header: a quarter of the block */
+	void		(*on_drop)(void *, uint64_t, uint64_t);
+	void		*on_drop_arg;
 };
 
 struct ring *
@@ -79,12 +81,13 @@ ring_free(struct ring *r)
 	free(r);
 }
 
+/* Where the oldest lies when count are kept. */
 static size_t
-oldest_off(const struct ring *r)
+oldest_off(const struct ring *r, size_t count)
 {
 	/* count <= max_count: slot - count, modulo max_count */
-	return r->off[r->slot >= r->count ? r->slot - r->count :
-	    r->slot + r->max_count - r->count];
+	return r->off[r->slot >= count ? r->slot - count :
+	    r->slot + r->max_count - count];
 }
 
 /*
@@ -104,7 +107,7 @@ ring_add(struct ring *r, const struct ring_entry *e, struct ring_entry *kept)
 {
 	struct ring_hdr	*h;
 	unsigned char	*p;
-	size_t		 room, sz, pos, o, clen, rlen, mlen;
+	size_t		 room, sz, pos, o, n, clen, rlen, mlen;
 
 	if (r->block == NULL) {
 		r->block = malloc(r->max_bytes);
@@ -130,16 +133,21 @@ ring_add(struct ring *r, const struct ring_entry *e, struct ring_entry *kept)
 	mlen = e->msg_len < room ? e->msg_len : room;
 	sz = RING_ALIGN(RING_HDR + clen + rlen + mlen);
 
-	if (r->count == r->max_count)
-		r->count--;
+	/* what it drops, counted first: the hook may still read them */
+	n = r->count;
+	if (n == r->max_count)
+		n--;
 	pos = r->tail;
 	if (pos + sz > r->max_bytes) {
-		while (r->count > 0 && oldest_off(r) >= pos)
-			r->count--;
+		while (n > 0 && oldest_off(r, n) >= pos)
+			n--;
 		pos = 0;
 	}
-	while (r->count > 0 && (o = oldest_off(r)) >= pos && o < pos + sz)
-		r->count--;
+	while (n > 0 && (o = oldest_off(r, n)) >= pos && o < pos + sz)
+		n--;
+	if (n != r->count && r->on_drop != NULL)
+		r->on_drop(r->on_drop_arg, r->next - r->count, r->next - n);
+	r->count = n;
 
 	/* written in place: pos is a multiple of 8 in a malloc'd block */
 	h = (struct ring_hdr *)(void *)(r->block + pos);
@@ -176,6 +184,14 @@ ring_add(struct ring *r, const struct ring_entry *e, struct ring_entry *kept)
 	return r->next++;
 }
 
+void
+ring_on_drop(struct ring *r, void (*fn)(void *, uint64_t, uint64_t),
+    void *arg)
+{
+	r->on_drop = fn;
+	r->on_drop_arg = arg;
+}
+
 uint64_t
 ring_first(const struct ring *r)
 {
@@ -209,23 +225,6 @@ entry_off(const struct ring *r, uint64_t seq)
 	size_t	 d = (size_t)(r->next - seq);
 
 	return r->off[r->slot >= d ? r->slot - d : r->slot + r->max_count - d];
-}
-
-bool
-ring_spared(const struct ring *r, uint64_t seq)
-{
-	size_t	 o, big = r->room + RING_HDR;	/* the largest entry */
-
-	if (!kept(r, seq))
-		return false;
-	if (r->count == r->max_count && seq == r->next - r->count)
-		return false;
-	o = entry_off(r, seq);
-	/* what ring_add() drops for the largest, and more: past tail, and
-	 * on a wrap everything past tail and the start of the block */
-	if (r->tail + big > r->max_bytes)
-		return o < r->tail && o >= big;
-	return o < r->tail || o >= r->tail + big;
 }
 
 bool

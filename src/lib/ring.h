@@ -56,10 +56,12 @@ size_t		 ring_count(const struct ring *);
  */
 bool		 ring_get(const struct ring *, uint64_t seq, struct ring_entry *);
 /*
- * True when entry seq is kept and the next ring_add(), of whatever size,
- * keeps it too; false may be said of some that it would keep. A reader
- * behind the writer reads on until this holds, and loses nothing.
+ * fn, unless NULL, is called when ring_add() is about to drop entries
+ * first to end - 1 (the oldest): they can still be read then. It must not
+ * add.
  */
-bool		 ring_spared(const struct ring *, uint64_t seq);
+void		 ring_on_drop(struct ring *,
+		    void (*fn)(void *arg, uint64_t first, uint64_t end),
+		    void *arg);
 
 #endif

@@ -10,11 +10,9 @@ import pwd
 import re
 import select
 import shutil
-import signal
 import socket
 import stat
 import subprocess
-import threading
 import sys
 import time
 
@@ -1715,134 +1713,6 @@ def test_udp_sources_are_bounded():
     equal(st["sources_evicted"], n + 1 - st["sources"], "sources evicted")
     equal(st["refused"], 0, "datagrams dropped by the rate")
     equal(d.stop(), 0, "exit status")
-
-def fill(d, a, payload, count):
-    """Sends `count` pipelined messages on `a` and reads their echoes;
-    every one is recorded."""
-    before = counter(d.stats(), "messages")
-    sender = threading.Thread(target=a.sendall, args=(payload,))
-    sender.start()
-    got = harness.recv_until(a, count, timeout=harness.WAIT * 4)
-    sender.join()
-    equal(got, payload, "every message echoed")
-    equal(counter(d.stats(), "messages") - before, count, "all served")
-
-
-def stopped(d):
-    """The daemon stopped with SIGSTOP: what is sent meanwhile waits in
-    its sockets, and all of it is ready at its next epoll_wait()."""
-    d.proc.send_signal(signal.SIGSTOP)
-
-    def state():
-        with open("/proc/%d/stat" % d.proc.pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
-    poll(state, "the daemon stopped")
-
-
-# Costly for regexec() over these lines (about 6 us each here), which the
-# hay does not match: a wait over 50,000 of them reads for some 0.3 s.
-HAY = b"hay %06d " + b"ab" * 40 + b"\n"
-WIDE_HAY = b"hay %06d " + b"ab" * 100 + b"\n"    # some 40 us each
-COSTLY = "b.*a.*x"
-
-
-def test_wait_all_reads_the_ring_in_turns():
-    """A wait over a large ring with a costly pattern does not hold up
-    serving: a message that came with it is echoed while the wait still
-    reads. A timeout shorter than the reading does not cut it short: what
-    was recorded before is read first, then the timeout is said."""
-    n = 50000
-    d = CtlDaemon("recorded_messages = %d;\nrecorded_bytes = 67108864;\n" %
-                  (n + 100))
-    a = d.connect()
-    fill(d, a, b"".join(HAY % i for i in range(n - 1)) + b"needle bax\n", n)
-    with d.ctl() as w:
-        w.request("stats")       # accepted: its requests are read at once
-        stopped(d)
-        try:
-            # both ready at once: the control socket is served first
-            w.send("wait 60000 all " + COSTLY)
-            a.sendall(b"live\n")
-        finally:
-            d.proc.send_signal(signal.SIGCONT)
-        equal(recv_until(a, 1), b"live\n", "echoed beside the wait")
-        check(w.silent(0), "the wait still reads when the echo is out")
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle bax"]), "the match at the end")
-        w.send("wait 1 all " + COSTLY)
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle bax"]), "found, its timeout past")
-        w.send("wait 1 all b.*a.*z")
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((lines, final.split()[:2]), ([], ["error", "timeout"]),
-              "read to the end, then the timeout")
-    a.close()
-
-
-def test_wait_all_loses_none_recorded_after_it():
-    """While a wait reads a full ring, messages come in faster than it
-    reads and turn the ring over: those recorded before the wait may go
-    unread, but the one recorded after it is found."""
-    n = 20000
-    d = CtlDaemon("recorded_messages = %d;\nrecorded_bytes = 67108864;\n" %
-                  n)
-    a = d.connect()
-    fill(d, a, b"".join(WIDE_HAY % i for i in range(n)), n)
-    flood = b"".join(WIDE_HAY % i for i in range(2 * n))
-    with d.ctl() as w:
-        w.request("stats")
-        stopped(d)
-        try:
-            w.send("wait 5000 all " + COSTLY)
-            a.sendall(b"needle bax\n")
-        finally:
-            d.proc.send_signal(signal.SIGCONT)
-        equal(recv_until(a, 1), b"needle bax\n", "the needle echoed")
-        fill(d, a, flood, 2 * n)
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle bax"]), "the message after the wait")
-    a.close()
-
-
-def test_wait_all_over_a_large_ring():
-    """wait all over 200,000 recorded messages: the first match is found
-    wherever it lies, the request behind the wait waits its turn, a wait
-    that finds nothing times out, and serving goes on after."""
-    n = 200000
-    needles = (1000, 150000, n - 1)
-    d = CtlDaemon("recorded_messages = %d;\nrecorded_bytes = 67108864;\n" % n)
-    a = d.connect()
-    payload = b"".join((b"needle %06d\n" if i in needles else
-                        b"hay %06d\n") % i for i in range(n))
-    sender = threading.Thread(target=a.sendall, args=(payload,))
-    sender.start()
-    got = harness.recv_until(a, n, timeout=harness.WAIT * 4)
-    sender.join()
-    equal(got, payload, "every message echoed")
-    equal(counter(d.stats(), "recorded_messages"), n, "all recorded")
-    with d.ctl() as w:
-        w.send("wait 60000 all ^needle")
-        w.send("wait 60000 all ^needle %06d$" % (n - 1))
-        w.send("stats")
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle 001000"]), "the first match")
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle %06d" % (n - 1)]), "the match at the end")
-        lines, final = w.answer()
-        equal((final, counter(parse_stats(lines), "messages")), ("ok", n),
-              "the request behind the waits")
-        w.send("wait 1000 all ^nowhere")
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((lines, final.split()[:2]), ([], ["error", "timeout"]),
-              "nothing found: the timeout")
-        equal(say(a, b"still served"), b"still served\n", "serving")
-    a.close()
-
 
 if __name__ == "__main__":
     harness.run(globals())

@@ -5,7 +5,8 @@
  * messages, clients and rules cut, no rule read back as none; and many
  * adds of random sizes around the block, every kept entry read back
  * after each against a copy the test keeps (and as ring_add() said it
- * kept it), and none that ring_spared() spared dropped by the next.
+ * kept it), and ring_on_drop()'s hook told of exactly those dropped, while
+ * they could still be read.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -437,6 +438,43 @@ test_nomem(void)
  * adds entries of random sizes to a ring of max_count and max_bytes,
  * reading back all it keeps after each add.
  */
+/* What ring_on_drop()'s hook was told in an add, and checked then. */
+struct drops {
+	struct ring		*r;
+	const struct shadow	*sh;
+	size_t			 max_count, max_bytes;
+	size_t			 calls;		/* in this add */
+	uint64_t		 first, end;
+	size_t			 told;		/* in all */
+	size_t			 wrong;
+};
+
+static void
+dropping(void *arg, uint64_t first, uint64_t end)
+{
+	struct drops		*dr = arg;
+	struct ring_entry	 g;
+	const char		*why = "not kept";
+	uint64_t		 q;
+
+	dr->calls++;
+	dr->first = first;
+	dr->end = end;
+	if (first >= end || first != ring_first(dr->r)) {
+		printf("# told of %llu..%llu, first %llu\n",
+		    (unsigned long long)first, (unsigned long long)end,
+		    (unsigned long long)ring_first(dr->r));
+		dr->wrong++;
+	}
+	for (q = first; q < end; q++, dr->told++)
+		if (!ring_get(dr->r, q, &g) || !entry_same(&g,
+		    &dr->sh[q % dr->max_count], dr->max_bytes, &why)) {
+			printf("# told of %llu: %s\n", (unsigned long long)q,
+			    why);
+			dr->wrong++;
+		}
+}
+
 /* Every field the same, pointers too. */
 static bool
 same_entry(const struct ring_entry *a, const struct ring_entry *b)
@@ -458,17 +496,14 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 	const char		*why, *rule;
 	size_t			 i, j, n, msg_room = max_bytes / 4, clen, rlen;
 	size_t			 payload, bad = 0, most = 0, wrong = 0;
-	size_t			 lost = 0, newest = 0, asked = 0;
+	struct drops		 dr;
 	uint64_t		 s = seed, seq, q, first = 0, x;
-	bool			*spared;
 
-	spared = calloc(max_count, sizeof(*spared));
-	if ((r = ring_new(max_count, max_bytes)) == NULL || spared == NULL ||
+	if ((r = ring_new(max_count, max_bytes)) == NULL ||
 	    (sh = calloc(max_count, sizeof(*sh))) == NULL) {
 		ok(0, "ring_new(%zu, %zu): out of memory", max_count,
 		    max_bytes);
 		ring_free(r);
-		free(spared);
 		return;
 	}
 	for (j = 0; j < max_count; j++)
@@ -476,6 +511,12 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 			ok(0, "out of memory");
 			goto done;
 		}
+	memset(&dr, 0, sizeof(dr));
+	dr.r = r;
+	dr.sh = sh;
+	dr.max_count = max_count;
+	dr.max_bytes = max_bytes;
+	ring_on_drop(r, dropping, &dr);
 
 	for (i = 1; i <= adds; i++) {
 		x = draw(&s);
@@ -503,14 +544,7 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 		    n);
 		e.time_usec = draw(&s);
 
-		/* what ring_spared() says this add keeps, whatever its size */
-		for (q = first; q > 0 && q < i; q++)
-			spared[q % max_count] = ring_spared(r, q);
-		if (i > 1 && max_count > 1) {
-			asked++;
-			newest += spared[(i - 1) % max_count];
-		}
-
+		dr.calls = 0;
 		seq = ring_add(r, &e, &k);
 		if (seq == i && (!ring_get(r, seq, &g) || !same_entry(&k, &g))) {
 			printf("# add %zu: kept is not what ring_get() reads\n",
@@ -518,12 +552,17 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 			bad++;
 			break;
 		}
-		for (q = first; q > 0 && q < i; q++)
-			if (spared[q % max_count] && !ring_get(r, q, &g)) {
-				printf("# add %zu: seq %llu spared, then "
-				    "dropped\n", i, (unsigned long long)q);
-				lost++;
-			}
+		/* told of all it dropped, and only of those */
+		if (first != 0 && (dr.calls > 1 || (dr.calls == 1 &&
+		    (dr.first != first || dr.end != ring_first(r))) ||
+		    (dr.calls == 0 && ring_first(r) != first))) {
+			printf("# add %zu: first %llu -> %llu, told %zu times "
+			    "of %llu..%llu\n", i, (unsigned long long)first,
+			    (unsigned long long)ring_first(r), dr.calls,
+			    (unsigned long long)dr.first,
+			    (unsigned long long)dr.end);
+			dr.wrong++;
+		}
 		if (seq != i) {
 			printf("# add %zu: seq %llu\n", i,
 			    (unsigned long long)seq);
@@ -584,14 +623,13 @@ test_wrap(size_t max_count, size_t max_bytes, size_t adds, uint64_t seed)
 	    most, (unsigned long long)first);
 	ok(wrong == 0, "within the bytes, at least half of them kept "
 	    "(%zu wrong)", wrong);
-	ok(lost == 0 && newest * 10 >= asked * 9, "ring_spared(): none it "
-	    "spared dropped by the next add (%zu were), the newest spared "
-	    "before %zu of %zu adds", lost, newest, asked);
+	ok(dr.wrong == 0 && dr.told > 0, "ring_on_drop(): told of every entry "
+	    "dropped (%zu), before, with each still read back as added (%zu "
+	    "wrong)", dr.told, dr.wrong);
 done:
 	for (j = 0; j < max_count; j++)
 		free(sh[j].msg);
 	free(sh);
-	free(spared);
 	ring_free(r);
 }
 
