@@ -40,6 +40,25 @@ def stopped(d):
     poll(state, "the daemon stopped")
 
 
+def together(d, w, request, a, data):
+    """Sends a control request on w and data on a while the daemon is
+    stopped: both are ready at its next epoll_wait(), and the control
+    socket is served first."""
+    w.request("stats")      # accepted: its requests are read at once
+    stopped(d)
+    try:
+        w.send(request)
+        a.sendall(data)
+    finally:
+        d.proc.send_signal(signal.SIGCONT)
+
+
+def matched(w):
+    """A wait's answer: (final line, texts of the messages said)."""
+    lines, final = w.answer(timeout=harness.WAIT * 4)
+    return final, [unvis(message_line(x)["text"]) for x in lines]
+
+
 # Costly for regexec() over these lines (about 6 us each here), which the
 # hay does not match: a wait over 50,000 of them reads for some 0.3 s.
 HAY = b"hay %06d " + b"ab" * 40 + b"\n"
@@ -95,23 +114,13 @@ def test_wait_all_reads_the_ring_in_turns():
     a = d.connect()
     fill(d, a, b"".join(HAY % i for i in range(n - 1)) + b"needle bax\n", n)
     with d.ctl() as w:
-        w.request("stats")       # accepted: its requests are read at once
-        stopped(d)
-        try:
-            # both ready at once: the control socket is served first
-            w.send("wait 60000 all " + COSTLY)
-            a.sendall(b"live\n")
-        finally:
-            d.proc.send_signal(signal.SIGCONT)
+        together(d, w, "wait 60000 all " + COSTLY, a, b"live\n")
         equal(recv_until(a, 1), b"live\n", "echoed beside the wait")
         check(w.silent(0), "the wait still reads when the echo is out")
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle bax"]), "the match at the end")
+        equal(matched(w), ("ok", [b"needle bax"]), "the match at the end")
         w.send("wait 1 all " + COSTLY)
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle bax"]), "found, its timeout past")
+        equal(matched(w), ("ok", [b"needle bax"]),
+              "found, its timeout past")
         w.send("wait 1 all b.*a.*z")
         lines, final = w.answer(timeout=harness.WAIT * 4)
         equal((lines, final.split()[:2]), ([], ["error", "timeout"]),
@@ -131,18 +140,11 @@ def test_wait_all_loses_none_recorded_after_it():
     fill(d, a, b"".join(WIDE_HAY % i for i in range(n)), n)
     flood = b"".join(WIDE_HAY % i for i in range(4 * n))
     with d.ctl() as w:
-        w.request("stats")
-        stopped(d)
-        try:
-            w.send("wait 5000 all " + COSTLY)
-            a.sendall(b"needle bax\n")
-        finally:
-            d.proc.send_signal(signal.SIGCONT)
+        together(d, w, "wait 5000 all " + COSTLY, a, b"needle bax\n")
         equal(recv_until(a, 1), b"needle bax\n", "the needle echoed")
         fill(d, a, flood, 4 * n)
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle bax"]), "the message after the wait")
+        equal(matched(w), ("ok", [b"needle bax"]),
+              "the message after the wait")
     a.close()
     equal(d.stop(), 0, "exit status")
 
@@ -159,17 +161,10 @@ def test_wait_all_found_as_the_ring_drops_it():
     # one read of the daemon's takes the needle and the hay behind it
     after = b"needle bax\n" + b"".join(WIDE_HAY % i for i in range(2 * n))
     with d.ctl() as w:
-        w.request("stats")
-        stopped(d)
-        try:
-            w.send("wait 60000 all " + COSTLY)
-            a.sendall(after)
-        finally:
-            d.proc.send_signal(signal.SIGCONT)
+        together(d, w, "wait 60000 all " + COSTLY, a, after)
         equal(recv_until(a, 2 * n + 1), after, "all echoed")
-        lines, final = w.answer(timeout=harness.WAIT * 2)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle bax"]), "the message after the wait")
+        equal(matched(w), ("ok", [b"needle bax"]),
+              "the message after the wait")
         equal(say(a, b"still served"), b"still served\n", "serving")
     a.close()
     equal(d.stop(), 0, "exit status")
@@ -220,12 +215,9 @@ def test_wait_all_over_a_large_ring():
         w.send("wait 60000 all ^needle")
         w.send("wait 60000 all ^needle %06d$" % (n - 1))
         w.send("stats")
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle 001000"]), "the first match")
-        lines, final = w.answer(timeout=harness.WAIT * 4)
-        equal((final, [unvis(message_line(x)["text"]) for x in lines]),
-              ("ok", [b"needle %06d" % (n - 1)]), "the match at the end")
+        equal(matched(w), ("ok", [b"needle 001000"]), "the first match")
+        equal(matched(w), ("ok", [b"needle %06d" % (n - 1)]),
+              "the match at the end")
         lines, final = w.answer()
         equal((final, counter(parse_stats(lines), "messages")), ("ok", n),
               "the request behind the waits")
