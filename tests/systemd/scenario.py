@@ -7,6 +7,7 @@
 # passed, 1 some failed) to $E2E_OUT/status.
 #
 # E2E_DEB: the .deb to install and purge (else: installed by make install).
+import glob
 import json
 import os
 import re
@@ -496,7 +497,21 @@ def purge():
         return
     files = [f for f in run("dpkg", "-L", "echoreplyd").splitlines()
              if os.path.isfile(f)]
+    # an instance of the template, enabled and serving, as an admin has it
+    run("systemctl", "enable", "--now", "echoreplyd@x.socket")
+    check("purge: the instance serves before", ask("hello last") ==
+          "hi hello last")
     run("dpkg", "--purge", "echoreplyd")
+    check("purge: the instance is stopped",
+          prop("echoreplyd@x.service", "ActiveState") != "active" and
+          prop("echoreplyd@x.socket", "ActiveState") != "active")
+    try:
+        ask("anyone?", timeout=2)
+        check("purge: nothing listens", False)
+    except ConnectionRefusedError:
+        check("purge: nothing listens", True)
+    links = glob.glob("/etc/systemd/system/*.wants/echoreplyd@*")
+    check("purge: no link enables an instance", not links, links)
     left = [f for f in files if os.path.lexists(f)]
     check("purge: no file of the package left", not left, left)
     check("purge: the config is gone", not os.path.exists(
