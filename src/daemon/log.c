@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <poll.h>
+#include <time.h>
 #include <stddef.h>
 #include <systemd/sd-daemon.h>
 
@@ -167,13 +169,13 @@ sink_write(const char *p, size_t n)
 	return write(logger.fd, p, n);
 }
 
+static void	stream_note_lost(void);
+
 void
 log_flush(void)
 {
-	char	 note[96];
 	size_t	 off = 0;
 	ssize_t	 n;
-	int	 m;
 
 	while (off < logger.len) {
 		n = sink_write(logger.buf + off, logger.len - off);
@@ -192,14 +194,23 @@ log_flush(void)
 	}
 	memmove(logger.buf, logger.buf + off, logger.len - off);
 	logger.len -= off;
-	if (logger.lost > 0 && logger.len == 0 && off > 0) {
-		m = snprintf(note, sizeof(note), "%slog: %lu records lost: the "
-		    "log output was blocked or failing\n",
-		    logger.prefix ? "<4>" : "", logger.lost);
-		if (m > 0 && sink_write(note, (size_t)m) == m) {
-			lost_reported += logger.lost;
-			logger.lost = 0;
-		}
+	if (logger.lost > 0 && logger.len == 0 && off > 0)
+		stream_note_lost();
+}
+
+/* The lost records said on the stream, once it takes writes again. */
+static void
+stream_note_lost(void)
+{
+	char	 note[96];
+	int	 m;
+
+	m = snprintf(note, sizeof(note), "%slog: %lu records lost: the log "
+	    "output was blocked or failing\n", logger.prefix ? "<4>" : "",
+	    logger.lost);
+	if (m > 0 && sink_write(note, (size_t)m) == m) {
+		lost_reported += logger.lost;
+		logger.lost = 0;
 	}
 }
 
@@ -280,6 +291,7 @@ add_tls(struct iovec *iov, int n, const struct template_tls *t,
 #define JOURNAL_DROPPED	1	/* journal_sendv(): full, record counted */
 
 static int	 journal_fd = -1;
+static bool	 journal_wait;	/* log_finish(): sends may block */
 
 /*
  * Sends one record. Returns 0, JOURNAL_DROPPED when the journal had no
@@ -312,7 +324,8 @@ journal_sendv(const struct iovec *iov, int n)
 	    sizeof(JOURNAL_SOCKET));
 	mh.msg_iov = w;
 	mh.msg_iovlen = (size_t)journal_encode(iov, n, w, lens);
-	while (sendmsg(journal_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
+	while (sendmsg(journal_fd, &mh, (journal_wait ? 0 : MSG_DONTWAIT) |
+	    MSG_NOSIGNAL) == -1) {
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN)
@@ -344,6 +357,51 @@ journal_note_lost(void)
 		lost_reported += logger.lost;
 		logger.lost = 0;
 	}
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+log_finish(unsigned int timeout_ms)
+{
+	struct pollfd	 pfd;
+	struct timeval	 tv;
+	uint64_t	 deadline = mono_ms() + timeout_ms, now;
+
+	for (;;) {
+		log_flush();
+		if (!logger.journal && logger.len == 0 && logger.lost > 0)
+			stream_note_lost();
+		if ((logger.len == 0 && logger.lost == 0) || logger.journal ||
+		    (now = mono_ms()) >= deadline)
+			break;
+		pfd.fd = logger.fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			break;
+	}
+	if (!logger.journal || logger.lost == 0 || journal_fd == -1)
+		return;
+	/* the note blocks, for what is left of timeout_ms at most */
+	now = mono_ms();
+	if (now >= deadline)
+		now = deadline - 1;
+	tv.tv_sec = (time_t)((deadline - now) / 1000);
+	tv.tv_usec = (suseconds_t)((deadline - now) % 1000 * 1000);
+	if (fcntl(journal_fd, F_SETFL, fcntl(journal_fd, F_GETFL) &
+	    ~O_NONBLOCK) == -1 || setsockopt(journal_fd, SOL_SOCKET,
+	    SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		return;
+	journal_wait = true;
+	journal_note_lost();
+	journal_wait = false;
 }
 
 static int

@@ -24,6 +24,11 @@
 void	log_init(bool debug, int verbose, enum conf_log_target);
 void	log_set_buffered(bool);
 void	log_flush(void);
+/*
+ * At exit: what is still buffered, and a note of the records lost, get up
+ * to timeout_ms to go out to a log output or journal that is blocked.
+ */
+void	log_finish(unsigned int timeout_ms);
 /* Records wait in the buffer because the sink would block. */
 bool	log_pending(void);
 bool	log_enabled(int priority);

@@ -30,6 +30,7 @@
 #include "transport-tls.h"
 
 #define STATUS_USEC	(2 * 1000 * 1000)
+#define LOG_FINISH_MS	2000	/* at exit, for a blocked log to take the rest */
 
 /* The running daemon: what signal and timer handlers act on. */
 struct daemon {
@@ -453,7 +454,7 @@ serve(struct daemon *d)
 	control_free(d->control);
 	server_free(d->srv);
 	sd_event_unref(e);
-	log_flush();
+	log_finish(LOG_FINISH_MS);
 	return r < 0 ? 1 : 0;
 }
 

@@ -274,6 +274,74 @@ def test_stopped_journald_stalls_no_client():
                      notes[0]], ["4"], "the note's priority")
 
 
+SYS_SENDMSG = {"x86_64": 46, "aarch64": 211}.get(os.uname().machine)
+
+
+def in_syscall(pid, nr):
+    """Whether pid is blocked in system call nr (/proc/PID/syscall)."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            return f.read().split()[0] == str(nr)
+    except (OSError, IndexError):
+        return False
+
+
+def poll_until(fn, what, timeout=harness.WAIT):
+    deadline = time.monotonic() + timeout
+    while not fn():
+        check(time.monotonic() < deadline, "not within %ss: %s" %
+              (timeout, what))
+        time.sleep(0.005)
+
+
+def test_records_lost_before_exit_are_noted():
+    """journald stopped while many messages come, then the daemon told to
+    stop: no record went through since the drops, so the note that says
+    how many were lost is sent at exit, once journald takes it."""
+    if SYS_SENDMSG is None:
+        return  # the number of sendmsg() is known for x86_64 and arm64
+    j = journald
+    n = 3000
+    d = journal_daemon("jexit")
+    with d.connect() as s:
+        cport = s.getsockname()[1]
+        s.sendall(b"before\n")
+        equal(recv_until(s, 1), b"before\n", "reply with journald running")
+        j.proc.send_signal(signal.SIGSTOP)
+        try:
+            s.sendall(b"".join(b"m%d\n" % i for i in range(n)))
+            got = recv_until(s, n)
+            equal(got.count(b"\n"), n, "replies while journald is stopped")
+            s.close()
+            d.proc.send_signal(signal.SIGTERM)
+            # its shutdown's records dropped too, it waits to send the note
+            poll_until(lambda: d.proc.poll() is not None or
+                       in_syscall(d.proc.pid, SYS_SENDMSG),
+                       "the daemon exits or blocks in sendmsg()")
+            check(d.proc.poll() is None, "the daemon exited with journald "
+                  "stopped, the records lost unsaid")
+        finally:
+            j.proc.send_signal(signal.SIGCONT)
+    equal(d.proc.wait(harness.WAIT), 0, "exit status")
+    note = "records lost: the journal did not keep up"
+    deadline = time.monotonic() + harness.WAIT
+    while not any(note in r["MESSAGE"] for r in
+                  j.records("_PID=%d" % d.proc.pid)):
+        check(time.monotonic() < deadline, "no '%s' note" % note)
+        time.sleep(0.02)
+    mine = j.records("_PID=%d" % d.proc.pid)
+    msgs = [r for r in by_id(mine, "message")
+            if r.get("CLIENT_PORT") == str(cport)]
+    notes = [r["MESSAGE"] for r in mine if note in r["MESSAGE"]]
+    equal(len(notes), 1, "'records lost' notes")
+    lost = int(notes[0].split()[1])
+    check(lost > 0, "nothing was dropped: the test did not fill the queue")
+    # the lost count has the messages' records, and may have those of the
+    # shutdown (received SIGTERM, the client's end, exiting): a few
+    check(n + 1 <= len(msgs) + lost <= n + 1 + 5, "%d message records "
+          "and %d lost for %d messages" % (len(msgs), lost, n + 1))
+
+
 def namespace_command():
     """unshare arguments that give a private mount namespace, or None."""
     if shutil.which("unshare") is None:
