@@ -577,15 +577,16 @@ wait_scan(struct cclient *cl, uint64_t end, uint64_t deadline)
 {
 	struct ring		*ring = server_ring(cl->ctl->srv);
 	struct ring_entry	 e;
-	uint64_t		 first;
+	uint64_t		 first, start;
 
 	first = ring_first(ring);
 	if (end > ring_next(ring))
 		end = ring_next(ring);
 	if (first != 0 && cl->seq < first)
 		cl->seq = first;	/* dropped before it got there */
-	for (; cl->seq < end; cl->seq++) {
-		if (deadline != 0 && mono_usec() >= deadline)
+	for (start = cl->seq; cl->seq < end; cl->seq++) {
+		/* one at least: a turn that began late still reads */
+		if (deadline != 0 && cl->seq > start && mono_usec() >= deadline)
 			break;
 		if (ring_get(ring, cl->seq, &e) && matches(cl, &e)) {
 			say_message(cl, &e);

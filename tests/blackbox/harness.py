@@ -22,7 +22,7 @@ TOP_SRCDIR = os.environ.get("TOP_SRCDIR", ".")
 # or leaks.
 VALGRIND = os.environ.get("VALGRIND") == "1"
 WAIT = 30.0 if VALGRIND else 10.0   # seconds any single wait may take
-FILE_LIMIT = 120     # seconds a whole test file may take
+FILE_LIMIT = 240 if VALGRIND else 120     # seconds a whole file may take
 
 _daemons = []
 
