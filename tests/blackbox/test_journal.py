@@ -223,6 +223,32 @@ def test_longest_record_reaches_the_journal():
           % (len(got), got[:40]))
 
 
+NOTE = "records lost: the journal did not keep up"
+
+
+def stall(j, s, n):
+    """A message on s with journald running, then journald stopped and n
+    messages answered, far more records than its socket's queue holds.
+    journald is left stopped."""
+    s.sendall(b"before\n")
+    equal(recv_until(s, 1), b"before\n", "reply with journald running")
+    j.proc.send_signal(signal.SIGSTOP)
+    s.sendall(b"".join(b"m%d\n" % i for i in range(n)))
+    got = recv_until(s, n)
+    equal(got.count(b"\n"), n, "replies while journald is stopped")
+
+
+def lost_told(mine):
+    """The one 'records lost' note among a daemon's records: its count."""
+    notes = [r["MESSAGE"] for r in mine if NOTE in r["MESSAGE"]]
+    equal(len(notes), 1, "'records lost' notes")
+    lost = int(notes[0].split()[1])
+    check(lost > 0, "nothing was dropped: the test did not fill the queue")
+    equal([r.get("PRIORITY") for r in mine if r["MESSAGE"] == notes[0]],
+          ["4"], "the note's priority")
+    return lost
+
+
 def test_stopped_journald_stalls_no_client():
     """journald stopped: clients are still answered, and every record
     either reaches the journal or is counted in a 'records lost' note."""
@@ -231,29 +257,22 @@ def test_stopped_journald_stalls_no_client():
     d = journal_daemon("jstall")
     with d.connect() as s:
         cport = s.getsockname()[1]
-        s.sendall(b"before\n")
-        equal(recv_until(s, 1), b"before\n", "reply with journald running")
-        j.proc.send_signal(signal.SIGSTOP)
         try:
-            # far more records than the journal socket's queue holds
-            s.sendall(b"".join(b"m%d\n" % i for i in range(n)))
-            got = recv_until(s, n)
-            equal(got.count(b"\n"), n, "replies while journald is stopped")
+            stall(j, s, n)
         finally:
             j.proc.send_signal(signal.SIGCONT)
         # journald drains its queue meanwhile: a message whose record goes
         # through brings the note with it
-        note = "records lost: the journal did not keep up"
         after = 0
         deadline = time.monotonic() + harness.WAIT
         while True:
             s.sendall(b"after\n")
             equal(recv_until(s, 1), b"after\n", "reply after")
             after += 1
-            if any(note in r["MESSAGE"] for r in
+            if any(NOTE in r["MESSAGE"] for r in
                    j.records("_PID=%d" % d.proc.pid)):
                 break
-            check(time.monotonic() < deadline, "no '%s' note" % note)
+            check(time.monotonic() < deadline, "no '%s' note" % NOTE)
     equal(d.stop(), 0, "exit status")
     # all read by journald before it stops (it may drop what is queued)
     while not any(r["MESSAGE"] == "exiting" for r in
@@ -264,14 +283,8 @@ def test_stopped_journald_stalls_no_client():
     mine = j.records("_PID=%d" % d.proc.pid)
     msgs = [r for r in by_id(mine, "message")
             if r.get("CLIENT_PORT") == str(cport)]
-    notes = [r["MESSAGE"] for r in mine if note in r["MESSAGE"]]
-    equal(len(notes), 1, "'records lost' notes")
-    lost = int(notes[0].split()[1])
-    check(lost > 0, "nothing was dropped: the test did not fill the queue")
-    equal(len(msgs) + lost, n + 1 + after, "message records in the journal "
-          "plus those counted lost")
-    equal(notes and [r.get("PRIORITY") for r in mine if r["MESSAGE"] ==
-                     notes[0]], ["4"], "the note's priority")
+    equal(len(msgs) + lost_told(mine), n + 1 + after, "message records in "
+          "the journal plus those counted lost")
 
 
 SYS_SENDMSG = {"x86_64": 46, "aarch64": 211}.get(os.uname().machine)
@@ -305,13 +318,8 @@ def test_records_lost_before_exit_are_noted():
     d = journal_daemon("jexit")
     with d.connect() as s:
         cport = s.getsockname()[1]
-        s.sendall(b"before\n")
-        equal(recv_until(s, 1), b"before\n", "reply with journald running")
-        j.proc.send_signal(signal.SIGSTOP)
         try:
-            s.sendall(b"".join(b"m%d\n" % i for i in range(n)))
-            got = recv_until(s, n)
-            equal(got.count(b"\n"), n, "replies while journald is stopped")
+            stall(j, s, n)
             s.close()
             d.proc.send_signal(signal.SIGTERM)
             # its shutdown's records dropped too, it waits to send the note
@@ -323,19 +331,15 @@ def test_records_lost_before_exit_are_noted():
         finally:
             j.proc.send_signal(signal.SIGCONT)
     equal(d.proc.wait(harness.WAIT), 0, "exit status")
-    note = "records lost: the journal did not keep up"
     deadline = time.monotonic() + harness.WAIT
-    while not any(note in r["MESSAGE"] for r in
+    while not any(NOTE in r["MESSAGE"] for r in
                   j.records("_PID=%d" % d.proc.pid)):
-        check(time.monotonic() < deadline, "no '%s' note" % note)
+        check(time.monotonic() < deadline, "no '%s' note" % NOTE)
         time.sleep(0.02)
     mine = j.records("_PID=%d" % d.proc.pid)
     msgs = [r for r in by_id(mine, "message")
             if r.get("CLIENT_PORT") == str(cport)]
-    notes = [r["MESSAGE"] for r in mine if note in r["MESSAGE"]]
-    equal(len(notes), 1, "'records lost' notes")
-    lost = int(notes[0].split()[1])
-    check(lost > 0, "nothing was dropped: the test did not fill the queue")
+    lost = lost_told(mine)
     # the lost count has the messages' records, and may have those of the
     # shutdown (received SIGTERM, the client's end, exiting): a few
     check(n + 1 <= len(msgs) + lost <= n + 1 + 5, "%d message records "
