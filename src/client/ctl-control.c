@@ -24,6 +24,7 @@
 #include "ctl-control.h"
 #include "ctl-opts.h"
 #include "ctl-report.h"
+#include "monotonic.h"
 
 #define REQUEST_MAX	4096		/* bytes of a request, its "\n" too */
 #define LINE_MAX_BYTES	(1024 * 1024)	/* of a line of the answer */
@@ -76,15 +77,6 @@ static struct {
 static volatile sig_atomic_t	 stop;
 
 static void	say(const char *, ...) __attribute__((format(printf, 1, 2)));
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
 
 static void
 on_signal(int sig)
@@ -585,7 +577,7 @@ receive(void)
 		return;
 	}
 	k.in.len += (size_t)n;
-	k.deadline = now_ns() + k.silence_ns;
+	k.deadline = mono_ns() + k.silence_ns;
 	while (!k.done && (nl = memchr(k.in.data + k.in_scan, '\n',
 	    k.in.len - k.in_scan)) != NULL) {
 		p = k.in.data + off;
@@ -655,7 +647,7 @@ answer(const char *line, size_t len)
 	}
 	ask_drop(0);
 	if (k.owed++ == 0)
-		k.deadline = now_ns() + k.silence_ns;
+		k.deadline = mono_ns() + k.silence_ns;
 }
 
 static void
@@ -741,7 +733,7 @@ run(const sigset_t *mask)
 
 		tsp = NULL;	/* the clock runs while an answer is owed */
 		if (k.owed > 0) {
-			if ((now = now_ns()) >= k.deadline)
+			if ((now = mono_ns()) >= k.deadline)
 				report_die(EX_TEMPFAIL, "timed out waiting for "
 				    "the answer from control socket %s",
 				    k.path);
@@ -786,7 +778,7 @@ control_run(const struct opts *o, const struct conf *conf)
 	request(o, timeout_ms);
 
 	control_connect(timeout_ms);
-	k.deadline = now_ns() + k.silence_ns;
+	k.deadline = mono_ns() + k.silence_ns;
 	/* following or at the console, an interrupt ends it well */
 	streams = k.kind == KIND_FOLLOW || k.kind == KIND_OPERATOR;
 	if (streams) {

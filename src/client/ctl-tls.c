@@ -12,6 +12,7 @@
 
 #include "ctl-report.h"
 #include "ctl-tls.h"
+#include "monotonic.h"
 
 #ifdef HAVE_TLS
 
@@ -320,21 +321,12 @@ say_agreed(const struct tls_client *tc)
 	    tc->cfg.insecure ? "not verified: --insecure" : "verified");
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 tls_handshake(struct tls_client *tc, int fd, const char *peer,
     int timeout_ms)
 {
 	struct pollfd	 pfd = { fd, 0, 0 };
-	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms, now;
+	uint64_t	 deadline = mono_ns() / 1000000 + (uint64_t)timeout_ms, now;
 	int		 r, e;
 
 	/* OpenSSL writes with write(), not send(MSG_NOSIGNAL) */
@@ -361,7 +353,7 @@ tls_handshake(struct tls_client *tc, int fd, const char *peer,
 			handshake_failed(tc, e);
 		}
 		do {
-			if ((now = now_ms()) >= deadline)
+			if ((now = mono_ns() / 1000000) >= deadline)
 				report_die(EX_TEMPFAIL, "TLS handshake with "
 				    "%s: timed out", peer);
 			r = poll(&pfd, 1, (int)(deadline - now));

@@ -26,6 +26,7 @@
 #include "ctl-report.h"
 #include "ctl-tls.h"
 #include "frame.h"
+#include "monotonic.h"
 #include "proxy.h"
 #include "stdfds.h"
 
@@ -53,15 +54,6 @@ static struct {
 	struct input	 in;
 	struct buf	 rin;		/* received, not yet a whole line */
 } c;
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
 
 static bool
 owed(void)
@@ -111,9 +103,9 @@ queue_message(const char *msg, size_t len)
 	if (c.peer_closed)
 		report_die(EX_PROTOCOL, "connection closed by the server");
 	if (!owed())
-		c.deadline = now_ns() + c.timeout_ns;
+		c.deadline = mono_ns() + c.timeout_ns;
 	if (frame_message(msg, len) < 0 ||
-	    pending_push(&c.pr, c.out.len - before, now_ns()) < 0)
+	    pending_push(&c.pr, c.out.len - before, mono_ns()) < 0)
 		report_die(EX_OSERR, "out of memory");
 	report_bytes("> ", msg, len, -1);
 }
@@ -170,7 +162,7 @@ on_reply(const char *data, size_t len)
 	struct pending	 p;
 
 	c.got_reply = true;
-	c.deadline = now_ns() + c.timeout_ns;
+	c.deadline = mono_ns() + c.timeout_ns;
 	if (c.greet_owed) {
 		c.greet_owed = false;
 		report_bytes("greeting: ", data, len, -1);
@@ -192,7 +184,7 @@ on_reply(const char *data, size_t len)
 		c.out_off -= p.len;
 		c.psent--;
 	}
-	report_bytes("< ", data, len, (double)(now_ns() - p.t) / 1e6);
+	report_bytes("< ", data, len, (double)(mono_ns() - p.t) / 1e6);
 	print_reply(data, len);
 }
 
@@ -278,7 +270,7 @@ send_out(void)
 			report_die(EX_UNAVAILABLE, "send to %s: %s",
 			    c.peer.name, strerror(errno));
 		}
-		p->t = now_ns();
+		p->t = mono_ns();
 		c.out_off += p->len;
 		c.psent++;
 	}
@@ -347,7 +339,7 @@ receive(void)
 		if (!input_may_be_done(&c.in))
 			lost_connection(0);
 		/* wait, within the timeout, to see whether stdin had more */
-		c.deadline = now_ns() + c.timeout_ns;
+		c.deadline = mono_ns() + c.timeout_ns;
 		return;
 	}
 	if (c.raw) {
@@ -459,7 +451,7 @@ run(void)
 
 		wait = -1;	/* the clock runs only while a reply is owed */
 		if (owed() || c.peer_closed) {
-			uint64_t now = now_ns();
+			uint64_t now = mono_ns();
 
 			if (now >= c.deadline) {
 				if (c.peer_closed)
@@ -544,7 +536,7 @@ main(int argc, char *argv[])
 		send_clear(opt.timeout_ms);
 		tls_handshake(c.tls, c.peer.fd, c.peer.name, opt.timeout_ms);
 	}
-	c.deadline = now_ns() + c.timeout_ns;
+	c.deadline = mono_ns() + c.timeout_ns;
 	run();
 
 	report_flush();

@@ -33,6 +33,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotonic.h"
 #include "ring.h"
 #include "rules.h"
 #include "server.h"
@@ -558,15 +559,6 @@ unwatch(struct cclient *cl)
 	cl->mode = CMODE_REQUESTS;
 }
 
-static uint64_t
-mono_usec(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /*
  * A wait reads on from cl->seq up to end, or the newest, or until the
  * deadline (CLOCK_MONOTONIC; 0: none). True when one matched: it is said,
@@ -586,7 +578,7 @@ wait_scan(struct cclient *cl, uint64_t end, uint64_t deadline)
 		cl->seq = first;	/* dropped before it got there */
 	for (start = cl->seq; cl->seq < end; cl->seq++) {
 		/* one at least: a turn that began late still reads */
-		if (deadline != 0 && cl->seq > start && mono_usec() >= deadline)
+		if (deadline != 0 && cl->seq > start && mono_ns() / 1000 >= deadline)
 			break;
 		if (ring_get(ring, cl->seq, &e) && matches(cl, &e)) {
 			say_message(cl, &e);
@@ -658,14 +650,13 @@ static int
 scan_due(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct cclient	*cl = arg;
-
 	uint64_t	 end;
 
 	(void)usec;
 	/* once its time is up, those recorded before it, no more */
 	end = cl->expired ? cl->scan_end :
 	    ring_next(server_ring(cl->ctl->srv));
-	if (wait_scan(cl, end, mono_usec() + WAIT_SCAN_USEC)) {
+	if (wait_scan(cl, end, mono_ns() / 1000 + WAIT_SCAN_USEC)) {
 		wait_over(cl);
 		return 0;
 	}
@@ -918,7 +909,7 @@ cmd_wait(struct cclient *cl, char *args)
 	 * What is kept is read a turn of the loop at a time, so that a
 	 * gibibyte of ring and a costly pattern do not hold up serving.
 	 */
-	if (wait_scan(cl, UINT64_MAX, mono_usec() + WAIT_SCAN_USEC)) {
+	if (wait_scan(cl, UINT64_MAX, mono_ns() / 1000 + WAIT_SCAN_USEC)) {
 		unwatch(cl);
 		return;
 	}

@@ -11,13 +11,14 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <poll.h>
-#include <time.h>
+#include <sys/time.h>
 #include <stddef.h>
 #include <systemd/sd-daemon.h>
 
 #include "escape.h"
 #include "journal.h"
 #include "log.h"
+#include "monotonic.h"
 
 #define JOURNAL_SOCKET	"/run/systemd/journal/socket"
 
@@ -169,7 +170,21 @@ sink_write(const char *p, size_t n)
 	return write(logger.fd, p, n);
 }
 
-static void	stream_note_lost(void);
+/* The lost records said on the stream, once it takes writes again. */
+static void
+stream_note_lost(void)
+{
+	char	 note[96];
+	int	 m;
+
+	m = snprintf(note, sizeof(note), "%slog: %lu records lost: the log "
+	    "output was blocked or failing\n", logger.prefix ? "<4>" : "",
+	    logger.lost);
+	if (m > 0 && sink_write(note, (size_t)m) == m) {
+		lost_reported += logger.lost;
+		logger.lost = 0;
+	}
+}
 
 void
 log_flush(void)
@@ -198,21 +213,6 @@ log_flush(void)
 		stream_note_lost();
 }
 
-/* The lost records said on the stream, once it takes writes again. */
-static void
-stream_note_lost(void)
-{
-	char	 note[96];
-	int	 m;
-
-	m = snprintf(note, sizeof(note), "%slog: %lu records lost: the log "
-	    "output was blocked or failing\n", logger.prefix ? "<4>" : "",
-	    logger.lost);
-	if (m > 0 && sink_write(note, (size_t)m) == m) {
-		lost_reported += logger.lost;
-		logger.lost = 0;
-	}
-}
 
 static void
 to_stderr(int priority, const char *text)
@@ -359,28 +359,19 @@ journal_note_lost(void)
 	}
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 log_finish(unsigned int timeout_ms)
 {
 	struct pollfd	 pfd;
 	struct timeval	 tv;
-	uint64_t	 deadline = mono_ms() + timeout_ms, now;
+	uint64_t	 deadline = mono_ns() / 1000000 + timeout_ms, now;
 
 	for (;;) {
 		log_flush();
 		if (!logger.journal && logger.len == 0 && logger.lost > 0)
 			stream_note_lost();
 		if ((logger.len == 0 && logger.lost == 0) || logger.journal ||
-		    (now = mono_ms()) >= deadline)
+		    (now = mono_ns() / 1000000) >= deadline)
 			break;
 		pfd.fd = logger.fd;
 		pfd.events = POLLOUT;
@@ -390,7 +381,7 @@ log_finish(unsigned int timeout_ms)
 	if (!logger.journal || logger.lost == 0 || journal_fd == -1)
 		return;
 	/* the note blocks, for what is left of timeout_ms at most */
-	now = mono_ms();
+	now = mono_ns() / 1000000;
 	if (now >= deadline)
 		now = deadline - 1;
 	tv.tv_sec = (time_t)((deadline - now) / 1000);

@@ -24,6 +24,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotonic.h"
 #include "dryrun.h"
 #include "server.h"
 #include "stdfds.h"
@@ -206,13 +207,10 @@ reload(struct daemon *d, control_report_fn fn, void *arg)
 	struct reload_report	 rr = { fn, arg };
 	struct conf	*c;
 	struct tls_set	*tls = NULL;
-	struct timespec	 ts;
 	bool		 loaded = false;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading "
-	    "%s", (unsigned long long)ts.tv_sec * 1000000ULL +
-	    (unsigned long long)ts.tv_nsec / 1000, d->conf_path);
+	    "%s", (unsigned long long)(mono_ns() / 1000), d->conf_path);
 	/* certificates too: a bad new one keeps the old configuration */
 	if ((c = config_load(d->conf_path, report_reload, &rr, NULL)) ==
 	    NULL || tls_set_load(c, report_reload, &rr, &tls) < 0) {
