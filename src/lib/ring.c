@@ -210,32 +210,20 @@ ring_count(const struct ring *r)
 	return r->count;
 }
 
-static bool
-kept(const struct ring *r, uint64_t seq)
-{
-	return r->count > 0 && seq >= r->next - r->count && seq < r->next;
-}
-
-/* Where kept entry seq lies. */
-static size_t
-entry_off(const struct ring *r, uint64_t seq)
-{
-	/* seq's slot is next - seq (at most count) before r->slot: no
-	 * division, which a follower would pay for every message */
-	size_t	 d = (size_t)(r->next - seq);
-
-	return r->off[r->slot >= d ? r->slot - d : r->slot + r->max_count - d];
-}
-
 bool
 ring_get(const struct ring *r, uint64_t seq, struct ring_entry *e)
 {
 	struct ring_hdr		 h;
 	const unsigned char	*p;
+	size_t			 d;
 
-	if (!kept(r, seq))
+	if (r->count == 0 || seq < r->next - r->count || seq >= r->next)
 		return false;
-	p = r->block + entry_off(r, seq);
+	/* seq's slot is next - seq (at most count) before r->slot: no
+	 * division, which a follower would pay for every message */
+	d = (size_t)(r->next - seq);
+	p = r->block + r->off[r->slot >= d ? r->slot - d :
+	    r->slot + r->max_count - d];
 	memcpy(&h, p, sizeof(h));
 	p += RING_HDR;
 	e->seq = h.seq;
