@@ -100,10 +100,21 @@ conn_waiting(const struct conn *c)
 	return c->paused || c->lingering || c->opening || c->resetting;
 }
 
+void
+conn_rest(struct conn *c)
+{
+	if (c->tr != NULL && c->tr->ops->rest != NULL &&
+	    c->tr->ops->rest(c->tr))
+		log_debug("%s quiet: %s buffers freed", c->peer,
+		    c->tr->ops->name);
+}
+
 static void
 conn_touch(struct conn *c)
 {
-	idle_touch(&c->l->idle, &c->idle, serve_now(c->ctx));
+	if (idle_touch(&c->l->idle, &c->idle, serve_now(c->ctx)) &&
+	    c->ctx->restless != NULL)
+		c->ctx->restless(c->l, c->ctx->arg);
 }
 
 /* The teardown: everything it holds, nothing else. */
@@ -605,7 +616,7 @@ flush_due(sd_event_source *s, uint64_t usec, void *arg)
 
 	(void)s;
 	(void)usec;
-	if (c->inlen == 0 || c->paused || c->closing)
+	if (c->in == NULL || c->inlen == 0 || c->paused || c->closing)
 		return 0;
 	svc = c->l->svc;
 	if (svc->message_timeout_ms > 0 && serve_now(c->ctx) >=

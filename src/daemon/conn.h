@@ -126,6 +126,8 @@ int		conn_event(struct conn *, uint32_t revents, char *rbuf);
 int		conn_drain(struct conn *, char *rbuf);
 /* Whether it waits on a timer of its own (a delay, a lingering close). */
 bool		conn_waiting(const struct conn *);
+/* Quiet a while (server.c's REST_USEC): gives back what only traffic needs. */
+void		conn_rest(struct conn *);
 /* Bytes of replies queued and not yet sent. */
 size_t		conn_queued(const struct conn *);
 /* Those, and the bytes of a reply still held back by a delay. */

@@ -72,6 +72,8 @@ struct serve_ctx {
 	 * (-1) when it was closed at once.
 	 */
 	int			(*admit)(struct conn *, void *arg);
+	/* a connection of l is active again, when all of l's were rested */
+	void			(*restless)(struct listener *l, void *arg);
 	void			*arg;
 };
 

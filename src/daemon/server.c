@@ -44,6 +44,7 @@ struct lsock {
 	sd_event_source		*src;		/* stream: accepting */
 	struct dgram		*dgram;		/* UDP */
 	sd_event_source		*idle_timer;	/* its idle_timeout_ms */
+	sd_event_source		*rest_timer;	/* TLS: REST_USEC */
 };
 
 struct server {
@@ -74,7 +75,15 @@ struct server {
 	char			 rbuf[SERVE_READ_SIZE + 1];
 };
 
+/*
+ * How long a TLS connection keeps its record buffers once quiet: a busy
+ * one keeps them from record to record, a quiet one costs what an idle
+ * one does (conn_rest()).
+ */
+#define REST_USEC	(100 * 1000)
+
 static void	idle_arm(struct lsock *);
+static void	rest_arm(struct lsock *);
 
 static int
 idle_expired(sd_event_source *s, uint64_t usec, void *arg)
@@ -93,7 +102,8 @@ idle_expired(sd_event_source *s, uint64_t usec, void *arg)
 		c = conn_of_idle(e);
 		if (conn_waiting(c)) {
 			/* waiting on us, or on its own timer: not idle */
-			idle_touch(&l->idle, e, now);
+			if (idle_touch(&l->idle, e, now))
+				rest_arm(ls);
 			continue;
 		}
 		conn_close(c, "idle timeout");
@@ -131,6 +141,63 @@ idle_arm(struct lsock *ls)
 		return;		/* armed: it re-arms itself when it fires */
 	sd_event_source_set_time(ls->idle_timer, when);
 	sd_event_source_set_enabled(ls->idle_timer, SD_EVENT_ONESHOT);
+}
+
+static int
+rest_expired(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct lsock		*ls = arg;
+	uint64_t		 now = serve_now(&ls->srv->ctx);
+	struct idle_entry	*e;
+
+	(void)s;
+	(void)usec;
+	while (now >= REST_USEC &&
+	    (e = idle_rest_next(&ls->l->idle, now - REST_USEC)) != NULL)
+		conn_rest(conn_of_idle(e));
+	rest_arm(ls);
+	return 0;
+}
+
+/*
+ * Arms the listener's rest timer for its least recently active connection
+ * not rested since, or stops it when all are: touches only move
+ * connections later, so an armed timer is never late, and the touch that
+ * ends "all rested" calls here again (restless()).
+ */
+static void
+rest_arm(struct lsock *ls)
+{
+	const struct idle_entry	*e;
+	uint64_t		 when;
+
+	if (ls->l->tls == NULL || (e = idle_unrested(&ls->l->idle)) == NULL) {
+		if (ls->rest_timer != NULL)
+			sd_event_source_set_enabled(ls->rest_timer,
+			    SD_EVENT_OFF);
+		return;
+	}
+	when = e->active + REST_USEC;
+	if (ls->rest_timer == NULL) {
+		if (sd_event_add_time(ls->srv->ctx.event, &ls->rest_timer,
+		    CLOCK_MONOTONIC, when, REST_USEC / 2, rest_expired,
+		    ls) < 0)
+			log_warnx("%s: cannot arm the TLS rest timer",
+			    ls->l->name);
+		return;
+	}
+	if (sd_event_source_get_enabled(ls->rest_timer, NULL) > 0)
+		return;		/* armed: it re-arms itself when it fires */
+	sd_event_source_set_time(ls->rest_timer, when);
+	sd_event_source_set_enabled(ls->rest_timer, SD_EVENT_ONESHOT);
+}
+
+static void
+restless(struct listener *l, void *arg)
+{
+	struct server	*srv = arg;
+
+	rest_arm(&srv->lsocks[l->index]);
 }
 
 /* The server's books on a connection that is closing. */
@@ -347,6 +414,7 @@ accepted(struct lsock *ls, int fd, const union addr_any *ss)
 	if (t != NULL)
 		t->conns++;
 	idle_arm(ls);
+	rest_arm(ls);
 	(void)conn_start(c);
 }
 
@@ -581,6 +649,7 @@ server_new(sd_event *e, const struct conf *conf, const struct tls_set *tls,
 	srv->ctx.hostname = srv->hostname;
 	srv->ctx.closed = conn_closed;
 	srv->ctx.admit = admit_proxied;
+	srv->ctx.restless = restless;
 	srv->ctx.arg = srv;
 	if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) == -1)
 		strlcpy(srv->hostname, "localhost", sizeof(srv->hostname));
@@ -690,6 +759,7 @@ server_set_conf(struct server *srv, const struct conf *conf,
 			sd_event_source_set_enabled(srv->lsocks[i].idle_timer,
 			    SD_EVENT_OFF);
 		idle_arm(&srv->lsocks[i]);
+		rest_arm(&srv->lsocks[i]);
 	}
 	return old;
 }
@@ -781,6 +851,8 @@ server_free(struct server *srv)
 			sd_event_source_disable_unref(srv->lsocks[i].src);
 			sd_event_source_disable_unref(
 			    srv->lsocks[i].idle_timer);
+			sd_event_source_disable_unref(
+			    srv->lsocks[i].rest_timer);
 			dgram_free(srv->lsocks[i].dgram);
 		}
 	for (i = 0; i < srv->nls; i++) {

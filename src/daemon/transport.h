@@ -47,6 +47,13 @@ struct transport_ops {
 	 * to be read: epoll will not say so, so the reader comes back.
 	 */
 	bool		(*pending)(const struct transport *);
+	/*
+	 * The connection has been quiet a while: gives back the buffers
+	 * that only traffic needs (TLS: its record buffers), when nothing
+	 * waits in them; reads and writes take new ones. True when it gave
+	 * some back. NULL: the transport holds none.
+	 */
+	bool		(*rest)(struct transport *);
 	/* What TLS agreed on, once the handshake is done; NULL: no TLS. */
 	const struct template_tls *(*info)(const struct transport *);
 	/*

@@ -424,6 +424,57 @@ def memory_client(port):
     return raw, obj, out, inc
 
 
+def memory_read_line(raw, obj, inc):
+    """Reads one reply line through a memory_client's SSLObject."""
+    got = b""
+    while not got.endswith(b"\n"):
+        try:
+            got += obj.read(65536)
+            continue
+        except ssl.SSLWantReadError:
+            pass
+        data = raw.recv(65536)
+        check(data, "closed before the reply")
+        inc.write(data)
+    return got
+
+
+def test_quiet_connections_free_their_record_buffers():
+    # a busy connection keeps its record buffers; once quiet for a
+    # second it frees them, and takes new ones when it is busy again. One
+    # with half a record unread keeps them through the quiet: the record
+    # is still there when its other half comes.
+    port, lis = tls_listener()
+    d = Daemon("listen = ( %s );\n" % lis, port=port, listen=False,
+               args=("-v",))
+    raw, obj, out, inc = memory_client(d.port)
+    with raw:
+        half_peer = "127.0.0.1:%d" % raw.getsockname()[1]
+        obj.write(b"late\n")
+        record = out.read()
+        raw.sendall(record[:len(record) // 2])
+        with tls_connect(d.port) as s:
+            peer = "127.0.0.1:%d" % s.getsockname()[1]
+            freed = peer + " quiet: tls buffers freed"
+            equal(ask(s, b"first"), b"first\n", "busy")
+            # the half record's connection was quiet longer: it was
+            # looked at first
+            d.wait_log(freed)
+            check(half_peer + " quiet" not in d.log(),
+                  "buffers freed under half a record")
+            # busy again while the newest: it must be freed again
+            equal(ask(s, b"second"), b"second\n", "busy again")
+            raw.sendall(record[len(record) // 2:])
+            equal(memory_read_line(raw, obj, inc), b"late\n",
+                  "the half record, completed")
+            d.wait_log(half_peer + " quiet: tls buffers freed")
+            deadline = time.monotonic() + harness.WAIT
+            while d.log().count(freed) < 2:
+                check(time.monotonic() < deadline,
+                      "buffers taken again were never freed")
+                time.sleep(0.02)
+
+
 def test_close_notify_with_the_last_message():
     # the message and the client's close_notify in one segment, TCP left
     # open: the reply, then the server's close, at once

@@ -19,6 +19,8 @@ idle_append(struct idle_list *l, struct idle_entry *e, uint64_t now)
 void
 idle_unlink(struct idle_list *l, struct idle_entry *e)
 {
+	if (l->rested == e)
+		l->rested = e->prev;
 	if (e->prev != NULL)
 		e->prev->next = e->next;
 	else
@@ -30,12 +32,35 @@ idle_unlink(struct idle_list *l, struct idle_entry *e)
 	e->prev = e->next = NULL;
 }
 
-void
+bool
 idle_touch(struct idle_list *l, struct idle_entry *e, uint64_t now)
 {
+	bool	 all = l->rested != NULL && l->rested == l->tail;
+
 	e->active = now;
+	if (l->rested == e)
+		l->rested = e->prev;	/* active again: to be rested again */
 	if (l->tail != e) {
 		idle_unlink(l, e);
 		idle_append(l, e, now);
 	}
+	return all;
+}
+
+const struct idle_entry *
+idle_unrested(const struct idle_list *l)
+{
+	return l->rested != NULL ? l->rested->next : l->head;
+}
+
+struct idle_entry *
+idle_rest_next(struct idle_list *l, uint64_t before)
+{
+	struct idle_entry	*e;
+
+	e = l->rested != NULL ? l->rested->next : l->head;
+	if (e == NULL || e->active > before)
+		return NULL;
+	l->rested = e;
+	return e;
 }
