@@ -115,6 +115,33 @@ idle_expired(sd_event_source *s, uint64_t usec, void *arg)
 }
 
 /*
+ * Arms a listener's timer *t for when (or stops it, when is 0), making it
+ * the first time: one that is armed re-arms itself when it fires, and the
+ * list it times only moves later, so it is never late.
+ */
+static void
+timer_arm(struct lsock *ls, sd_event_source **t, uint64_t when,
+    uint64_t accuracy, sd_event_time_handler_t fn, const char *what)
+{
+	if (when == 0) {
+		if (*t != NULL)
+			sd_event_source_set_enabled(*t, SD_EVENT_OFF);
+		return;
+	}
+	if (*t == NULL) {
+		if (sd_event_add_time(ls->srv->ctx.event, t, CLOCK_MONOTONIC,
+		    when, accuracy, fn, ls) < 0)
+			log_warnx("%s: cannot arm the %s timer", ls->l->name,
+			    what);
+		return;
+	}
+	if (sd_event_source_get_enabled(*t, NULL) > 0)
+		return;
+	sd_event_source_set_time(*t, when);
+	sd_event_source_set_enabled(*t, SD_EVENT_ONESHOT);
+}
+
+/*
  * Arms the listener's idle timer for its least recently active connection:
  * each listener has its own timeout, so its own list and timer.
  */
@@ -122,25 +149,11 @@ static void
 idle_arm(struct lsock *ls)
 {
 	const struct listener	*l = ls->l;
-	uint64_t		 limit = l->svc->idle_timeout_ms * 1000, when;
+	uint64_t		 limit = l->svc->idle_timeout_ms * 1000;
 
-	if (l->idle.head == NULL || limit == 0) {
-		if (ls->idle_timer != NULL)
-			sd_event_source_set_enabled(ls->idle_timer,
-			    SD_EVENT_OFF);
-		return;
-	}
-	when = l->idle.head->active + limit;
-	if (ls->idle_timer == NULL) {
-		if (sd_event_add_time(ls->srv->ctx.event, &ls->idle_timer,
-		    CLOCK_MONOTONIC, when, 100 * 1000, idle_expired, ls) < 0)
-			log_warnx("%s: cannot arm the idle timer", l->name);
-		return;
-	}
-	if (sd_event_source_get_enabled(ls->idle_timer, NULL) > 0)
-		return;		/* armed: it re-arms itself when it fires */
-	sd_event_source_set_time(ls->idle_timer, when);
-	sd_event_source_set_enabled(ls->idle_timer, SD_EVENT_ONESHOT);
+	timer_arm(ls, &ls->idle_timer, l->idle.head == NULL || limit == 0 ?
+	    0 : l->idle.head->active + limit, 100 * 1000, idle_expired,
+	    "idle");
 }
 
 static int
@@ -161,35 +174,16 @@ rest_expired(sd_event_source *s, uint64_t usec, void *arg)
 
 /*
  * Arms the listener's rest timer for its least recently active connection
- * not rested since, or stops it when all are: touches only move
- * connections later, so an armed timer is never late, and the touch that
- * ends "all rested" calls here again (restless()).
+ * not rested since, or stops it when all are: the touch that ends that
+ * calls here again (restless()).
  */
 static void
 rest_arm(struct lsock *ls)
 {
-	const struct idle_entry	*e;
-	uint64_t		 when;
+	const struct idle_entry	*e = idle_unrested(&ls->l->idle);
 
-	if (ls->l->tls == NULL || (e = idle_unrested(&ls->l->idle)) == NULL) {
-		if (ls->rest_timer != NULL)
-			sd_event_source_set_enabled(ls->rest_timer,
-			    SD_EVENT_OFF);
-		return;
-	}
-	when = e->active + REST_USEC;
-	if (ls->rest_timer == NULL) {
-		if (sd_event_add_time(ls->srv->ctx.event, &ls->rest_timer,
-		    CLOCK_MONOTONIC, when, REST_USEC / 2, rest_expired,
-		    ls) < 0)
-			log_warnx("%s: cannot arm the TLS rest timer",
-			    ls->l->name);
-		return;
-	}
-	if (sd_event_source_get_enabled(ls->rest_timer, NULL) > 0)
-		return;		/* armed: it re-arms itself when it fires */
-	sd_event_source_set_time(ls->rest_timer, when);
-	sd_event_source_set_enabled(ls->rest_timer, SD_EVENT_ONESHOT);
+	timer_arm(ls, &ls->rest_timer, ls->l->tls == NULL || e == NULL ? 0 :
+	    e->active + REST_USEC, REST_USEC / 2, rest_expired, "TLS rest");
 }
 
 static void
