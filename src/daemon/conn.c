@@ -103,8 +103,7 @@ conn_waiting(const struct conn *c)
 void
 conn_rest(struct conn *c)
 {
-	if (c->tr != NULL && c->tr->ops->rest != NULL &&
-	    c->tr->ops->rest(c->tr))
+	if (c->tr->ops->rest != NULL && c->tr->ops->rest(c->tr))
 		log_debug("%s quiet: %s buffers freed", c->peer,
 		    c->tr->ops->name);
 }
@@ -123,6 +122,8 @@ conn_free(struct conn *c)
 {
 	epoll_ctl(c->ctx->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	idle_unlink(&c->l->idle, &c->idle);
+	if (c->resting)
+		c->l->nresting--;
 	sd_event_source_disable_unref(c->linger);
 	sd_event_source_disable_unref(c->delay);
 	sd_event_source_disable_unref(c->flush);
@@ -733,8 +734,15 @@ conn_read(struct conn *c, char *rbuf)
 	}
 
 	n = c->tr->ops->read(c->tr, dst, room);
-	if (n == -EAGAIN)
+	if (n == -EAGAIN) {
+		if (c->tr->stirred) {
+			/* bytes, none for us (TLS: a KeyUpdate): activity, or
+			 * a rested connection would keep what they took */
+			c->tr->stirred = false;
+			conn_touch(c);
+		}
 		return 0;
+	}
 	if (n == -EINTR)
 		return 1;
 	if (n < 0)
@@ -745,6 +753,7 @@ conn_read(struct conn *c, char *rbuf)
 	else if (n == 0 || c->rdhup)
 		c->eof = true;		/* the FIN, or all that came before it */
 	c->bytes_in += (uint64_t)n;
+	c->tr->stirred = false;
 	conn_touch(c);
 
 	if (c->in != NULL) {
@@ -1375,6 +1384,9 @@ conn_new(struct serve_ctx *ctx, struct listener *l, int fd,
 		return NULL;
 	}
 	idle_append(&l->idle, &c->idle, c->started);
+	/* its TLS is the listener's even once a reload turns that off */
+	if ((c->resting = c->tr->ops->rest != NULL))
+		l->nresting++;
 	if (l->svc->proxy_versions != 0) {
 		/* who the client is comes first; it is logged then */
 		c->proxy_wait = true;

@@ -79,6 +79,7 @@ struct conn {
 	bool			 flushing;	/* the partial line is a message */
 	bool			 proxy_wait;	/* its PROXY header is not read */
 	bool			 tls_wait;	/* its TLS handshake is not done */
+	bool			 resting;	/* counted in l->nresting */
 	bool			 rearm;		/* input may wait: poll again */
 	bool			 rdhup;		/* the client has sent its FIN */
 	bool			 opening;	/* open_delay_ms not over */

@@ -26,6 +26,7 @@ struct listener {
 	/* the server's books on it */
 	struct idle_list	 idle;		/* its connections, by activity */
 	size_t			 nconns;
+	size_t			 nresting;	/* of them, made with TLS */
 	bool			 full;		/* refusing: its max_connections */
 	struct tallies		*tallies;	/* per client address */
 };

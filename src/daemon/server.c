@@ -182,7 +182,7 @@ rest_arm(struct lsock *ls)
 {
 	const struct idle_entry	*e = idle_unrested(&ls->l->idle);
 
-	timer_arm(ls, &ls->rest_timer, ls->l->tls == NULL || e == NULL ? 0 :
+	timer_arm(ls, &ls->rest_timer, ls->l->nresting == 0 || e == NULL ? 0 :
 	    e->active + REST_USEC, REST_USEC / 2, rest_expired, "TLS rest");
 }
 

@@ -81,4 +81,5 @@ transport_plain_init(struct transport *t, int fd)
 {
 	t->ops = &plain_ops;
 	t->fd = fd;
+	t->stirred = false;
 }

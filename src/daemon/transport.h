@@ -68,6 +68,12 @@ struct transport_ops {
 struct transport {
 	const struct transport_ops *ops;
 	int			 fd;
+	/*
+	 * Set when a read took bytes from the socket and returned none
+	 * (TLS: a record with no data, such as a KeyUpdate): activity all
+	 * the same. The connection clears it.
+	 */
+	bool			 stirred;
 };
 
 /*

@@ -144,14 +144,14 @@ class Daemon:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def wait_log(self, text, timeout=WAIT):
-        """Waits until the daemon's log contains text (it is written once
-        per loop iteration)."""
+    def wait_log(self, text, timeout=WAIT, times=1):
+        """Waits until the daemon's log contains text, times times (it is
+        written once per loop iteration)."""
         deadline = time.monotonic() + timeout
-        while text not in self.log():
+        while self.log().count(text) < times:
             if time.monotonic() > deadline:
-                raise AssertionError("log never showed %r; log:\n%s" %
-                                     (text, self.log()))
+                raise AssertionError("log never showed %r %d times; log:"
+                                     "\n%s" % (text, times, self.log()))
             time.sleep(0.02)
 
     def cleanup(self):

@@ -468,11 +468,51 @@ def test_quiet_connections_free_their_record_buffers():
             equal(memory_read_line(raw, obj, inc), b"late\n",
                   "the half record, completed")
             d.wait_log(half_peer + " quiet: tls buffers freed")
-            deadline = time.monotonic() + harness.WAIT
-            while d.log().count(freed) < 2:
-                check(time.monotonic() < deadline,
-                      "buffers taken again were never freed")
-                time.sleep(0.02)
+            d.wait_log(freed, times=2)
+
+
+def test_a_record_without_data_is_rested_again():
+    # a TLS 1.3 KeyUpdate (s_client's "K") makes the server read a record
+    # and write its own: the buffers that took are freed once quiet again
+    if shutil.which("openssl") is None:
+        return
+    port, lis = tls_listener()
+    d = Daemon("listen = ( %s );\n" % lis, port=port, listen=False,
+               args=("-v",))
+    freed = " quiet: tls buffers freed"
+    c = SClient(d.port, "-tls1_3", "-no_ign_eof")
+    try:
+        equal(c.ask(b"hello"), b"hello\n", "echo")
+        d.wait_log(freed)
+        c.p.stdin.write(b"K\n")
+        c.p.stdin.flush()
+        d.wait_log(freed, times=2)
+        check('"K"' not in d.log(), "s_client sent its K as a message")
+        equal(c.ask(b"after"), b"after\n", "echo after the KeyUpdate")
+    finally:
+        c.close()
+
+
+def test_a_reload_without_tls_still_rests_its_tls_clients():
+    # the listener's TLS is turned off; the connection made with it is
+    # still TLS and still frees its buffers when quiet
+    port, lis = tls_listener()
+    d = Daemon("listen = ( %s );\n" % lis, port=port, listen=False,
+               args=("-v",))
+    with tls_connect(d.port) as s:
+        freed = "127.0.0.1:%d quiet: tls buffers freed" % s.getsockname()[1]
+        equal(ask(s, b"before"), b"before\n", "echo")
+        d.wait_log(freed)
+        d.write_conf('listen = ( { name = "tls"; address = "127.0.0.1"; '
+                     'port = %d; } );\n' % port)
+        d.reload()
+        with socket.create_connection(("127.0.0.1", port),
+                                      harness.WAIT) as plain:
+            plain.settimeout(harness.WAIT)
+            plain.sendall(b"plain\n")
+            equal(recv_until(plain, 1), b"plain\n", "TLS is off")
+        equal(ask(s, b"after"), b"after\n", "the TLS client, after")
+        d.wait_log(freed, times=2)
 
 
 def test_close_notify_with_the_last_message():
