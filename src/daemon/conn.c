@@ -108,6 +108,18 @@ conn_rest(struct conn *c)
 		    c->tr->ops->name);
 }
 
+/*
+ * A rested transport that took buffers again for nothing of ours (TLS: a
+ * KeyUpdate) rests again at once: that is no activity, and the rest timer
+ * will not come back to a connection it has rested.
+ */
+static void
+conn_settle(struct conn *c)
+{
+	if (c->tr->stirred)
+		conn_rest(c);
+}
+
 static void
 conn_touch(struct conn *c)
 {
@@ -128,8 +140,7 @@ conn_free(struct conn *c)
 	sd_event_source_disable_unref(c->delay);
 	sd_event_source_disable_unref(c->flush);
 	sd_event_source_disable_unref(c->again);
-	if (c->tr != NULL)
-		c->tr->ops->free(c->tr, c->aborted);
+	c->tr->ops->free(c->tr, c->aborted);
 	close(c->fd);
 	free(c->in);
 	buf_pool_give(&c->ctx->out_pool, &c->out);
@@ -735,12 +746,7 @@ conn_read(struct conn *c, char *rbuf)
 
 	n = c->tr->ops->read(c->tr, dst, room);
 	if (n == -EAGAIN) {
-		if (c->tr->stirred) {
-			/* bytes, none for us (TLS: a KeyUpdate): activity, or
-			 * a rested connection would keep what they took */
-			c->tr->stirred = false;
-			conn_touch(c);
-		}
+		conn_settle(c);
 		return 0;
 	}
 	if (n == -EINTR)
@@ -753,7 +759,6 @@ conn_read(struct conn *c, char *rbuf)
 	else if (n == 0 || c->rdhup)
 		c->eof = true;		/* the FIN, or all that came before it */
 	c->bytes_in += (uint64_t)n;
-	c->tr->stirred = false;
 	conn_touch(c);
 
 	if (c->in != NULL) {
@@ -1040,6 +1045,7 @@ conn_update(struct conn *c)
 	if (q == 0 && c->half_closing && !c->wr_shut && !c->paused) {
 		/* the reply is out: our side ends, the client's reads on */
 		if ((r = c->tr->ops->shutdown(c->tr)) == 0) {
+			conn_settle(c);
 			c->wr_shut = true;
 			log_debug("%s half closed: reading on", c->peer);
 		} else if (r != -EAGAIN)

@@ -56,6 +56,7 @@ struct tls_conn {
 	bool			 drained;	/* a recv() came back short */
 	bool			 fin;		/* a recv() came back with 0 */
 	bool			 holding;	/* record buffers, maybe */
+	bool			 rested;	/* by tls_rest(), not busy since */
 	ssize_t			 end;		/* once failed: what reads say */
 	struct template_tls	 info;
 	char			*facts;		/* what info points into */
@@ -86,6 +87,11 @@ free_buffers_safe(void)
 		    (v >= 0x3020002UL && v < 0x3030000UL) ||
 		    (v >= 0x3010006UL && v < 0x3020000UL) ||
 		    (v >= 0x300000eUL && v < 0x3010000UL);
+		if (!safe)
+			log_debug("TLS: %s may free a record being read "
+			    "(CVE-2024-4741): record buffers are freed after "
+			    "every record, not once a connection is quiet",
+			    OpenSSL_version(OPENSSL_VERSION));
 	}
 	return safe == 1;
 }
@@ -649,7 +655,23 @@ tls_rest(struct transport *t)
 {
 	struct tls_conn	*tc = (struct tls_conn *)(void *)t;
 
-	return tc->done && !tc->failed && rest(tc);
+	tc->t.stirred = false;
+	if (!tc->done || tc->failed)
+		return false;
+	tc->rested = true;
+	return rest(tc);
+}
+
+/*
+ * After a read or a close_notify that gave the connection nothing: a
+ * rested connection that holds buffers again (a KeyUpdate read and
+ * answered, a write that was waiting finished) asks to rest again.
+ */
+static void
+settle(struct tls_conn *tc)
+{
+	if (tc->rested && tc->holding)
+		tc->t.stirred = true;
 }
 
 static int
@@ -715,7 +737,6 @@ sock_read(BIO *b, char *buf, int len)
 	if ((n = recv(tc->t.fd, buf, (size_t)len, 0)) >= 0) {
 		tc->drained = n < len;
 		tc->fin = n == 0;
-		tc->t.stirred |= n > 0;
 		return (int)n;
 	}
 	if (errno == EAGAIN || errno == EINTR) {
@@ -830,6 +851,7 @@ tls_read(struct transport *t, void *buf, size_t len)
 		if (SSL_read_ex(tc->ssl, (char *)buf + total, len - total,
 		    &n) == 1) {
 			total += n;
+			tc->rested = false;	/* the connection's: it touches */
 			/* the socket drained and OpenSSL has nothing left: the
 			 * next SSL_read_ex() would only say WANT_READ */
 			if (tc->drained && !SSL_has_pending(tc->ssl))
@@ -838,10 +860,16 @@ tls_read(struct transport *t, void *buf, size_t len)
 		}
 		switch (SSL_get_error(tc->ssl, 0)) {
 		case SSL_ERROR_WANT_READ:
-			return total > 0 ? (ssize_t)total : -EAGAIN;
+			if (total > 0)
+				return (ssize_t)total;
+			settle(tc);
+			return -EAGAIN;
 		case SSL_ERROR_WANT_WRITE:
 			tc->want = EPOLLOUT;
-			return total > 0 ? (ssize_t)total : -EAGAIN;
+			if (total > 0)
+				return (ssize_t)total;
+			settle(tc);
+			return -EAGAIN;
 		case SSL_ERROR_ZERO_RETURN:
 			/* close_notify; with data, the next read says so */
 			tc->held = total > 0;
@@ -872,8 +900,10 @@ tls_write(struct transport *t, const void *buf, size_t len)
 	tc->want = 0;
 	tc->holding = true;
 	errno = 0;
-	if (SSL_write_ex(tc->ssl, buf, len, &n) == 1)
+	if (SSL_write_ex(tc->ssl, buf, len, &n) == 1) {
+		tc->rested = false;	/* the connection's: it touches */
 		return (ssize_t)n;
+	}
 	switch (SSL_get_error(tc->ssl, 0)) {
 	case SSL_ERROR_WANT_WRITE:
 		return -EAGAIN;
@@ -919,6 +949,7 @@ tls_shutdown(struct transport *t)
 	/* the alert first, or the client sees a stream cut short */
 	if (tls_notify(tc) == -EAGAIN)
 		return -EAGAIN;
+	settle(tc);
 	return shutdown(t->fd, SHUT_WR) == -1 ? -errno : 0;
 }
 
@@ -959,18 +990,21 @@ tls_free(struct transport *t, bool quiet)
 	free(tc);
 }
 
-static const struct transport_ops tls_ops = {
-	.name = "tls",
-	.handshake = tls_handshake,
-	.read = tls_read,
-	.write = tls_write,
-	.shutdown = tls_shutdown,
-	.wants = tls_wants,
-	.pending = tls_pending,
-	.rest = tls_rest,
-	.info = tls_info,
-	.free = tls_free,
-};
+#define TLS_OPS(restfn) {						\
+	.name = "tls",							\
+	.handshake = tls_handshake,					\
+	.read = tls_read,						\
+	.write = tls_write,						\
+	.shutdown = tls_shutdown,					\
+	.wants = tls_wants,						\
+	.pending = tls_pending,						\
+	.rest = (restfn),						\
+	.info = tls_info,						\
+	.free = tls_free,						\
+}
+static const struct transport_ops tls_ops = TLS_OPS(tls_rest);
+/* where SSL_free_buffers() is unsafe: SSL_MODE_RELEASE_BUFFERS instead */
+static const struct transport_ops tls_ops_restless = TLS_OPS(NULL);
 
 struct transport *
 transport_tls_new(struct tls_ctx *ctx, int fd)
@@ -980,7 +1014,7 @@ transport_tls_new(struct tls_ctx *ctx, int fd)
 
 	if ((tc = calloc(1, sizeof(*tc))) == NULL)
 		return NULL;
-	tc->t.ops = &tls_ops;
+	tc->t.ops = free_buffers_safe() ? &tls_ops : &tls_ops_restless;
 	tc->t.fd = fd;
 	if ((tc->ssl = SSL_new(ctx->ctx)) == NULL ||
 	    (b = sock_bio(tc)) == NULL) {

@@ -51,7 +51,9 @@ struct transport_ops {
 	 * The connection has been quiet a while: gives back the buffers
 	 * that only traffic needs (TLS: its record buffers), when nothing
 	 * waits in them; reads and writes take new ones. True when it gave
-	 * some back. NULL: the transport holds none.
+	 * some back. Until a read or write of the connection's own bytes,
+	 * the transport stays rested: stirred says when to call this again.
+	 * NULL: the transport holds none.
 	 */
 	bool		(*rest)(struct transport *);
 	/* What TLS agreed on, once the handshake is done; NULL: no TLS. */
@@ -69,9 +71,11 @@ struct transport {
 	const struct transport_ops *ops;
 	int			 fd;
 	/*
-	 * Set when a read took bytes from the socket and returned none
-	 * (TLS: a record with no data, such as a KeyUpdate): activity all
-	 * the same. The connection clears it.
+	 * Set when a rested transport took buffers again for what was not
+	 * the connection's (TLS: a record with no data, such as a KeyUpdate,
+	 * or its answer): the connection rests it again at once, and clears
+	 * this. Not activity: a client sending only such records still idles
+	 * out.
 	 */
 	bool			 stirred;
 };

@@ -150,8 +150,9 @@ class Daemon:
         deadline = time.monotonic() + timeout
         while self.log().count(text) < times:
             if time.monotonic() > deadline:
-                raise AssertionError("log never showed %r %d times; log:"
-                                     "\n%s" % (text, times, self.log()))
+                raise AssertionError(
+                    "log showed %r %d times, not %d; log:\n%s" %
+                    (text, self.log().count(text), times, self.log()))
             time.sleep(0.02)
 
     def cleanup(self):
