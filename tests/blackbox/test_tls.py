@@ -439,6 +439,13 @@ def memory_read_line(raw, obj, inc):
     return got
 
 
+def verbose_tls_daemon():
+    """A TLS daemon with -v: the rests are debug records."""
+    port, lis = tls_listener()
+    return Daemon("listen = ( %s );\n" % lis, port=port, listen=False,
+                  args=("-v",))
+
+
 def buffers_rest():
     """Whether the OpenSSL run with may free a quiet connection's record
     buffers: not where CVE-2024-4741 is unfixed (echoreplyd(8))."""
@@ -456,9 +463,7 @@ def buffers_rest():
 def test_the_record_buffers_rest_only_where_that_is_safe():
     # an unsafe library: said at start, and no connection ever rests;
     # a safe one: neither
-    port, lis = tls_listener()
-    d = Daemon("listen = ( %s );\n" % lis, port=port, listen=False,
-               args=("-v",))
+    d = verbose_tls_daemon()
     with tls_connect(d.port) as s:
         equal(ask(s, b"hello"), b"hello\n", "echo")
         if buffers_rest():
@@ -474,15 +479,13 @@ def test_the_record_buffers_rest_only_where_that_is_safe():
 
 
 def test_quiet_connections_free_their_record_buffers():
-    # a busy connection keeps its record buffers; once quiet for a
-    # second it frees them, and takes new ones when it is busy again. One
+    # a busy connection keeps its record buffers; once quiet for 100 ms
+    # it frees them, and takes new ones when it is busy again. One
     # with half a record unread keeps them through the quiet: the record
     # is still there when its other half comes.
     if not buffers_rest():
         return     # test_the_record_buffers_rest_only_where_that_is_safe
-    port, lis = tls_listener()
-    d = Daemon("listen = ( %s );\n" % lis, port=port, listen=False,
-               args=("-v",))
+    d = verbose_tls_daemon()
     raw, obj, out, inc = memory_client(d.port)
     with raw:
         half_peer = "127.0.0.1:%d" % raw.getsockname()[1]
@@ -514,9 +517,7 @@ def test_a_record_without_data_is_rested_again():
         return     # test_the_record_buffers_rest_only_where_that_is_safe
     if shutil.which("openssl") is None:
         return
-    port, lis = tls_listener()
-    d = Daemon("listen = ( %s );\n" % lis, port=port, listen=False,
-               args=("-v",))
+    d = verbose_tls_daemon()
     freed = " quiet: tls buffers freed"
     c = SClient(d.port, "-tls1_3", "-no_ign_eof")
     try:
@@ -560,17 +561,15 @@ def test_a_reload_without_tls_still_rests_its_tls_clients():
     # still TLS and still frees its buffers when quiet
     if not buffers_rest():
         return     # test_the_record_buffers_rest_only_where_that_is_safe
-    port, lis = tls_listener()
-    d = Daemon("listen = ( %s );\n" % lis, port=port, listen=False,
-               args=("-v",))
+    d = verbose_tls_daemon()
     with tls_connect(d.port) as s:
         freed = "127.0.0.1:%d quiet: tls buffers freed" % s.getsockname()[1]
         equal(ask(s, b"before"), b"before\n", "echo")
         d.wait_log(freed)
         d.write_conf('listen = ( { name = "tls"; address = "127.0.0.1"; '
-                     'port = %d; } );\n' % port)
+                     'port = %d; } );\n' % d.port)
         d.reload()
-        with socket.create_connection(("127.0.0.1", port),
+        with socket.create_connection(("127.0.0.1", d.port),
                                       harness.WAIT) as plain:
             plain.settimeout(harness.WAIT)
             plain.sendall(b"plain\n")
