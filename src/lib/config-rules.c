@@ -388,8 +388,8 @@ parse_rule(struct parser *p, struct conf *c, const config_setting_t *s,
 		else
 			cfg_error(p, ms, "rule #%u: '%s': %s", number,
 			    config_setting_name(ms), err);
-	} else if (d.kind == RULES_REGEX)
-		d.re = &re;
+	} else if (d.kind == RULES_REGEX && d.pattern != NULL)
+		d.re = &re;	/* compiled: not when 'regex' was no string */
 	for (i = 0; pattern_ok && i < d.nreplies; i++)
 		(void)check_captures(p, rwhere[i], replies[i], d.kind, nsub);
 
