@@ -688,6 +688,8 @@ conn_discard(struct conn *c, char *rbuf)
 	}
 	if (n > 0)
 		c->bytes_in += (uint64_t)n;	/* read, though not used */
+	else if (n == -EAGAIN)
+		conn_settle(c);
 	if (n == SERVE_READ_SIZE)
 		c->rearm = true;	/* there may be more */
 	else if (c->rdhup) {
@@ -1073,6 +1075,7 @@ conn_update(struct conn *c)
 			conn_close(c, NULL);
 			return CONN_GONE;
 		}
+		conn_settle(c);
 		c->lingering = true;
 	}
 	if (c->lingering || conn_can_read(c))

@@ -474,6 +474,7 @@ def test_the_record_buffers_rest_only_where_that_is_safe():
             d.wait_log("CVE-2024-4741")
             with tls_connect(d.port) as s2:
                 equal(ask(s2, b"later"), b"later\n", "echo")
+                time.sleep(0.3)     # quiet three times the 100 ms
             check(" quiet: " not in d.log(), "rested on an unsafe "
                   "library")
 
@@ -538,7 +539,8 @@ def test_key_updates_do_not_hold_off_the_idle_timeout():
     if shutil.which("openssl") is None:
         return
     port, lis = tls_listener(extra="idle_timeout_ms = 600;")
-    d = Daemon("listen = ( %s );\n" % lis, port=port, listen=False)
+    d = Daemon("listen = ( %s );\n" % lis, port=port, listen=False,
+               args=("-v",))
     c = SClient(d.port, "-tls1_3", "-no_ign_eof")
     try:
         equal(c.ask(b"hello"), b"hello\n", "echo")
@@ -552,6 +554,10 @@ def test_key_updates_do_not_hold_off_the_idle_timeout():
                 break       # closed: the log says why
             time.sleep(0.1)     # the pace of the KeyUpdates
         d.wait_log("(idle timeout)")
+        check('"K"' not in d.log(), "s_client sent its K as a message")
+        if buffers_rest():
+            # they reached it: the timer's rest, then a KeyUpdate's
+            d.wait_log(" quiet: tls buffers freed", times=2)
     finally:
         c.close()
 
