@@ -371,9 +371,13 @@ serve(struct daemon *d)
 	sigaddset(&mask, SIGALRM);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
 		fatal("sigprocmask");
-	if ((r = sd_event_default(&e)) < 0) {
+	/*
+	 * A loop of its own, not sd_event_default(): the default loop
+	 * checks its thread with a gettid() syscall on every iteration.
+	 */
+	if ((r = sd_event_new(&e)) < 0) {
 		errno = -r;
-		fatal("sd_event_default");
+		fatal("sd_event_new");
 	}
 	if (sd_event_add_signal(e, NULL, SIGTERM, on_signal, d) < 0 ||
 	    sd_event_add_signal(e, NULL, SIGINT, on_signal, d) < 0 ||
