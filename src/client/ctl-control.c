@@ -28,7 +28,8 @@
 
 #define REQUEST_MAX	4096		/* bytes of a request, its "\n" too */
 #define LINE_MAX_BYTES	(1024 * 1024)	/* of a line of the answer */
-#define READ_BYTES	65536
+#define READ_BYTES	65536		/* of standard input at once */
+#define RECV_BYTES	(256 * 1024)	/* of the answer: a follower's batch */
 #define TIMEOUT_MS	10000		/* without -t */
 #define WAIT_GRACE_MS	5000		/* for wait's answer, after its time */
 #define FOLLOW_MAX	1000000		/* messages follow may go back */
@@ -276,7 +277,9 @@ print_line(const char *line, size_t len)
 {
 	if (k.quiet)
 		return;
-	if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF)
+	/* a follower prints a million lines a second: no lock for each */
+	if (fwrite_unlocked(line, 1, len, stdout) != len ||
+	    putc_unlocked('\n', stdout) == EOF)
 		report_die(EX_IOERR, "standard output: %s", strerror(errno));
 }
 
@@ -285,8 +288,11 @@ static bool
 word_is(const char *line, size_t len, const char *word, const char **rest,
     size_t *restlen)
 {
-	size_t	 n = strlen(word);
+	size_t	 n;
 
+	if (len == 0 || line[0] != word[0])
+		return false;	/* most lines, at the first byte */
+	n = strlen(word);
 	if (len < n || memcmp(line, word, n) != 0 || (len > n &&
 	    line[n] != ' '))
 		return false;
@@ -563,9 +569,9 @@ receive(void)
 	size_t	 off = 0;
 	ssize_t	 n;
 
-	if (buf_reserve(&k.in, READ_BYTES) < 0)
+	if (buf_reserve(&k.in, RECV_BYTES) < 0)
 		report_die(EX_OSERR, "out of memory");
-	n = recv(k.fd, k.in.data + k.in.len, READ_BYTES, 0);
+	n = recv(k.fd, k.in.data + k.in.len, RECV_BYTES, 0);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;

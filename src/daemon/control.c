@@ -44,8 +44,9 @@
 #define CLIENTS_MAX		64
 #define ANSWER_MAX		(64 * 1024 * 1024)	/* queued for one */
 #define FOLLOW_MAX		(1024 * 1024)	/* queued for a follower */
-#define FOLLOW_BATCH		(64 * 1024)	/* sent at once, */
+#define FOLLOW_BATCH		(256 * 1024)	/* sent at once, */
 #define FOLLOW_USEC		(10 * 1000)	/* or after this long */
+#define FOLLOW_SNDBUF		(2 * FOLLOW_BATCH)	/* asked for */
 #define WAIT_MAX_MS		3600000
 #define WAIT_SCAN_USEC		250	/* a wait reads the ring so long a
 					   turn of the loop, at most */
@@ -929,6 +930,7 @@ cmd_follow(struct cclient *cl, char *args)
 	struct ring	*ring = server_ring(cl->ctl->srv);
 	long long	 n = 0;
 	uint64_t	 next;
+	int		 sndbuf;
 
 	if (args != NULL && !number(args, 0, 1000000, &n)) {
 		say(cl, "error usage follow [N]");
@@ -943,6 +945,14 @@ cmd_follow(struct cclient *cl, char *args)
 	next = ring_next(ring);
 	cl->seq = (uint64_t)n < next ? next - (uint64_t)n : 1;
 	cl->mode = CMODE_FOLLOW;
+	/*
+	 * Room for a batch while the one before is still unread: fewer,
+	 * larger writes wake the follower less often. The kernel caps it
+	 * at net.core.wmem_max, which still holds one batch.
+	 */
+	sndbuf = FOLLOW_SNDBUF;
+	(void)setsockopt(cl->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+	    sizeof(sndbuf));
 	watch(cl->ctl, true);
 	(void)catch_up(cl);
 }
