@@ -409,6 +409,9 @@ serve(struct daemon *d)
 		errno = -r;
 		fatal("control socket");
 	}
+	/* opened only here: without one, nobody reads the messages back */
+	if (d->control == NULL)
+		server_drop_ring(d->srv);
 	if ((r = metrics_open(d->conf, d->metrics_fd, &d->metrics)) < 0) {
 		control_free(d->control);
 		server_free(d->srv);

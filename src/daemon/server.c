@@ -940,6 +940,13 @@ server_ring(const struct server *srv)
 	return srv->ctx.ring;
 }
 
+void
+server_drop_ring(struct server *srv)
+{
+	ring_free(srv->ctx.ring);
+	srv->ctx.ring = NULL;
+}
+
 sd_event *
 server_event(const struct server *srv)
 {

@@ -62,8 +62,11 @@ const uint64_t *server_rule_messages(const struct server *, size_t *n);
 struct listener *server_listener(struct server *, size_t i);
 /* The open connection with that id, or NULL. */
 struct conn *server_conn(struct server *, uint64_t id);
-/* The messages recorded; NULL when recorded_messages is 0. */
+/* The messages recorded; NULL when recorded_messages is 0, or after
+   server_drop_ring(). */
 struct ring *server_ring(const struct server *);
+/* No control socket will ever read the messages back: keep none. */
+void	server_drop_ring(struct server *);
 sd_event *server_event(const struct server *);
 /* The control socket's clients, for the counters. */
 void	server_control_clients(struct server *, size_t);

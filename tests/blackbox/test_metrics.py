@@ -255,6 +255,23 @@ def test_promtool_finds_no_problems():
     a.close()
 
 
+def test_no_control_socket_keeps_no_messages():
+    # nobody could read them back: no ring, and the gauge says so
+    mport = harness.free_port()
+    d = harness.Daemon('control_socket = "";\n'
+                       'metrics_listen = "127.0.0.1:%d";\n' % mport)
+    with d.connect() as a:
+        for msg in (b"one", b"two", b"three"):
+            a.sendall(msg + b"\n")
+            equal(recv_until(a, 1), msg + b"\n", "reply to %r" % msg)
+    status, _, _, body = curl("http://127.0.0.1:%d/metrics" % mport)
+    equal(status, 200, "status")
+    samples, _, _ = parse_metrics(body)
+    equal((samples.get("echoreplyd_messages_total"),
+           samples.get("echoreplyd_recorded_messages")), (3, 0),
+          "messages answered, and kept")
+
+
 def test_head_has_the_headers_and_no_body():
     d = MDaemon()
     status, _, get_headers, body = curl(d.url())
