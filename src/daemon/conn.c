@@ -388,6 +388,69 @@ ask(struct conn *c, const struct frame_msg *m, size_t mark,
 	return true;
 }
 
+/* Room for n more bytes of output (0: for a reply), from the pool first. */
+static int
+out_room(struct conn *c, size_t n)
+{
+	if (c->out.cap == 0)
+		buf_pool_take(&c->ctx->out_pool, &c->out);
+	if (c->out.cap == 0 && n < OUT_INITIAL)
+		n = OUT_INITIAL;
+	if (n > c->out.cap - c->out.len)
+		return buf_reserve(&c->out, n);
+	return 0;
+}
+
+/* Message m (the c->msgs'th) is answered by res: logged and recorded. */
+static void
+noted(struct conn *c, struct log_fields *f, const struct frame_msg *m,
+    const struct answer *res)
+{
+	const struct conf_service *svc = c->l->svc;
+
+	if (svc->log_messages && log_enabled(LOG_INFO)) {
+		f->rule = res->rule_label;
+		f->rule_len = res->rule_label_len;
+		log_message(f, LOG_KIND_MESSAGE, c->msgs, NULL, m->data,
+		    m->len, svc->log_message_bytes);
+	}
+	serve_answered(c->ctx, res, c->id, c->l, c->peer, f->peer_len,
+	    m->data, m->len);
+}
+
+/*
+ * Whether the messages read next may be answered as a run of their own
+ * bytes (answer_mirrors()): not while the reply to a partial line ends
+ * otherwise, while messages are rationed, or once our side is shutting.
+ */
+static bool
+mirrors(const struct conn *c)
+{
+	const struct conf_service *svc = c->l->svc;
+
+	return !c->flushing && !c->wr_shut && !c->half_closing &&
+	    (c->tally == NULL || svc->source_message_rate == 0) &&
+	    answer_mirrors(c->ctx->conf, svc);
+}
+
+/*
+ * The replies to a run of messages answered by their own bytes: those
+ * n bytes as they came, with one copy. A run that cannot be queued
+ * closes the connection, its messages logged but unanswered.
+ */
+static void
+echo_run(struct conn *c, const char *run, size_t n)
+{
+	if (n == 0)
+		return;
+	if (out_room(c, n) < 0) {
+		conn_closing(c, "out of memory");
+		return;
+	}
+	memcpy(c->out.data + c->out.len, run, n);
+	c->out.len += n;
+}
+
 /*
  * Answers one message onto the output. Returns false when processing
  * must stop here: the reply is held back, the connection is closing, or
@@ -407,9 +470,7 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 	c->msgs++;
 	c->ctx->messages++;
 	env->message_number = c->msgs;
-	if (c->out.cap == 0)
-		buf_pool_take(&c->ctx->out_pool, &c->out);
-	if (c->out.cap == 0 && buf_reserve(&c->out, OUT_INITIAL) < 0) {
+	if (out_room(c, 0) < 0) {
 		conn_closing(c, "out of memory");
 		return false;
 	}
@@ -425,14 +486,7 @@ handle_message(struct conn *c, struct answer_env *env, struct log_fields *f,
 			conn_closing(c, "out of memory");
 		return false;
 	}
-	if (svc->log_messages && log_enabled(LOG_INFO)) {
-		f->rule = res.rule_label;
-		f->rule_len = res.rule_label_len;
-		log_message(f, LOG_KIND_MESSAGE, c->msgs, NULL, m->data,
-		    m->len, svc->log_message_bytes);
-	}
-	serve_answered(c->ctx, &res, c->id, c->l, c->peer, f->peer_len,
-	    m->data, m->len);
+	noted(c, f, m, &res);
 	if (c->wr_shut || c->half_closing) {
 		/* half closed: read and logged, never answered */
 		c->out.len = mark;
@@ -504,17 +558,24 @@ throttle(struct conn *c)
 	return true;
 }
 
-/* Answers every complete message in data; returns the bytes used. */
+/*
+ * Answers every complete message in data; returns the bytes used. Where
+ * the replies are the messages' own bytes (mirrors()), each message is
+ * still counted, logged and recorded, and the run's replies are copied
+ * at once: data[from..off).
+ */
 static size_t
 process(struct conn *c, const char *data, size_t len)
 {
+	static const struct answer echoed;	/* the default reply, as is */
 	const struct conf_service *svc = c->l->svc;
 	struct serve_facts	 facts;
 	struct answer_env	 env;
 	struct log_fields	 f;
 	struct frame_msg	 m;
-	size_t			 off = 0;
+	size_t			 off = 0, from = 0;
 	ssize_t			 r;
+	bool			 mirror = mirrors(c);
 
 	conn_env(c, &env, &facts);
 	conn_fields(c, &f);
@@ -522,6 +583,18 @@ process(struct conn *c, const char *data, size_t len)
 		r = frame_next(&svc->framing, data + off, len - off,
 		    svc->max_message_bytes, c->eof || c->flushing, &m);
 		if (r == 0)
+			break;
+		if (mirror && r > 0 && frame_verbatim(&m, data + off,
+		    (size_t)r)) {
+			off += (size_t)r;
+			c->msgs++;
+			c->ctx->messages++;
+			noted(c, &f, &m, &echoed);
+			continue;
+		}
+		echo_run(c, data + from, off - from);
+		from = off;
+		if (c->closing)
 			break;
 		if (r < 0) {
 			too_long(c, r);
@@ -536,9 +609,12 @@ process(struct conn *c, const char *data, size_t len)
 		    throttle(c))
 			break;	/* this message waits for its token */
 		off += (size_t)r;
+		from = off;
 		if (!handle_message(c, &env, &f, &m))
 			break;
+		mirror = mirror && mirrors(c);
 	}
+	echo_run(c, data + from, off - from);
 	return off;
 }
 

@@ -324,6 +324,17 @@ answer_push(const struct conf_service *svc, const void *data, size_t len,
 	return r;
 }
 
+bool
+answer_mirrors(const struct conf *conf, const struct conf_service *svc)
+{
+	if (svc->framing.mode == FRAME_LENGTH)
+		return false;	/* the prefix is ours, not the message's */
+	return rules_count(conf->rules) == 0 &&
+	    template_is_message(svc->default_reply) &&
+	    !svc->close_after_reply && svc->close_after_messages == 0 &&
+	    !svc->operator && svc->bandwidth == 0;
+}
+
 const char *
 answer_rule_label(const struct rules_rule *r)
 {

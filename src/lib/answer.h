@@ -106,6 +106,16 @@ int	answer_notice(const struct answer_env *, enum answer_notice,
 int	answer_push(const struct conf_service *, const void *, size_t,
 	    struct buf *out);
 
+/*
+ * True when every message of svc's stream connections is answered with
+ * its own bytes and nothing else is done to it: no rule to match, the
+ * default reply %{message}, no close, operator or pacing after it, and a
+ * framing whose reply terminator is the message's own. Such a reply is
+ * the input itself wherever frame_verbatim() holds: the caller may copy
+ * a run of them at once, and must still count, log and record each.
+ */
+bool	answer_mirrors(const struct conf *, const struct conf_service *svc);
+
 /* The rule's name for logs: its name, or its number from 1. */
 const char *answer_rule_label(const struct rules_rule *);
 /* What the listener's connection faults do to a new connection. */

@@ -160,6 +160,19 @@ frame_next(const struct frame_spec *spec, const char *buf, size_t len,
 	}
 }
 
+bool
+frame_verbatim(const struct frame_msg *m, const char *buf, size_t n)
+{
+	size_t	 i;
+
+	if (m->data != buf || m->len > n || n - m->len != m->term_len)
+		return false;
+	for (i = 0; i < m->term_len; i++)
+		if (buf[m->len + i] != m->term[i])
+			return false;
+	return true;
+}
+
 int
 frame_prefix(const struct frame_spec *spec, size_t len, char *out)
 {

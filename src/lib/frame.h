@@ -54,6 +54,14 @@ ssize_t	frame_next(const struct frame_spec *, const char *buf, size_t len,
 	    size_t max, bool eof, struct frame_msg *msg);
 
 /*
+ * True when buf[0..n), the n bytes frame_next() said m takes up, are m's
+ * own bytes and then its terminator's, in place: m answered with itself
+ * and its terminator is buf[0..n) as it came. False for a length prefix,
+ * and for a last line that had no line end of its own.
+ */
+bool	frame_verbatim(const struct frame_msg *m, const char *buf, size_t n);
+
+/*
  * For FRAME_LENGTH: the prefix of a reply of len bytes, written to
  * out[0..prefix_bytes). -EMSGSIZE when the prefix cannot express it.
  */

@@ -961,6 +961,45 @@ test_push(void)
 	buf_free(&out);
 }
 
+/* Only the plain echo is answered as a run of the input's own bytes. */
+static void
+test_mirrors(void)
+{
+	struct conf	*c = conf_new();
+	struct conf_service *svc = &c->service;
+
+	ok(answer_mirrors(c, svc), "the default echo mirrors");
+	svc->framing.mode = FRAME_DELIMITER;
+	ok(answer_mirrors(c, svc), "so does a delimited echo");
+	svc->framing.mode = FRAME_LENGTH;
+	ok(!answer_mirrors(c, svc), "not a length-prefixed one");
+	svc->framing.mode = FRAME_LINE;
+
+	svc->close_after_reply = true;
+	ok(!answer_mirrors(c, svc), "not with close_after_reply");
+	svc->close_after_reply = false;
+	svc->close_after_messages = 3;
+	ok(!answer_mirrors(c, svc), "not with close_after_messages");
+	svc->close_after_messages = 0;
+	svc->operator = true;
+	ok(!answer_mirrors(c, svc), "not with the operator");
+	svc->operator = false;
+	svc->bandwidth = 100;
+	ok(!answer_mirrors(c, svc), "not with a bandwidth");
+	svc->bandwidth = 0;
+
+	template_free(svc->default_reply);
+	svc->default_reply = tpl("%{message}!");
+	ok(!answer_mirrors(c, svc), "not with another default_reply");
+	template_free(svc->default_reply);
+	svc->default_reply = tpl("%{message}");
+	ok(answer_mirrors(c, svc), "the echo again");
+
+	add(c->rules, "never", RULES_EXACT, "never sent", false);
+	ok(!answer_mirrors(c, svc), "not with a rule, even one never hit");
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -974,5 +1013,6 @@ main(void)
 	test_draw_counts();
 	test_fault_bytes();
 	test_delay_range();
+	test_mirrors();
 	return tap_done();
 }

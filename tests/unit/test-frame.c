@@ -224,6 +224,39 @@ test_fixed(void)
 	    frame_mode_parse("lines", &mode) == -EINVAL, "names");
 }
 
+/* A message and its terminator are its frame's bytes, or they are not. */
+static void
+test_verbatim(void)
+{
+	struct frame_spec	 d = { .mode = FRAME_DELIMITER,
+				    .delim = "||", .delim_len = 2 };
+	struct frame_spec	 l = { .mode = FRAME_LENGTH, .prefix_bytes = 1 };
+	struct frame_msg	 m;
+	ssize_t			 r;
+
+	r = next(FRAME_LINE, "hi\n", 3, 100, false, &m);
+	ok(r == 3 && frame_verbatim(&m, "hi\n", 3), "a LF line is verbatim");
+	r = next(FRAME_LINE, "hi\r\nx", 5, 100, false, &m);
+	ok(r == 4 && frame_verbatim(&m, "hi\r\nx", 4),
+	    "a CRLF line is verbatim");
+	r = next(FRAME_LINE, "hi", 2, 100, true, &m);
+	ok(r == 2 && !frame_verbatim(&m, "hi", 2),
+	    "a last line without its LF is not: its reply gains one");
+	r = next(FRAME_LINE, "hi\r", 3, 100, true, &m);
+	ok(r == 3 && !frame_verbatim(&m, "hi\r", 3),
+	    "nor is one ending in CR: its reply ends in LF");
+	r = next_spec(&d, "ab||", 4, 100, false, &m);
+	ok(r == 4 && frame_verbatim(&m, "ab||", 4),
+	    "a delimited message is verbatim");
+	r = next(FRAME_RAW, "abc", 3, 100, false, &m);
+	ok(r == 3 && frame_verbatim(&m, "abc", 3), "a raw chunk is verbatim");
+	r = next_spec(&l, "\002ab", 3, 100, false, &m);
+	ok(r == 3 && !frame_verbatim(&m, "\002ab", 3),
+	    "a length-prefixed message is not: its prefix is before it");
+	r = next(FRAME_LINE, "hi\n", 3, 100, false, &m);
+	ok(!frame_verbatim(&m, "hi\n", 2), "nor a frame of the wrong length");
+}
+
 int
 main(void)
 {
@@ -233,5 +266,6 @@ main(void)
 	test_delimiter();
 	test_length();
 	test_fixed();
+	test_verbatim();
 	return tap_done();
 }
