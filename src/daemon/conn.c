@@ -441,14 +441,8 @@ mirrors(const struct conn *c)
 static void
 echo_run(struct conn *c, const char *run, size_t n)
 {
-	if (n == 0)
-		return;
-	if (out_room(c, n) < 0) {
+	if (n > 0 && (out_room(c, n) < 0 || buf_append(&c->out, run, n) < 0))
 		conn_closing(c, "out of memory");
-		return;
-	}
-	memcpy(c->out.data + c->out.len, run, n);
-	c->out.len += n;
 }
 
 /*
