@@ -419,18 +419,44 @@ noted(struct conn *c, struct log_fields *f, const struct frame_msg *m,
 }
 
 /*
- * Whether the messages read next may be answered as a run of their own
- * bytes (answer_mirrors()): not while the reply to a partial line ends
- * otherwise, while messages are rationed, or once our side is shutting.
+ * Whether the messages read next get answer_fixed()'s answers: not while
+ * the reply to a partial line ends otherwise, while messages are
+ * rationed, or once our side is shutting.
  */
 static bool
-mirrors(const struct conn *c)
+fixes(const struct conn *c)
 {
 	const struct conf_service *svc = c->l->svc;
 
 	return !c->flushing && !c->wr_shut && !c->half_closing &&
 	    (c->tally == NULL || svc->source_message_rate == 0) &&
-	    answer_mirrors(c->ctx->conf, svc);
+	    answer_fixes(c->ctx->conf, svc);
+}
+
+/*
+ * Answers one message of a connection that fixes(), where its answer is
+ * fixed: what handle_message() does, where nothing but that reply
+ * follows. Returns 1 when answered, 0 when the message needs
+ * handle_message(), -1 when processing must stop.
+ */
+static int
+handle_fixed(struct conn *c, struct log_fields *f, const struct frame_msg *m)
+{
+	struct answer	 res;
+	int		 r = 0;
+
+	/* no room: handle_message() meets the same shortage */
+	if (out_room(c, 0) < 0 || (r = answer_fixed(c->ctx->conf, c->l->svc,
+	    &c->story, m, &c->out, &res)) == 0)
+		return 0;
+	c->msgs++;
+	c->ctx->messages++;
+	if (r < 0) {
+		conn_closing(c, "out of memory");
+		return -1;
+	}
+	noted(c, f, m, &res);
+	return 1;
 }
 
 /*
@@ -554,9 +580,10 @@ throttle(struct conn *c)
 
 /*
  * Answers every complete message in data; returns the bytes used. Where
- * the replies are the messages' own bytes (mirrors()), each message is
- * still counted, logged and recorded, and the run's replies are copied
- * at once: data[from..off).
+ * every answer is fixed (fixes()), handle_fixed() answers; where the
+ * replies are the messages' own bytes (answer_mirrors()), each message
+ * is still counted, logged and recorded, and the run's replies are
+ * copied at once: data[from..off).
  */
 static size_t
 process(struct conn *c, const char *data, size_t len)
@@ -569,8 +596,10 @@ process(struct conn *c, const char *data, size_t len)
 	struct frame_msg	 m;
 	size_t			 off = 0, from = 0;
 	ssize_t			 r;
-	bool			 mirror = mirrors(c);
+	int			 a;
+	bool			 fixed = fixes(c), mirror;
 
+	mirror = fixed && answer_mirrors(c->ctx->conf, svc);
 	conn_env(c, &env, &facts);
 	conn_fields(c, &f);
 	while (off < len && !c->closing && !c->paused && !c->hung) {
@@ -604,9 +633,16 @@ process(struct conn *c, const char *data, size_t len)
 			break;	/* this message waits for its token */
 		off += (size_t)r;
 		from = off;
+		if (fixed && (a = handle_fixed(c, &f, &m)) != 0) {
+			if (a < 0)
+				break;
+			continue;
+		}
 		if (!handle_message(c, &env, &f, &m))
 			break;
-		mirror = mirror && mirrors(c);
+		/* what that message's rule did may end the fixed answers */
+		if (fixed && !(fixed = fixes(c)))
+			mirror = false;
 	}
 	echo_run(c, data + from, off - from);
 	return off;

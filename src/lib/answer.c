@@ -325,14 +325,50 @@ answer_push(const struct conf_service *svc, const void *data, size_t len,
 }
 
 bool
-answer_mirrors(const struct conf *conf, const struct conf_service *svc)
+answer_fixes(const struct conf *conf, const struct conf_service *svc)
 {
+	const char	*text;
+	size_t		 len;
+
 	if (svc->framing.mode == FRAME_LENGTH)
 		return false;	/* the prefix is ours, not the message's */
-	return rules_count(conf->rules) == 0 &&
-	    template_is_message(svc->default_reply) &&
+	return rules_exact_only(conf->rules) &&
+	    (template_is_message(svc->default_reply) ||
+	    template_is_text(svc->default_reply, &text, &len)) &&
 	    !svc->close_after_reply && svc->close_after_messages == 0 &&
 	    !svc->operator && svc->bandwidth == 0;
+}
+
+bool
+answer_mirrors(const struct conf *conf, const struct conf_service *svc)
+{
+	return rules_count(conf->rules) == 0 &&
+	    template_is_message(svc->default_reply) && answer_fixes(conf, svc);
+}
+
+int
+answer_fixed(const struct conf *conf, const struct conf_service *svc,
+    struct answer_state *st, const struct frame_msg *m, struct buf *out,
+    struct answer *res)
+{
+	const struct rules_rule	*r;
+	const char		*text = m->data, *state;
+	size_t			 len = m->len;
+
+	if (!rules_match_fixed(conf->rules, m->data, m->len, &r))
+		return 0;
+	state_check(st, conf->rules);
+	state = rules_state_name(conf->rules, st->state);
+	*res = (struct answer){ .rule = r, .state = state,
+	    .next_state = state };
+	if (r != NULL) {
+		res->rule_label = r->label;
+		res->rule_label_len = r->label_len;
+		text = r->fixed_text;
+		len = r->fixed_len;
+	} else if (!template_is_message(svc->default_reply))
+		(void)template_is_text(svc->default_reply, &text, &len);
+	return append_reply(out, text, len, m) < 0 ? -ENOMEM : 1;
 }
 
 const char *

@@ -107,12 +107,27 @@ int	answer_push(const struct conf_service *, const void *, size_t,
 	    struct buf *out);
 
 /*
- * True when every message of svc's stream connections is answered with
- * its own bytes and nothing else is done to it: no rule to match, the
- * default reply %{message}, no close, operator or pacing after it, and a
- * framing whose reply terminator is the message's own. Such a reply is
- * the input itself wherever frame_verbatim() holds: the caller may copy
- * a run of them at once, and must still count, log and record each.
+ * True when svc's stream connections may take answer_fixed() for
+ * answer_message(): no rule is a pattern (rules_exact_only()), the
+ * default reply is %{message} or a fixed text, nothing follows a reply
+ * (no close, operator or pacing), and the framing has no length prefix.
+ */
+bool	answer_fixes(const struct conf *, const struct conf_service *svc);
+/*
+ * answer_message() for a message whose answer is fixed
+ * (rules_match_fixed()): the same reply and result, without the rest of
+ * the answer path. Returns 1 when answered, 0 (nothing done) when the
+ * message needs answer_message(), -ENOMEM. The caller must still count,
+ * log and record the message.
+ */
+int	answer_fixed(const struct conf *, const struct conf_service *svc,
+	    struct answer_state *, const struct frame_msg *m, struct buf *out,
+	    struct answer *res);
+/*
+ * answer_fixes(), and the answer is the message itself: no rule at all
+ * and the default reply %{message}, with the message's own terminator.
+ * Such a reply is the input itself wherever frame_verbatim() holds: the
+ * caller may copy a run of them at once.
  */
 bool	answer_mirrors(const struct conf *, const struct conf_service *svc);
 

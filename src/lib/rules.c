@@ -116,7 +116,7 @@ hash_bytes(const char *p, size_t n, bool ci)
 	return h;
 }
 
-static bool
+static inline bool
 eq_bytes(const char *a, const char *b, size_t n, bool ci)
 {
 	size_t	 i;
@@ -541,7 +541,8 @@ index_exact(struct rules *rs, const struct rules_rule *r)
 
 /*
  * The lowest-numbered exact rule from `from` on that matches and admits
- * the client.
+ * the client (w NULL: whoever sends it). Once a message: the common
+ * case, a rule for anyone, is decided here.
  */
 static size_t
 find_exact(const struct rules *rs, const char *msg, size_t len, bool ci,
@@ -557,7 +558,8 @@ find_exact(const struct rules *rs, const char *msg, size_t len, bool ci,
 		idx = rs->slots[i].rule - 1;
 		r = rs->v[idx];
 		if (idx >= from && idx < best && r->pattern_len == len &&
-		    eq_bytes(msg, r->pattern, len, ci) && allowed(r, w))
+		    eq_bytes(msg, r->pattern, len, ci) &&
+		    (w == NULL || r->anyone || allowed(r, w)))
 			best = idx;
 	}
 	return best;
@@ -604,6 +606,28 @@ rules_match(const struct rules *rs, const char *msg, size_t len,
 	    !rng_chance(w->rng, r->probability) : r->probability <= 0))
 		r = match_from(rs, msg, len, w, r->index + 1, &pos, caps);
 	return r;
+}
+
+bool
+rules_exact_only(const struct rules *rs)
+{
+	return rs->ninexact == 0;
+}
+
+bool
+rules_match_fixed(const struct rules *rs, const char *msg, size_t len,
+    const struct rules_rule **r)
+{
+	size_t	 best = SIZE_MAX;
+
+	if (rs->ninexact > 0)
+		return false;
+	if (rs->has_cs)
+		best = find_exact(rs, msg, len, false, NULL, 0, best);
+	if (rs->has_ci)
+		best = find_exact(rs, msg, len, true, NULL, 0, best);
+	*r = best == SIZE_MAX ? NULL : rs->v[best];
+	return *r == NULL || (*r)->fixed;
 }
 
 struct rules *
@@ -754,6 +778,11 @@ rules_add(struct rules *rs, const struct rules_def *d)
 	for (i = 0; i < r->nreplies; i++)
 		if (template_needs(r->replies[i]) & TEMPLATE_NEED_COUNT)
 			r->counts = true;
+	r->fixed = r->kind == RULES_EXACT && r->anyone && !r->counts &&
+	    r->probability >= 1 && r->next_state == RULES_STATE_NONE &&
+	    !r->faulty && !r->operator && !r->close && r->delay_max_ms == 0 &&
+	    r->nreplies == 1 &&
+	    template_is_text(r->replies[0], &r->fixed_text, &r->fixed_len);
 
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	if ((nv = reallocarray(rs->v, rs->n + 1, sizeof(*nv))) == NULL)

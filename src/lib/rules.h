@@ -84,6 +84,14 @@ struct rules_rule {
 	bool		  reset_counts;
 	bool		  counts;	/* keeps a count per connection */
 	bool		  anyone;	/* no condition on who sends it */
+	/*
+	 * An exact rule that anyone gets, always, with one fixed text and
+	 * nothing else (no state, count, draw, delay, fault, operator or
+	 * close): its reply is fixed_text, whoever sends the message.
+	 */
+	bool		  fixed;
+	const char	 *fixed_text;	/* in the rule's template */
+	size_t		  fixed_len;
 };
 
 struct rules;
@@ -175,6 +183,16 @@ uint64_t rules_generation(const struct rules *);
 const struct rules_rule *rules_match(const struct rules *, const char *msg,
 	    size_t len, const struct rules_who *,
 	    regmatch_t caps[TEMPLATE_CAPTURES]);
+
+/*
+ * Where every rule is exact (rules_exact_only()), the rule that answers
+ * msg whoever sends it, when that can be told without asking who: into
+ * *r NULL when no rule has msg's bytes, or the first rule that has them
+ * when it is fixed. False when only rules_match() can tell.
+ */
+bool	rules_exact_only(const struct rules *);
+bool	rules_match_fixed(const struct rules *, const char *msg, size_t len,
+	    const struct rules_rule **r);
 
 const char *rules_kind_name(enum rules_kind);
 

@@ -252,6 +252,35 @@ def test_listener_restriction():
             equal(recv_until(s, 3), want, "replies on port %d" % port)
 
 
+
+def test_fixed_and_other_rules_in_one_read():
+    # exact rules with a fixed text are answered without the rest of the
+    # answer path; the rules beside them, and misses, must not notice
+    d = Daemon('default_reply = "miss";\n'
+               'rules = (\n'
+               '  { name = "ping"; exact = "PING"; reply = "+PONG"; },\n'
+               '  { exact = "hi"; ignore_case = true; reply = "hello"; },\n'
+               '  { exact = "who"; reply = "you are %{client_address}"; },\n'
+               '  { exact = "lan"; networks = "10.0.0.0/8"; reply = "x"; },\n'
+               '  { name = "lan-else"; exact = "lan"; reply = "not lan"; },\n'
+               '  { exact = "n"; replies = [ "one", "two" ]; },\n'
+               '  { name = "in"; exact = "in"; reply = "entered"; '
+               'next_state = "inside"; },\n'
+               '  { exact = "where"; state = "inside"; reply = "inside"; }\n'
+               ');\n')
+    with d.connect() as s:
+        s.sendall(b"PING\r\nHi\nwho\nlan\nn\nPING\nn\nzz\nin\n"
+                  b"where\nPING\n")
+        equal(recv_until(s, 11),
+              b"+PONG\r\nhello\nyou are 127.0.0.1\nnot lan\none\n"
+              b"+PONG\ntwo\nmiss\nentered\ninside\n+PONG\n",
+              "every reply, in order, each with its line end")
+        d.wait_log('%s message 11: "PING" (rule ping)'
+                   % ("127.0.0.1:%d" % s.getsockname()[1]))
+    check('message 4: "lan" (rule lan-else)' in d.log(),
+          "the rule that answered is logged:\n" + d.log())
+
+
 # -- reload ----------------------------------------------------------------
 
 def test_reload_swaps_rules_under_open_connection():

@@ -1000,6 +1000,144 @@ test_mirrors(void)
 	config_free(c);
 }
 
+/*
+ * answer_fixed() against answer_message() on the same message, the same
+ * connection state: 1 with the same bytes and result (want), or 0 (the
+ * message needs answer_message(); want NULL). Returns what answer_fixed()
+ * returned, or -1 after a failed check.
+ */
+static int
+fixed_same(const struct conf *c, const char *msg, const char *term,
+    struct answer_state *st, const char *want)
+{
+	struct answer_state	 copy = *st;
+	struct answer		 a, b;
+	struct buf		 fo = { 0 }, mo = { 0 };
+	struct frame_msg	 m = { .data = msg, .len = strlen(msg),
+				    .term = term, .term_len = strlen(term) };
+	int			 r, same;
+
+	r = answer_fixed(c, &c->service, &copy, &m, &fo, &a);
+	if (r == 0) {
+		same = fo.len == 0;
+		if (!same)
+			printf("#   \"%s\": not answered, yet %zu bytes out\n",
+			    msg, fo.len);
+	} else {
+		if (build(c, msg, strlen(msg), term, NULL, st, &mo, &b) < 0)
+			r = -1;
+		same = r == 1 && fo.len == mo.len &&
+		    memcmp(fo.data, mo.data, fo.len) == 0 &&
+		    want != NULL && fo.len == strlen(want) &&
+		    memcmp(fo.data, want, fo.len) == 0 &&
+		    a.rule == b.rule && a.rule_label == b.rule_label &&
+		    a.rule_label_len == b.rule_label_len &&
+		    a.choice == b.choice && a.silent == b.silent &&
+		    a.close == b.close && a.operator == b.operator &&
+		    a.delay_ms == b.delay_ms && a.fault == b.fault &&
+		    a.count == b.count && strcmp(a.state, b.state) == 0 &&
+		    strcmp(a.next_state, b.next_state) == 0 &&
+		    copy.state == st->state;
+		if (!same)
+			printf("#   \"%s\": answer_fixed() %d \"%.*s\", "
+			    "answer_message() \"%.*s\"\n", msg, r, (int)fo.len,
+			    fo.data, (int)mo.len, mo.data);
+	}
+	buf_free(&fo);
+	buf_free(&mo);
+	return same ? r : -1;
+}
+
+static void
+test_fixed(void)
+{
+	static const char *const only_main[] = { "other" };
+	struct opts	 opong = { REPLY("+PONG") };
+	struct opts	 ohi = { REPLY("hi") };
+	struct opts	 olisten = { REPLY("x"), .listeners = only_main,
+			    .nlisteners = 1 };
+	struct opts	 ochance = { REPLY("x"), .chancy = true,
+			    .probability = 0.5 };
+	struct opts	 onext = { REPLY("in"), .next_state = "in" };
+	struct opts	 owho = { REPLY("%{client_address}") };
+	struct opts	 oclose = { REPLY("bye"), .close = true };
+	struct opts	 odelay = { REPLY("late"), .delay_ms = 5 };
+	struct opts	 otimes = { REPLY("once"), .times = 1 };
+	struct conf	*c = conf_new();
+	struct answer_state st;
+	struct answer	 res;
+	struct buf	 out = { 0 };
+
+	answer_state_init(&st, 3, 1);
+	ok(answer_fixes(c, &c->service), "the plain echo: fixed answers");
+	ok(fixed_same(c, "hello", "\n", &st, "hello\n") == 1,
+	    "no rules: the echo");
+
+	add_rule(c->rules, "ping", RULES_EXACT, "PING", false, &opong);
+	add_rule(c->rules, "hi", RULES_EXACT, "hello", true, &ohi);
+	add_rule(c->rules, "listen", RULES_EXACT, "L", false, &olisten);
+	add_rule(c->rules, "chance", RULES_EXACT, "C", false, &ochance);
+	add_rule(c->rules, "next", RULES_EXACT, "N", false, &onext);
+	add_rule(c->rules, "who", RULES_EXACT, "W", false, &owho);
+	add_rule(c->rules, "close", RULES_EXACT, "X", false, &oclose);
+	add_rule(c->rules, "delay", RULES_EXACT, "D", false, &odelay);
+	add_rule(c->rules, "times", RULES_EXACT, "T", false, &otimes);
+	add_rule(c->rules, "dup-who", RULES_EXACT, "dup", false, &olisten);
+	add_rule(c->rules, "dup", RULES_EXACT, "dup", false, &opong);
+	add_rule(c->rules, "pong2", RULES_EXACT, "PING", false, &ohi);
+	add_rule(c->rules, "first", RULES_EXACT, "F", false, &ohi);
+	add_rule(c->rules, "first-who", RULES_EXACT, "F", false, &olisten);
+	ok(answer_fixes(c, &c->service), "exact rules only: fixed answers");
+	ok(fixed_same(c, "PING", "\r\n", &st, "+PONG\r\n") == 1,
+	    "a fixed rule's text, with the message's line end");
+	ok(fixed_same(c, "HeLLo", "\n", &st, "hi\n") == 1,
+	    "an ignore_case rule");
+	ok(fixed_same(c, "ping", "\n", &st, "ping\n") == 1,
+	    "no rule: the default echo");
+	ok(fixed_same(c, "", "\n", &st, "\n") == 1, "an empty line");
+	ok(fixed_same(c, "L", "\n", &st, NULL) == 0,
+	    "a rule for one listener: answer_message()");
+	ok(fixed_same(c, "C", "\n", &st, NULL) == 0,
+	    "a rule with a probability: answer_message()");
+	ok(fixed_same(c, "W", "\n", &st, NULL) == 0,
+	    "a rule whose reply is a template: answer_message()");
+	ok(fixed_same(c, "X", "\n", &st, NULL) == 0,
+	    "a rule that closes: answer_message()");
+	ok(fixed_same(c, "D", "\n", &st, NULL) == 0,
+	    "a rule with a delay: answer_message()");
+	ok(fixed_same(c, "T", "\n", &st, NULL) == 0,
+	    "a rule with times: answer_message()");
+	ok(fixed_same(c, "dup", "\n", &st, NULL) == 0,
+	    "the first rule with those bytes asks who: answer_message()");
+	ok(fixed_same(c, "F", "\n", &st, "hi\n") == 1,
+	    "the first rule with those bytes is fixed: its text");
+
+	/* a rule moved the connection on: fixed answers say where it is */
+	ok(fixed_same(c, "N", "\n", &st, NULL) == 0,
+	    "a rule with next_state: answer_message()");
+	ok(said(c, "N", &st, &out, &res) != NULL &&
+	    st.state == rules_state(c->rules, "in"), "now in \"in\"");
+	buf_free(&out);
+	ok(fixed_same(c, "PING", "\n", &st, "+PONG\n") == 1,
+	    "a fixed rule in another state: the same result");
+
+	template_free(c->service.default_reply);
+	c->service.default_reply = tpl("nope");
+	ok(answer_fixes(c, &c->service), "a fixed default_reply");
+	ok(fixed_same(c, "zzz", "\n", &st, "nope\n") == 1,
+	    "no rule: the default text");
+	template_free(c->service.default_reply);
+	c->service.default_reply = tpl("%{client_address}");
+	ok(!answer_fixes(c, &c->service), "not with a templated default");
+	template_free(c->service.default_reply);
+	c->service.default_reply = tpl("%{message}");
+
+	add(c->rules, "glob", RULES_GLOB, "a*", false);
+	ok(!answer_fixes(c, &c->service), "not with a pattern rule");
+	answer_state_free(&st);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -1014,5 +1152,6 @@ main(void)
 	test_fault_bytes();
 	test_delay_range();
 	test_mirrors();
+	test_fixed();
 	return tap_done();
 }
