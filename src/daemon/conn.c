@@ -445,7 +445,7 @@ handle_fixed(struct conn *c, struct log_fields *f, const struct frame_msg *m)
 	struct answer	 res;
 	int		 r = 0;
 
-	/* no room: handle_message() meets the same shortage */
+	/* no room: handle_message() tries again, and closes if it fails */
 	if (out_room(c, 0) < 0 || (r = answer_fixed(c->ctx->conf, c->l->svc,
 	    &c->story, m, &c->out, &res)) == 0)
 		return 0;

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: ISC
 """Faults where they meet the rest of a connection's life: a reset after
 the client's FIN, messages behind a half close (fixed answers too) or
-a hang in the same read, the pace of a bandwidth cap and of the last chunk, a shutdown
-during a slow open, the dry run drawing as the first connection does,
-and the seed said again when a reload drops it."""
+a hang in the same read, the pace of a bandwidth cap and of the last
+chunk, a shutdown during a slow open, the dry run drawing as the first
+connection does, and the seed said again when a reload drops it."""
 
 import os
 import re
@@ -40,7 +40,6 @@ def test_half_close_answers_nothing_behind_it_in_the_same_read():
         d.wait_log('%s message 2: "after"' % peer(s))
 
 
-
 def test_half_close_between_fixed_answers_in_the_same_read():
     # fixed answers before the half close, none after it
     d = Daemon('rules = ( { exact = "PING"; reply = "+PONG"; },\n'
@@ -51,6 +50,7 @@ def test_half_close_between_fixed_answers_in_the_same_read():
               "the fixed reply and the half close's, nothing after")
         d.wait_log('%s message 4: "after"' % peer(s))
     check('message 3: "PING"' in d.log(), "read and logged:\n" + d.log())
+
 
 def test_hang_leaves_the_rest_of_the_read_alone():
     # line_flush_ms would answer a kept partial line; message_timeout_ms

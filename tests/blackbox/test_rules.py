@@ -281,6 +281,16 @@ def test_fixed_and_other_rules_in_one_read():
           "the rule that answered is logged:\n" + d.log())
 
 
+
+def test_fixed_answer_to_a_last_line_at_eof():
+    d = Daemon('rules = ( { exact = "PING"; reply = "+PONG"; } );\n')
+    with d.connect() as s:
+        s.sendall(b"PING\nPING")
+        s.shutdown(socket.SHUT_WR)
+        equal(recv_until(s, 2), b"+PONG\n+PONG\n",
+              "the last line, without its line end, answered too")
+
+
 # -- reload ----------------------------------------------------------------
 
 def test_reload_swaps_rules_under_open_connection():

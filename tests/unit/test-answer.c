@@ -1037,7 +1037,8 @@ fixed_same(const struct conf *c, const char *msg, const char *term,
 		    a.delay_ms == b.delay_ms && a.fault == b.fault &&
 		    a.count == b.count && strcmp(a.state, b.state) == 0 &&
 		    strcmp(a.next_state, b.next_state) == 0 &&
-		    copy.state == st->state;
+		    copy.state == st->state && copy.rng.s == st->rng.s &&
+		    copy.counts.used == st->counts.used;
 		if (!same)
 			printf("#   \"%s\": answer_fixed() %d \"%.*s\", "
 			    "answer_message() \"%.*s\"\n", msg, r, (int)fo.len,
@@ -1134,6 +1135,13 @@ test_fixed(void)
 
 	add(c->rules, "glob", RULES_GLOB, "a*", false);
 	ok(!answer_fixes(c, &c->service), "not with a pattern rule");
+	config_free(c);
+
+	c = conf_new();
+	add(c->rules, "fixed", RULES_EXACT, "a", false);
+	ok(answer_fixes(c, &c->service), "one exact rule: fixed answers");
+	add(c->rules, "all", RULES_ANY, NULL, false);
+	ok(!answer_fixes(c, &c->service), "not with a rule for every message");
 	answer_state_free(&st);
 	config_free(c);
 }
