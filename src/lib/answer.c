@@ -150,6 +150,22 @@ append_reply(struct buf *out, const void *p, size_t n,
 	return 0;
 }
 
+/*
+ * A reply that is the message itself or a fixed text: into *text and
+ * *len, copied as it is. False for a template to render.
+ */
+static bool
+fixed_reply(const struct template *t, const struct frame_msg *m,
+    const char **text, size_t *len)
+{
+	if (template_is_message(t)) {
+		*text = m->data;
+		*len = m->len;
+		return true;
+	}
+	return template_is_text(t, text, len);
+}
+
 int
 answer_message(const struct answer_env *env, const struct frame_msg *m,
     struct answer_state *st, struct buf *out, struct answer *res)
@@ -240,10 +256,7 @@ answer_message(const struct answer_env *env, const struct frame_msg *m,
 	if (prefix_room(env, out, &room) < 0)
 		return -ENOMEM;
 	/* the echo, and a fixed reply: no template context to build */
-	if (template_is_message(t)) {
-		if (append_reply(out, m->data, m->len, m) < 0)
-			return -ENOMEM;
-	} else if (template_is_text(t, &text, &text_len)) {
+	if (fixed_reply(t, m, &text, &text_len)) {
 		if (append_reply(out, text, text_len, m) < 0)
 			return -ENOMEM;
 	} else {
@@ -352,8 +365,8 @@ answer_fixed(const struct conf *conf, const struct conf_service *svc,
     struct answer *res)
 {
 	const struct rules_rule	*r;
-	const char		*text = m->data, *state;
-	size_t			 len = m->len;
+	const char		*text, *state;
+	size_t			 len;
 
 	if (!rules_match_fixed(conf->rules, m->data, m->len, &r))
 		return 0;
@@ -366,8 +379,8 @@ answer_fixed(const struct conf *conf, const struct conf_service *svc,
 		res->rule_label_len = r->label_len;
 		text = r->fixed_text;
 		len = r->fixed_len;
-	} else if (!template_is_message(svc->default_reply))
-		(void)template_is_text(svc->default_reply, &text, &len);
+	} else if (!fixed_reply(svc->default_reply, m, &text, &len))
+		return 0;	/* answer_fixes() does not hold */
 	return append_reply(out, text, len, m) < 0 ? -ENOMEM : 1;
 }
 

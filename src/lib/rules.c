@@ -565,6 +565,20 @@ find_exact(const struct rules *rs, const char *msg, size_t len, bool ci,
 	return best;
 }
 
+/* The lowest-numbered exact rule from `from` on, in either table. */
+static size_t
+exact_best(const struct rules *rs, const char *msg, size_t len,
+    const struct rules_who *w, size_t from)
+{
+	size_t	 best = SIZE_MAX;
+
+	if (rs->has_cs)
+		best = find_exact(rs, msg, len, false, w, from, best);
+	if (rs->has_ci)
+		best = find_exact(rs, msg, len, true, w, from, best);
+	return best;
+}
+
 /* The first rule from index `from` on that matches, draws aside. */
 static const struct rules_rule *
 match_from(const struct rules *rs, const char *msg, size_t len,
@@ -572,12 +586,8 @@ match_from(const struct rules *rs, const char *msg, size_t len,
     regmatch_t caps[TEMPLATE_CAPTURES])
 {
 	const struct rules_rule	*r;
-	size_t			 best = SIZE_MAX, i;
+	size_t			 best = exact_best(rs, msg, len, w, from), i;
 
-	if (rs->has_cs)
-		best = find_exact(rs, msg, len, false, w, from, best);
-	if (rs->has_ci)
-		best = find_exact(rs, msg, len, true, w, from, best);
 	/* an earlier pattern rule still wins over the exact hit */
 	for (i = *pos; i < rs->ninexact && rs->inexact[i] < best; i++) {
 		r = rs->v[rs->inexact[i]];
@@ -618,14 +628,11 @@ bool
 rules_match_fixed(const struct rules *rs, const char *msg, size_t len,
     const struct rules_rule **r)
 {
-	size_t	 best = SIZE_MAX;
+	size_t	 best;
 
 	if (rs->ninexact > 0)
 		return false;
-	if (rs->has_cs)
-		best = find_exact(rs, msg, len, false, NULL, 0, best);
-	if (rs->has_ci)
-		best = find_exact(rs, msg, len, true, NULL, 0, best);
+	best = exact_best(rs, msg, len, NULL, 0);
 	*r = best == SIZE_MAX ? NULL : rs->v[best];
 	return *r == NULL || (*r)->fixed;
 }

@@ -1068,6 +1068,19 @@ test_fixed(void)
 	struct answer_state st;
 	struct answer	 res;
 	struct buf	 out = { 0 };
+	/* messages whose first rule is not fixed */
+	static const struct {
+		const char	*msg, *what;
+	} slow[] = {
+		{ "L", "a rule for one listener" },
+		{ "C", "a rule with a probability" },
+		{ "W", "a rule whose reply is a template" },
+		{ "X", "a rule that closes" },
+		{ "D", "a rule with a delay" },
+		{ "T", "a rule with times" },
+		{ "dup", "the first rule with those bytes asks who" },
+	};
+	size_t		 i;
 
 	answer_state_init(&st, 3, 1);
 	ok(answer_fixes(c, &c->service), "the plain echo: fixed answers");
@@ -1096,20 +1109,9 @@ test_fixed(void)
 	ok(fixed_same(c, "ping", "\n", &st, "ping\n") == 1,
 	    "no rule: the default echo");
 	ok(fixed_same(c, "", "\n", &st, "\n") == 1, "an empty line");
-	ok(fixed_same(c, "L", "\n", &st, NULL) == 0,
-	    "a rule for one listener: answer_message()");
-	ok(fixed_same(c, "C", "\n", &st, NULL) == 0,
-	    "a rule with a probability: answer_message()");
-	ok(fixed_same(c, "W", "\n", &st, NULL) == 0,
-	    "a rule whose reply is a template: answer_message()");
-	ok(fixed_same(c, "X", "\n", &st, NULL) == 0,
-	    "a rule that closes: answer_message()");
-	ok(fixed_same(c, "D", "\n", &st, NULL) == 0,
-	    "a rule with a delay: answer_message()");
-	ok(fixed_same(c, "T", "\n", &st, NULL) == 0,
-	    "a rule with times: answer_message()");
-	ok(fixed_same(c, "dup", "\n", &st, NULL) == 0,
-	    "the first rule with those bytes asks who: answer_message()");
+	for (i = 0; i < sizeof(slow) / sizeof(slow[0]); i++)
+		ok(fixed_same(c, slow[i].msg, "\n", &st, NULL) == 0,
+		    "%s: answer_message()", slow[i].what);
 	ok(fixed_same(c, "F", "\n", &st, "hi\n") == 1,
 	    "the first rule with those bytes is fixed: its text");
 
