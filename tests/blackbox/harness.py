@@ -23,6 +23,8 @@ TOP_SRCDIR = os.environ.get("TOP_SRCDIR", ".")
 VALGRIND = os.environ.get("VALGRIND") == "1"
 WAIT = 30.0 if VALGRIND else 10.0   # seconds any single wait may take
 FILE_LIMIT = 240 if VALGRIND else 120     # seconds a whole file may take
+# what an upper bound on a time ("promptly", "at once") is multiplied by
+SLOW = 3.0 if VALGRIND else 1.0
 
 _daemons = []
 

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Daemon, check, equal, recv_until  # noqa: E402
 
-SLOW = 3.0 if harness.VALGRIND else 1.0   # "promptly", generously
+SLOW = harness.SLOW
 NOBODY = 65534
 COMMANDS = ["connections", "listeners", "messages", "follow", "wait",
             "stats", "metrics", "push", "kick", "reload", "help"]

@@ -21,7 +21,7 @@ from harness import Daemon, check, equal, recv_until  # noqa: E402
 from harness import TempDir  # noqa: E402
 
 # upper bounds on durations are generous, and more so under valgrind
-SLOW = 3.0 if harness.VALGRIND else 1.0
+SLOW = harness.SLOW
 
 
 def peer(s):

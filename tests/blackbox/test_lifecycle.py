@@ -162,8 +162,8 @@ def test_sigterm_idle_exits_0_and_notifies_stopping():
     start = time.monotonic()
     d.signal(signal.SIGTERM)
     equal(wait_exit(d), 0, "exit status after SIGTERM")
-    check(time.monotonic() - start < 2.0, "idle daemon took %.1fs to stop" %
-          (time.monotonic() - start))
+    took = time.monotonic() - start
+    check(took < 2.0 * harness.SLOW, "idle daemon took %.1fs to stop" % took)
     check("STOPPING=1" in notified_after_exit(d),
           "no STOPPING=1 in %r" % d.notifications)
     check("SIGTERM received; shutting down\n" in d.log(), d.log())
@@ -184,8 +184,9 @@ def test_sigterm_closes_idle_connection():
                   "a new connection was accepted while stopping")
     start = time.monotonic()
     equal(wait_exit(d), 0, "exit status after SIGTERM")
-    check(time.monotonic() - start < 2.0, "exit took %.1fs after the last "
-          "client closed" % (time.monotonic() - start))
+    took = time.monotonic() - start
+    check(took < 2.0 * harness.SLOW,
+          "exit took %.1fs after the last client closed" % took)
 
 
 def test_sigterm_bounded_by_shutdown_timeout():
@@ -201,8 +202,8 @@ def test_sigterm_bounded_by_shutdown_timeout():
         # we never close: the daemon must give up on us by itself
         equal(wait_exit(d), 0, "exit status after SIGTERM")
         took = time.monotonic() - start
-        check(took < 3.0, "exit took %.1fs with shutdown_timeout_ms = 500"
-              % took)
+        check(took < 3.0 * harness.SLOW,
+              "exit took %.1fs with shutdown_timeout_ms = 500" % took)
     finally:
         s.close()
 

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check, equal, recv_until  # noqa: E402
 
-SLOW = 3.0 if harness.VALGRIND else 1.0   # "promptly", generously
+SLOW = harness.SLOW
 IDLE_LIMIT = 5.0      # seconds a scraper has for its request and answer
 GAUGES = ["connections_open", "listener_connections", "control_clients",
           "recorded_messages", "sources", "uptime_seconds"]

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check, equal, recv_until  # noqa: E402
 
-SLOW = 3.0 if harness.VALGRIND else 1.0   # "promptly", "at once"
+SLOW = harness.SLOW
 QUIET = 0.3      # how long "nothing comes" is watched for
 LONG = 4000      # operator_timeout_ms that "at once" must beat by far
 
