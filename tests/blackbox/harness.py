@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -37,6 +38,80 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+class NotifySocket:
+    """The service manager's end of NOTIFY_SOCKET, read as systemd reads
+    it: all the time, by a thread of its own. Read only while a test
+    waits, it would fill (net.unix.max_dgram_qlen, 10 datagrams by
+    default) and the daemon's next sd_notify() would block until a test
+    read it: six reloads, or ten status changes, between two waits."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.setblocking(False)
+        self.datagrams = []     # each as its lines, in the order sent
+        self.seen = 0           # wait() has looked at those before it
+        self.cond = threading.Condition()
+        self.closing = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _take(self):
+        """Whatever is queued; with the lock held. Whether any was."""
+        got = False
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:     # BlockingIOError: nothing more
+                return got
+            self.datagrams.append(data.decode(errors="replace").split("\n"))
+            got = True
+
+    def _read(self):
+        while not self.closing:
+            # a bound on each turn, so that close() is seen
+            r, _, _ = select.select([self.sock], [], [], 0.1)
+            if r:
+                with self.cond:
+                    if self._take():
+                        self.cond.notify_all()
+
+    def drain(self):
+        """Every datagram so far, those still queued too."""
+        with self.cond:
+            self._take()
+            return self.datagrams
+
+    def wait(self, key, timeout, proc, log):
+        """The first datagram after the last one wait() returned that has
+        the line `key`."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for i in range(self.seen, len(self.datagrams)):
+                    if key in self.datagrams[i]:
+                        self.seen = i + 1
+                        return self.datagrams[i]
+                self.seen = len(self.datagrams)
+                if proc.poll() is not None:
+                    # what it sent before exiting is still queued
+                    if self._take():
+                        continue
+                    raise AssertionError(
+                        "echoreplyd exited with %d before %s; log:\n%s" %
+                        (proc.returncode, key, log()))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no %s from echoreplyd within %ss; "
+                                         "log:\n%s" % (key, timeout, log()))
+                self.cond.wait(min(left, 0.1))
+
+    def close(self):
+        self.closing = True
+        self.thread.join()
+        self.sock.close()
+
+
 class Daemon:
     """One echoreplyd process with its own config, log and notify socket."""
 
@@ -58,12 +133,11 @@ class Daemon:
         text += conf_body
         self.write_conf(text)
         self.notify_path = os.path.join(self.dir, "notify")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(self.notify_path)
+        self.notifier = NotifySocket(self.notify_path)
         # reachable after the daemon switches user, as systemd's would be
         os.chmod(self.dir, 0o755)
         os.chmod(self.notify_path, 0o777)
-        self.notifications = []
+        self.notifications = self.notifier.datagrams
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.log_file = open(self.log_path, "wb")
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **(env or {}))
@@ -89,29 +163,9 @@ class Daemon:
         os.rename(tmp, self.conf)
 
     def wait_notify(self, key, timeout=WAIT):
-        """Waits for a notify datagram with the line `key` (e.g. READY=1)
-        and returns that datagram's lines."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no %s from echoreplyd within %ss; "
-                                     "log:\n%s" % (key, timeout, self.log()))
-            # what it sent before exiting is still queued on our socket
-            exited = self.proc.poll() is not None
-            self.notify.settimeout(0 if exited else min(left, 0.2))
-            try:
-                data = self.notify.recv(4096)
-            except (socket.timeout, BlockingIOError):
-                if exited:
-                    raise AssertionError(
-                        "echoreplyd exited with %d before %s; log:\n%s" %
-                        (self.proc.returncode, key, self.log()))
-                continue
-            lines = data.decode().split("\n")
-            self.notifications.append(lines)
-            if key in lines:
-                return lines
+        """Waits for a notify datagram with the line `key` (e.g. READY=1),
+        sent after the one the last wait returned, and returns its lines."""
+        return self.notifier.wait(key, timeout, self.proc, self.log)
 
     def connect(self, timeout=WAIT):
         fam = socket.AF_INET6 if ":" in self.address else socket.AF_INET
@@ -175,7 +229,7 @@ class Daemon:
         if VALGRIND and os.path.exists(self.valgrind_log):
             with open(self.valgrind_log) as f:
                 complaints += f.read()
-        self.notify.close()
+        self.notifier.close()
         self.log_file.close()
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))

@@ -1534,7 +1534,8 @@ def test_explicit_path_in_missing_directory_fails_start():
             raise AssertionError("still running; log:\n" + d.log())
         check(rc != 0, "exit status %d" % rc)
         d.wait_log("control socket %s: No such file or directory" % path)
-        check(not any("READY=1" in n for n in d.notifications), "READY=1")
+        check(not any("READY=1" in n for n in d.notifier.drain()),
+              "READY=1")
 
 
 def test_socket_removed_at_exit_and_stale_replaced():
@@ -1713,6 +1714,7 @@ def test_udp_sources_are_bounded():
     equal(st["sources_evicted"], n + 1 - st["sources"], "sources evicted")
     equal(st["refused"], 0, "datagrams dropped by the rate")
     equal(d.stop(), 0, "exit status")
+
 
 if __name__ == "__main__":
     harness.run(globals())

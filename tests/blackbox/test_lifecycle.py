@@ -34,13 +34,7 @@ def wait_exit(d, timeout=harness.WAIT):
 def notified_after_exit(d):
     """Every notify line the daemon sent, including what is still queued
     on the notify socket after it exited."""
-    d.notify.setblocking(False)
-    while True:
-        try:
-            d.notifications.append(d.notify.recv(4096).decode().split("\n"))
-        except BlockingIOError:
-            break
-    return [line for lines in d.notifications for line in lines]
+    return [line for lines in d.notifier.drain() for line in lines]
 
 
 def test_reload_valid_config_applies_to_open_connection():

@@ -428,7 +428,8 @@ def test_metrics_address_in_use_fails_start():
         equal(rc, 69, "exit status; log:\n" + d.log())
         check("127.0.0.1:%d: Address already in use" % port in d.log(),
               "log:\n" + d.log())
-        check(not any("READY=1" in n for n in d.notifications), "READY=1")
+        check(not any("READY=1" in n for n in d.notifier.drain()),
+              "READY=1")
 
 
 # --- passed by the service manager ----------------------------------------

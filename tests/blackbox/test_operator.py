@@ -690,8 +690,7 @@ class PtyDaemon:
                     'operator_timeout_ms = %d;\n' %
                     (self.port, self.ctl_path, timeout_ms) + body)
         self.notify_path = os.path.join(self.dir, "notify")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(self.notify_path)
+        self.notifier = harness.NotifySocket(self.notify_path)
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.log_file = open(self.log_path, "wb")
         self.valgrind_log = os.path.join(self.dir, "valgrind.log")
@@ -713,17 +712,7 @@ class PtyDaemon:
 
     def wait_ready(self):
         deadline = time.monotonic() + harness.WAIT
-        while True:
-            check(self.proc.poll() is None, "exited with %s; log:\n%s" %
-                  (self.proc.returncode, self.log()))
-            check(time.monotonic() < deadline, "no READY=1; log:\n" +
-                  self.log())
-            self.notify.settimeout(0.2)
-            try:
-                if "READY=1" in self.notify.recv(4096).decode().split("\n"):
-                    break
-            except socket.timeout:
-                pass
+        self.notifier.wait("READY=1", harness.WAIT, self.proc, self.log)
         while "interactive" not in self.log():
             check(time.monotonic() < deadline, "no interactive line; log:\n"
                   + self.log())
@@ -782,7 +771,7 @@ class PtyDaemon:
             with open(self.valgrind_log) as f:
                 complaints += f.read()
         os.close(self.master)
-        self.notify.close()
+        self.notifier.close()
         self.log_file.close()
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
