@@ -1285,10 +1285,6 @@ console_line(struct cclient *cl, char *line)
 	long long	 id;
 	int		 len;
 
-	if (cl->tty) {
-		operator_answer(cl, 0, line, strlen(line));
-		return;
-	}
 	word = strsep(&args, " ");
 	if (strcmp(word, "answer") != 0 ||
 	    !number(strsep(&args, " "), 1, INT64_MAX, &id) || args == NULL) {
@@ -1398,16 +1394,24 @@ static void
 client_run(struct cclient *cl)
 {
 	char	*nl;
-	size_t	 used, mark;
+	size_t	 used, len, mark;
 
 	while ((cl->mode == CMODE_REQUESTS || cl->mode == CMODE_OPERATOR) &&
 	    !cl->closing && (nl = memchr(cl->in, '\n', cl->inlen)) != NULL) {
 		*nl = '\0';
-		if (nl > cl->in && nl[-1] == '\r')
-			nl[-1] = '\0';
 		used = (size_t)(nl - cl->in) + 1;
+		len = used - 1;
+		if (len > 0 && cl->in[len - 1] == '\r')
+			cl->in[--len] = '\0';
 		mark = cl->out.len;
-		if (cl->mode == CMODE_OPERATOR)
+		if (cl->tty && cl->mode == CMODE_OPERATOR)
+			/* a typed line is the answer, every byte of it */
+			operator_answer(cl, 0, cl->in, len);
+		else if (memchr(cl->in, '\0', len) != NULL)
+			/* read as a string, it would be cut short there */
+			say(cl, "error usage a request holds a NUL byte "
+			    "(in TEXT it is \\000)");
+		else if (cl->mode == CMODE_OPERATOR)
 			console_line(cl, cl->in);
 		else
 			request(cl, cl->in);

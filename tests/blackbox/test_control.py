@@ -7,6 +7,7 @@ import datetime
 import grp
 import os
 import pwd
+import random
 import re
 import select
 import shutil
@@ -1713,6 +1714,100 @@ def test_udp_sources_are_bounded():
           % st["sources"])
     equal(st["sources_evicted"], n + 1 - st["sources"], "sources evicted")
     equal(st["refused"], 0, "datagrams dropped by the rate")
+    equal(d.stop(), 0, "exit status")
+
+
+# What random requests are made of: the commands but follow and operator
+# (they end the requests), and the words, numbers, patterns and escapes
+# their arguments take, right and wrong.
+FUZZ_WORDS = [c for c in COMMANDS if c != "follow"] + [
+    "all", "new", "listener", "main", "answer", "operatorx", "STATS", ""]
+FUZZ_ARGS = [
+    "0", "1", "2", "-1", "+1", "007", "1e3", "0x10", "4294967296",
+    "9223372036854775807", "9223372036854775808", "99999999999999999999",
+    "all", "new", "listener", "main", "nosuch", ".", "^P", "(", "[a-",
+    "a{99999}", "\\", "x\\000y", "\\x41", "\\q", "\\M-a", "\\^A",
+    "\\", "%s%n", "\"q\"", "=", "id=1"]
+FUZZ_BYTES = [b"\0", b"\r", b"\t", b"  ", b"\x80", b"\xff", b"\xc3\xa9",
+              b"\x1b[2J", b"\\"]
+
+
+def random_request(rng):
+    """One request line, without its newline, at most ~600 bytes."""
+    words = [rng.choice(FUZZ_WORDS)]
+    if words[0] == "wait":
+        # a short timeout: each wait ends almost at once
+        words += [str(rng.randint(1, 20)), rng.choice(["all", "new", "x"])]
+    for _ in range(rng.randint(0, 4)):
+        words.append(rng.choice(FUZZ_ARGS))
+    line = " ".join(words).encode()
+    for _ in range(rng.choice([0, 0, 0, 1, 2])):
+        at = rng.randint(0, len(line))
+        line = line[:at] + rng.choice(FUZZ_BYTES) + line[at:]
+    if rng.random() < 0.05:
+        line += bytes(rng.randint(1, 255) for _ in range(rng.randint(1, 500)))
+    return line.replace(b"\n", b"")
+
+
+def test_random_requests_each_get_one_answer():
+    """Requests made at random from the commands and their arguments, with
+    NULs, CRs, tabs and other bytes put in: each gets zero or more data
+    lines and one last line, a request holding a NUL is refused whole (not
+    read up to the NUL), and the daemon serves on."""
+    seed = int(os.environ.get("ECHOREPLYD_TEST_SEED", "15"))
+    rng = random.Random(seed)
+    n = 300 if harness.VALGRIND else 2000
+    d = CtlDaemon()
+    with d.connect() as t, d.ctl() as c:
+        for m in (b"PING\n", b"hello\n"):
+            t.sendall(m)
+            equal(recv_until(t, 1), m, "echo before the requests")
+        sent = [random_request(rng) for _ in range(n)]
+        for i in range(0, n, 50):
+            batch = sent[i:i + 50]
+            c.s.sendall(b"".join(r + b"\n" for r in batch))
+            for j, r in enumerate(batch):
+                what = "request %d %r (seed %d)" % (i + j, r, seed)
+                lines, final = c.answer()
+                for line in lines:
+                    check(line.split(" ", 1)[0] not in ("ok", "error"),
+                          "%s: a data line %r" % (what, line))
+                if b"\0" in r:
+                    check(final.startswith("error usage a request holds "
+                                           "a NUL byte"),
+                          "%s answered %r" % (what, final))
+                else:
+                    check(final == "ok" or final.startswith(("ok ",
+                                                             "error ")),
+                          "%s answered %r" % (what, final))
+        # in step still: the next answer is this request's own
+        lines, final = c.request("listeners")
+        equal(len(lines), 1, "listener lines after the random requests")
+        check(lines[0].startswith("listener name="), lines[0])
+        check(final.startswith("ok "), final)
+    check(d.proc.poll() is None, "the daemon died")
+    with d.connect() as t:
+        t.sendall(b"after\n")
+        equal(recv_until(t, 1), b"after\n", "echo after the requests")
+    equal(d.stop(), 0, "exit status")
+
+
+def test_a_nul_in_a_request_is_refused_not_cut():
+    """Read as a C string, "push ID hel\\0lo" would push "hel"."""
+    d = CtlDaemon()
+    with d.connect() as t, d.ctl() as c:
+        t.sendall(b"x\n")
+        equal(recv_until(t, 1), b"x\n", "echo")
+        (ident,) = [f["id"] for f in connections(d)]
+        for r in (b"push %s hel\0lo" % ident.encode(), b"stats\0junk",
+                  b"\0"):
+            lines, final = c.request(r)
+            equal(lines, [], "data lines for %r" % r)
+            equal(final, "error usage a request holds a NUL byte (in TEXT "
+                  "it is \\000)", "answer to %r" % r)
+        # written as the escape, the NUL is pushed with the rest
+        c.request(b"push %s hel\\000lo" % ident.encode())
+        equal(recv_until(t, 1), b"hel\0lo\n", "what was pushed")
     equal(d.stop(), 0, "exit status")
 
 

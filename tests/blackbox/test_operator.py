@@ -790,6 +790,11 @@ def test_interactive_console_on_a_terminal():
     nothing_for(a)
     d.type(b"General Kenobi\n")
     equal(recv_until(a, 1), b"General Kenobi\n", "the typed line")
+    # every byte typed is the answer, a NUL too
+    a.sendall(b"and a NUL?\n")
+    d.wait_shown(b'[2] %s on main: "and a NUL?"\n' % peer(a).encode())
+    d.type(b"here\0it is\n")
+    equal(recv_until(a, 1), b"here\0it is\n", "a typed line with a NUL")
     # a rule answers without asking
     equal(say(a, b"PING"), b"PONG\n", "a rule's reply")
     # a line typed with nothing waiting
