@@ -23,11 +23,9 @@ enum {
 };
 
 static void __attribute__((noreturn))
-usage(int status)
+help(void)
 {
-	FILE	*fp = status == 0 ? stdout : stderr;
-
-	fprintf(fp,
+	printf(
 "usage: echoreplyctl [-46CghquVv] [--raw] [--framing name] [--delimiter str]\n"
 "                    [--delimiter-hex hex] [--length-bytes n]\n"
 "                    [--length-endian big|little] [--length-counts-prefix]\n"
@@ -86,9 +84,35 @@ usage(int status)
 "Each argument is one message; with none, each line of standard input is one.\n"
 "With -C, the arguments are the words of one command: -C help lists them.\n",
 	    CONF_DEFAULT_PATH);
-	if (status == 0)
-		report_flush();
-	exit(status);
+	report_flush();
+	exit(0);
+}
+
+/*
+ * What getopt_long() returned ch for in arg, the argument it was reading
+ * (opterr is 0, so it said nothing), in one line: not getopt's own
+ * message, under the name the program was run by, and the whole help
+ * after it.
+ */
+static void __attribute__((noreturn))
+bad_option(int ch, const char *arg)
+{
+	if (strncmp(arg, "--", 2) != 0) {
+		/* a short option, maybe in a group ("-qZ") */
+		if (ch == ':')
+			report_usage("option -%c needs a value (echoreplyctl -h "
+			    "lists the options)", optopt);
+		report_usage("unknown option -%c (echoreplyctl -h lists the "
+		    "options)", optopt);
+	}
+	if (ch == ':')
+		report_usage("option %s needs a value (echoreplyctl -h lists "
+		    "the options)", arg);
+	if (strchr(arg, '=') != NULL)
+		report_usage("option %s is unknown or takes no value "
+		    "(echoreplyctl -h lists the options)", arg);
+	report_usage("unknown or ambiguous option %s (echoreplyctl -h lists "
+	    "the options)", arg);
 }
 
 static void
@@ -399,7 +423,7 @@ opts_parse(int argc, char *argv[], struct opts *o)
 	};
 	static char	**words;	/* the operands, in order */
 	const char	*errstr;
-	int		 ch, i, nwords = 0;
+	int		 ch, at, i, nwords = 0;
 	bool		 posix = getenv("POSIXLY_CORRECT") != NULL;
 	bool		 rest = false;
 
@@ -413,8 +437,12 @@ opts_parse(int argc, char *argv[], struct opts *o)
 	 * "-": operands come back in their place, so that with -C the
 	 * command's first word ends the options ("wait --new REGEX").
 	 */
-	while (!rest && (ch = getopt_long(argc, argv, "-46Cf:gH:hn:p:qt:U:uVv",
-	    longopts, NULL)) != -1) {
+	opterr = 0;
+	while (!rest) {
+		at = optind;	/* in order ("-"): what the call reads */
+		if ((ch = getopt_long(argc, argv, "-:46Cf:gH:hn:p:qt:U:uVv",
+		    longopts, NULL)) == -1)
+			break;
 		switch (ch) {
 		case 1:
 			words[nwords++] = optarg;
@@ -549,9 +577,9 @@ opts_parse(int argc, char *argv[], struct opts *o)
 			o->verbose = true;
 			break;
 		case 'h':
-			usage(0);
+			help();
 		default:
-			usage(EX_USAGE);
+			bad_option(ch, at < argc ? argv[at] : "");
 		}
 	}
 	while (optind < argc)

@@ -21,14 +21,21 @@ static struct {
 static void	vreport(const char *, va_list)
 		    __attribute__((format(printf, 1, 0)));
 
+/*
+ * One line, whatever the words of the command line put in it: a port of
+ * "1\n2" or a file name with an escape sequence is shown escaped (vis(3),
+ * as -v shows messages), not as a second line or a terminal's command.
+ */
 static void
 vreport(const char *fmt, va_list ap)
 {
+	char	 text[1024], shown[4 * sizeof(text) + 1];
+
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	(void)strvis(shown, text, VIS_CSTYLE | VIS_OCTAL | VIS_NL | VIS_TAB);
 	if (r.prompted)
 		fputc('\n', stderr);
-	fputs("echoreplyctl: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "echoreplyctl: %s\n", shown);
 }
 
 void

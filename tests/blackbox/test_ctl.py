@@ -2,6 +2,7 @@
 """Black-box tests: the echoreplyctl client, its output and exit codes."""
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -275,6 +276,103 @@ def test_stdin_line_limit_is_exact():
               b"standard input: line 2 is longer than %d bytes\n" % limit),
               "16 MiB and %r" % tail[:10])
         check(r.stdout in (b"", b"first\n"), "stdout: %r" % r.stdout[:100])
+
+
+def test_command_line_errors_are_one_line():
+    """getopt's own messages and the help are not what a usage error
+    prints; what the command line holds is shown escaped, on one line."""
+    for args, text in (
+            (["-Z", "x"], "unknown option -Z"),
+            (["-qZ", "x"], "unknown option -Z"),
+            (["--tls", "-Zq", "x"], "unknown option -Z"),
+            (["x", "-p"], "option -p needs a value"),
+            (["x", "--port"], "option --port needs a value"),
+            (["--tls=yes", "x"], "option --tls=yes is unknown or takes no "
+             "value"),
+            (["--de", ";", "x"], "unknown or ambiguous option --de"),
+            (["-p", "1\n2\x1b[2J", "x"], "port 1\\n2\\033[2J is invalid")):
+        r = ctl(*args)
+        equal(r.returncode, EX_USAGE, "exit status for %r" % args)
+        err = one_error_line(r, repr(args))
+        check(err.startswith("echoreplyctl: " + text), "%r: %r" % (args, err))
+        equal(r.stdout, b"", "stdout for %r" % args)
+
+
+# Exit statuses echoreplyctl(1) documents for sending messages
+DOCUMENTED = {0, 64, 65, 66, 68, 69, 71, 74, 75, 76, 77, 78}
+
+
+def random_argv(rng, ports, conf):
+    """A command line made at random from echoreplyctl's options, their
+    values right and wrong, and messages; no host name that needs DNS,
+    and no timeout over 1 s. ports: plain, TLS, closed."""
+    values = {
+        "-p": [str(p) for p in ports] * 3 + ["0", "65536", "-1", "x", ""],
+        "-H": ["127.0.0.1", "::1", "localhost", "127.0.0.1:80", ""],
+        "-U": ["/nonexistent/sock", "/etc/passwd", ""],
+        "-n": ["0", "1", "3", "-1", "x", "99999999999999999999"],
+        "-t": ["1", "0", "x"],
+        "-f": [conf] * 3 + ["/nonexistent.conf", "/etc/passwd", ""],
+        "--framing": ["line", "raw", "delimiter", "length", "fixed", "x"],
+        "--delimiter": [";", "", "ab"],
+        "--delimiter-hex": ["00", "0", "zz", "3b3b", ""],
+        "--length-bytes": ["1", "2", "3", "4", "8", "0", "x"],
+        "--length-endian": ["big", "little", "middle"],
+        "--fixed-bytes": ["0", "1", "4", "-1", "99999999999"],
+        "--proxy": ["192.0.2.1:5", "[2001:db8::1]:80", "x", ":", ""],
+        "--proxy-version": ["1", "2", "3", "x"],
+        "--ca": ["/nonexistent.pem", "/etc/passwd", ""],
+        "--cert": ["/nonexistent.pem", "/etc/passwd"],
+        "--key": ["/nonexistent.pem", "/etc/passwd"],
+        "--sni": ["localhost", "", "a" * 300],
+    }
+    flags = ["-4", "-6", "-g", "-u", "-q", "-v", "--raw", "--tls",
+             "--tls", "--insecure", "--insecure", "--length-counts-prefix",
+             "--bogus", "-Z", "-V", "-h", "-C"]
+    # where it starts: nothing, the plain listener, the TLS one, the config
+    argv = ["-t", "1"] + rng.choice([
+        [], ["-p", str(ports[0])], ["-p", str(ports[1]), "--tls"],
+        ["-f", conf]])
+    for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 5])):
+        if rng.random() < 0.6:
+            opt = rng.choice(sorted(values))
+            argv += [opt, rng.choice(values[opt])]
+        else:
+            argv.append(rng.choice(flags))
+    if "-C" in argv:
+        argv.remove("-C")   # a control command: test_ctl_control's
+    messages = ["hello", "", "a b", "x" * 3000, "two\nlines", "\u00e9",
+                "-", "--", "-p"]
+    for _ in range(rng.choice([0, 1, 1, 2, 3])):
+        argv.append(rng.choice(messages))
+    return argv
+
+
+def test_random_command_lines():
+    """Command lines made at random: each ends within its timeout with a
+    documented status, never a signal, and each failure is one line on
+    stderr (unless -q or -v say otherwise)."""
+    seed = int(os.environ.get("ECHOREPLYD_TEST_SEED", "17"))
+    rng = random.Random(seed)
+    plain, tls = harness.free_port(), harness.free_port()
+    closed = harness.free_port()
+    d = Daemon('greeting = "hi";\nlisten = (\n'
+               '  { name = "plain"; address = "127.0.0.1"; port = %d; },\n'
+               '  { name = "tls"; address = "127.0.0.1"; port = %d; '
+               'tls = true; tls_self_signed = true; }\n);\n' % (plain, tls),
+               port=plain, listen=False)
+    for i in range(200):
+        argv = random_argv(rng, [plain, tls, closed], d.conf)
+        what = "run %d: echoreplyctl %r (seed %d)" % (i, argv, seed)
+        r = ctl(*argv, input=b"in one\nin two\n")
+        check(r.returncode >= 0, "%s: killed by signal %d" %
+              (what, -r.returncode))
+        check(r.returncode in DOCUMENTED, "%s: exit status %d, stderr %r" %
+              (what, r.returncode, r.stderr[-300:]))
+        if r.returncode != 0 and not {"-q", "-v"} & set(argv):
+            one_error_line(r, what)
+    check(d.proc.poll() is None, "the daemon died")
+    equal(d.stop(), 0, "exit status")
 
 
 if __name__ == "__main__":
