@@ -6,6 +6,7 @@ stats; the HTTP errors; its limits; its configuration. Scraped with curl
 installed."""
 
 import os
+import random
 import re
 import select
 import shutil
@@ -329,6 +330,66 @@ def test_other_paths_methods_and_requests():
                       b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
     equal(raw.count(b"HTTP/1."), 1, "answers to two pipelined requests: %r" %
           raw)
+
+
+def random_head(rng):
+    """A request head made at random from a good one: words dropped,
+    doubled or swapped for others, bytes put in; it always ends, so that
+    an answer is due at once."""
+    words = [rng.choice([b"GET"] * 4 + [b"HEAD", b"POST", b"get", b"",
+                         b"G\0T"]),
+             rng.choice([b"/metrics"] * 4 + [b"/", b"/metrics?x=1",
+                         b"/metrics/", b"*", b"http://h/metrics", b"/%00",
+                         b"//metrics"]),
+             rng.choice([b"HTTP/1.1"] * 4 + [b"HTTP/1.0", b"HTTP/2.0",
+                         b"HTTP/1.", b"HTTP/9.9", b"http/1.1", b""])]
+    line = b" ".join(w for w in words if rng.random() < 0.97)
+    headers = [rng.choice([b"Host: x"] * 4 + [b"Host:", b": v", b"X", b"A: " +
+                           b"a" * rng.choice([1, 100, 5000]),
+                           b"Content-Length: 5", b"Transfer-Encoding: chunked",
+                           b"Connection: keep-alive", b"\x80\xff: \x01"])
+               for _ in range(rng.randint(0, 4))]
+    head = b"\r\n".join([line] + headers)
+    for _ in range(rng.choice([0, 0, 0, 0, 1, 2])):
+        at = rng.randint(0, len(head))
+        head = head[:at] + rng.choice([b"\0", b"\r", b"\n", b" ", b"\t",
+                                       b"\xff"]) + head[at:]
+    return head + b"\r\n\r\n"
+
+
+def test_random_requests_each_answered_once():
+    """Request heads made at random, sent whole or in pieces: each gets
+    one well-formed HTTP answer with a status the listener gives, then
+    EOF, and the listener and the daemon serve on."""
+    seed = int(os.environ.get("ECHOREPLYD_TEST_SEED", "16"))
+    rng = random.Random(seed)
+    d = MDaemon()
+    statuses = {200, 400, 404, 405, 431, 505}
+    for i in range(60 if harness.VALGRIND else 300):
+        req = random_head(rng)
+        what = "request %d %r (seed %d)" % (i, req[:200], seed)
+        with socket.create_connection(("127.0.0.1", d.mport),
+                                      timeout=harness.WAIT) as s:
+            try:
+                at = 0
+                while at < len(req):
+                    n = rng.choice([1, 7, 100, len(req)])
+                    s.sendall(req[at:at + n])
+                    at += n
+            except (BrokenPipeError, ConnectionResetError):
+                pass    # answered and closed before the rest came
+            raw = recv_eof(s)
+        status = parse_response(raw)[0]
+        check(status in statuses, "%s: status %d" % (what, status))
+        check(raw.count(b"HTTP/1.") == 1 or status == 200,
+              "%s: more than one answer: %r" % (what, raw[:300]))
+    status, _, _, body = curl(d.url())
+    equal(status, 200, "GET /metrics after the random requests")
+    check(b"echoreplyd_" in body, "the metrics: %r" % body[:200])
+    with d.connect() as t:
+        t.sendall(b"still\n")
+        equal(recv_until(t, 1), b"still\n", "the echo")
+    equal(d.stop(), 0, "exit status")
 
 
 # --- limits ---------------------------------------------------------------
