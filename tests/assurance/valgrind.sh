@@ -16,7 +16,7 @@ fi
 : "${PYTHON3:=python3}"
 status=0
 for t in basic framing lifecycle limits concurrency faults fault_ends \
-    scenarios man_faults control operator metrics; do
+    scenarios man_faults control operator metrics reload_random; do
 	if VALGRIND=1 "$PYTHON3" "$TOP_SRCDIR/tests/blackbox/test_$t.py" \
 	    >"valgrind-$t.out" 2>&1; then
 		echo "valgrind: test_$t.py passed"
