@@ -5,6 +5,7 @@ fallback when none does, and the console of -i on a terminal (a pty)."""
 
 import os
 import pty
+import random
 import re
 import select
 import shutil
@@ -843,6 +844,91 @@ def test_the_terminal_console_takes_no_control_socket_place():
     finally:
         for c in clients:
             c.close()
+
+
+def test_random_consoles_answers_and_timeouts():
+    """Three clients send asks, PINGs and other lines at random; consoles
+    come and go and answer at random: asks they were shown, with words and
+    escapes, ids that wait for nothing, bad escapes, twice. Every message
+    gets one reply, in the order sent on its connection: an ask's is the
+    answer a console was told was taken ("ok answered"), or else its
+    fallback; and each answer a console gets is ok or an error of its
+    kind."""
+    seed = int(os.environ.get("ECHOREPLYD_TEST_SEED", "15"))
+    rng = random.Random(seed)
+    d = OpDaemon(timeout_ms=300)
+    clients = [socket.create_connection(("127.0.0.1", d.port),
+                                        timeout=harness.WAIT)
+               for _ in range(3)]
+    sent = [[] for _ in clients]    # per client, the messages in order
+    consoles = []
+    ids = {}        # ask text -> id, as consoles showed it
+    taken = {}      # ask text -> the bytes of the answer taken
+    texts = ["yes", "no way", "a\\sb", "nul\\000in", "\\x41"]
+
+    def read_consoles():
+        for c in consoles:
+            while True:
+                line = c.try_line(0.005)
+                if not line:
+                    break
+                m = ASK_RE.match(line)
+                if m:
+                    ids[unvis(m.group(6)).decode()] = m.group(1)
+                else:
+                    check(line.startswith("gone id="), "a console got %r"
+                          % line)
+
+    for step in range(150):
+        what = "step %d (seed %d)" % (step, seed)
+        act = rng.random()
+        if act < 0.35:
+            i = rng.randrange(len(clients))
+            m = rng.choice(["ask-%d" % step, "ask-%d" % step, "PING",
+                            "plain-%d" % step])
+            clients[i].sendall(m.encode() + b"\n")
+            sent[i].append(m)
+        elif act < 0.45 and len(consoles) < 2:
+            consoles.append(d.console())
+        elif act < 0.5 and consoles:
+            consoles.pop(rng.randrange(len(consoles))).close()
+        elif consoles:
+            read_consoles()
+            c = rng.choice(consoles)
+            if ids and rng.random() < 0.8:
+                text, ident = rng.choice(sorted(ids.items()))
+            else:
+                text, ident = None, rng.choice(["999999", "0", "x", "-1"])
+            answer = rng.choice(texts + ["bad\\xzz"])
+            final = c.answer(ident, answer)
+            if final == "ok answered %s" % ident:
+                check(text is not None and text not in taken and
+                      answer != "bad\\xzz", "%s: %r taken for %r" %
+                      (what, answer, text))
+                taken[text] = unvis(answer)
+            else:
+                check(final.startswith(("error notfound ", "error usage ")),
+                      "%s: answer %s %s: %r" % (what, ident, answer, final))
+    # what is still waiting gets its fallback within 300 ms; then all the
+    # replies are in
+    for c in consoles:
+        c.close()
+    for i, s in enumerate(clients):
+        got = recv_until(s, len(sent[i])) if sent[i] else b""
+        replies = got.split(b"\n")[:-1]
+        equal(len(replies), len(sent[i]), "replies to client %d" % i)
+        for m, r in zip(sent[i], replies):
+            if m == "PING":
+                w = b"PONG"
+            elif m.startswith("ask-"):
+                w = taken.get(m, b"fallback " + m.encode())
+            else:
+                w = m.encode()
+            equal(r, w, "client %d, the reply to %r (seed %d)" %
+                  (i, m, seed))
+        s.close()
+    check(len(taken) > 0, "no answer was taken: the test tested little")
+    equal(d.stop(), 0, "exit status")
 
 
 if __name__ == "__main__":
