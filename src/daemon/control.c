@@ -6,7 +6,7 @@
  * read waits in a bounded queue, and a follower that falls behind loses
  * lines (and is told how many) rather than holding the server up.
  */
-/* strsvisx() and strunvis() are the same in both vis flavours */
+/* strsvisx() is the same in both vis flavours */
 #define LIBBSD_NETBSD_VIS
 #include <errno.h>
 #include <stdarg.h>
@@ -1087,7 +1087,7 @@ cmd_push(struct cclient *cl, char *args)
 		say(cl, "error failed out of memory");
 		return;
 	}
-	if ((len = strunvis(bytes, text)) < 0) {
+	if ((len = unescape(bytes, text)) < 0) {
 		free(bytes);
 		say(cl, "error usage TEXT has a bad escape");
 		return;
@@ -1295,7 +1295,7 @@ console_line(struct cclient *cl, char *line)
 		say(cl, "error failed out of memory");
 		return;
 	}
-	if ((len = strunvis(bytes, args)) < 0)
+	if ((len = unescape(bytes, args)) < 0)
 		say(cl, "error usage TEXT has a bad escape");
 	else
 		operator_answer(cl, (uint64_t)id, bytes, (size_t)len);

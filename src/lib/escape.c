@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
+#define LIBBSD_NETBSD_VIS	/* unvis() is the same in both flavours */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <vis.h>
 
 #include "escape.h"
 
@@ -78,4 +80,33 @@ escape(char *dst, const void *src, size_t len, size_t max)
 {
 	escape_n(dst, src, len, max);
 	return dst;
+}
+
+int
+unescape(char *dst, const char *src)
+{
+	char	*d = dst;
+	int	 state = 0;
+
+	for (;;) {
+		/* the NUL at the end is told as UNVIS_END */
+		switch (unvis(d, (unsigned char)*src, &state,
+		    *src == '\0' ? UNVIS_END : 0)) {
+		case UNVIS_VALID:
+			d++;
+			break;
+		case UNVIS_VALIDPUSH:
+			d++;
+			continue;	/* this character starts the next */
+		case 0:
+		case UNVIS_NOCHAR:
+			break;
+		default:	/* UNVIS_SYNBAD: unfinished at the end too */
+			return -1;
+		}
+		if (*src++ == '\0')
+			break;
+	}
+	*d = '\0';
+	return (int)(d - dst);
 }

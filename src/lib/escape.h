@@ -18,5 +18,13 @@
 char	*escape(char *dst, const void *src, size_t len, size_t max);
 /* The same, returning the length of what it wrote (the NUL not counted). */
 size_t	escape_n(char *dst, const void *src, size_t len, size_t max);
+/*
+ * Reads back what an operator wrote escaped, as strunvis(3) does (dst
+ * must hold strlen(src) + 1 bytes, and is NUL-terminated after the
+ * bytes), except that an escape the text ends inside ("bad\", "\M") is
+ * an error, where strunvis() drops it without a word. Returns the number
+ * of bytes, or -1 for a malformed or unfinished escape.
+ */
+int	unescape(char *dst, const char *src);
 
 #endif

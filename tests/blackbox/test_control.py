@@ -1792,8 +1792,9 @@ def test_random_requests_each_get_one_answer():
     equal(d.stop(), 0, "exit status")
 
 
-def test_a_nul_in_a_request_is_refused_not_cut():
-    """Read as a C string, "push ID hel\\0lo" would push "hel"."""
+def test_a_nul_or_an_unfinished_escape_is_refused_not_cut():
+    """Read as a C string, "push ID hel\\0lo" would push "hel"; read by
+    strunvis(3), "push ID cut\\\\" would push "cut"."""
     d = CtlDaemon()
     with d.connect() as t, d.ctl() as c:
         t.sendall(b"x\n")
@@ -1808,6 +1809,13 @@ def test_a_nul_in_a_request_is_refused_not_cut():
         # written as the escape, the NUL is pushed with the rest
         c.request(b"push %s hel\\000lo" % ident.encode())
         equal(recv_until(t, 1), b"hel\0lo\n", "what was pushed")
+        # an escape left unfinished is refused, not dropped
+        for text in (b"cut\\", b"cut\\M", b"cut\\x"):
+            lines, final = c.request(b"push %s %s" % (ident.encode(), text))
+            check(final.startswith("error usage "), "push %r: %r" %
+                  (text, final))
+        c.request(b"push %s after" % ident.encode())
+        equal(recv_until(t, 1), b"after\n", "only what was pushed whole")
     equal(d.stop(), 0, "exit status")
 
 

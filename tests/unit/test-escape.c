@@ -211,6 +211,63 @@ test_each_byte_everywhere(void)
 	    miss_b, miss_pos);
 }
 
+/* unescape(): strunvis(3)'s reading, but an unfinished escape is an error. */
+static void
+test_unescape(void)
+{
+	static const struct {
+		const char	*in;
+		int		 len;
+		const char	*out;
+	} cases[] = {
+		{ "", 0, "" },
+		{ "plain text", 10, "plain text" },
+		{ "a\\000b", 3, "a\0b" },
+		{ "\\x41\\s\\n", 3, "A \n" },
+		{ "\\101\\0", 2, "A\0" },		/* octal, one digit at the end */
+		{ "\\q", 1, "q" },			/* as strunvis() has it */
+		{ "\\\\", 1, "\\" },
+		{ "bad\\", -1, NULL },		/* strunvis(): "bad" */
+		{ "\\M", -1, NULL },
+		{ "\\M-", -1, NULL },
+		{ "\\^", -1, NULL },
+		{ "\\x", -1, NULL },
+		{ "\\xzz", -1, NULL },
+		{ "\\Mx", -1, NULL },
+	};
+	char	 got[64], ref[64];
+	size_t	 i;
+	int	 n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = unescape(got, cases[i].in);
+		if (cases[i].len < 0) {
+			ok(n == -1, "unescape(\"%s\") is an error (%d)",
+			    cases[i].in, n);
+			continue;
+		}
+		ok(n == cases[i].len && memcmp(got, cases[i].out,
+		    (size_t)n) == 0 && got[n] == '\0', "unescape(\"%s\"): "
+		    "%d bytes", cases[i].in, n);
+		/* where strunvis() reads it whole, the two agree */
+		ok(strunvis(ref, cases[i].in) == n && memcmp(ref, got,
+		    (size_t)n) == 0, "unescape(\"%s\") reads as strunvis() "
+		    "does", cases[i].in);
+	}
+	/* what escape() writes comes back, every byte value */
+	{
+		unsigned char	src[256];
+		char		back[256 + 1];
+
+		for (i = 0; i < sizeof(src); i++)
+			src[i] = (unsigned char)i;
+		(void)escape(out, src, sizeof(src), sizeof(src));
+		n = unescape(back, out);
+		ok(n == (int)sizeof(src) && memcmp(back, src, sizeof(src)) == 0,
+		    "escape() then unescape(): every byte value (%d)", n);
+	}
+}
+
 int
 main(void)
 {
@@ -220,5 +277,6 @@ main(void)
 	test_cut();
 	test_room();
 	test_each_byte_everywhere();
+	test_unescape();
 	return tap_done();
 }
