@@ -3,6 +3,7 @@
 (--reply) and its check mode (-n)."""
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -280,6 +281,65 @@ def test_fixed_and_other_rules_in_one_read():
     check('message 4: "lan" (rule lan-else)' in d.log(),
           "the rule that answered is logged:\n" + d.log())
 
+# A model of the rules below: fixed replies, and the ones that are not
+RANDOM_RULES = (
+    'rules = (\n'
+    '  { exact = "PING"; reply = "+PONG"; },\n'
+    '  { exact = "a"; reply = "A"; },\n'
+    '  { exact = "tmpl"; reply = "<%{message}>"; },\n'
+    '  { exact = "hi"; ignore_case = true; reply = "hello"; }\n'
+    ');\n')
+
+
+def modelled(rules, message):
+    if not rules:
+        return message
+    fixed = {b"PING": b"+PONG", b"a": b"A", b"tmpl": b"<tmpl>"}
+    if message in fixed:
+        return fixed[message]
+    if message.lower() == b"hi":
+        return b"hello"
+    if 'default_reply = "<%{message}>"' in rules:
+        return b"<" + message + b">"
+    return message
+
+
+def test_random_messages_and_reads_answered_as_the_rules_say():
+    """Streams of messages drawn at random (rule hits and misses, LF and
+    CRLF, high and control bytes), cut into reads at random: every reply
+    is the one the rules give, in order, with the message's own line end;
+    with no rules (the echo) and with them (fixed replies and others)."""
+    seed = int(os.environ.get("ECHOREPLYD_TEST_SEED", "16"))
+    rng = random.Random(seed)
+    pool = [b"PING", b"a", b"tmpl", b"hi", b"Hi", b"HI", b"PINGx", b"PIN",
+            b"x", b"hello world", b"\x00\x01\xff", b"\r\rx", b"a a"]
+    # the echo's own path; fixed replies beside the rest (the default is
+    # the message); and every message through the whole answer path
+    for rules in ("", RANDOM_RULES,
+                  RANDOM_RULES + 'default_reply = "<%{message}>";\n'):
+        d = Daemon(rules)
+        with d.connect() as s:
+            for round in range(20):
+                msgs = [rng.choice(pool + [bytes(rng.randint(1, 255)
+                                                 for _ in range(rng.randint(
+                                                     1, 40)))])
+                        for _ in range(rng.randint(1, 60))]
+                msgs = [m.replace(b"\n", b"") or b"x" for m in msgs]
+                ends = [rng.choice([b"\n", b"\n", b"\r\n"]) for _ in msgs]
+                # a CR before the LF is the line end's: not in the message
+                msgs = [m.rstrip(b"\r") or b"x" for m in msgs]
+                data = b"".join(m + e for m, e in zip(msgs, ends))
+                at = 0
+                while at < len(data):
+                    n = rng.choice([1, 3, 17, 200, len(data)])
+                    s.sendall(data[at:at + n])
+                    at += n
+                want = b"".join(modelled(rules, m) + e
+                                for m, e in zip(msgs, ends))
+                got = recv_until(s, len(msgs))
+                equal(got, want, "round %d (seed %d), rules:\n%s" %
+                      (round, seed, rules))
+        equal(d.stop(), 0, "exit status")
 
 
 def test_fixed_answer_to_a_last_line_at_eof():
