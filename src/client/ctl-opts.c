@@ -90,9 +90,9 @@ help(void)
 
 /*
  * What getopt_long() returned ch for in arg, the argument it was reading
- * (opterr is 0, so it said nothing), in one line: not getopt's own
- * message, under the name the program was run by, and the whole help
- * after it.
+ * (opterr is 0, so it said nothing), said in one line. getopt's own
+ * message named the program by the path it was run as, and the whole
+ * help came after it.
  */
 static void __attribute__((noreturn))
 bad_option(int ch, const char *arg)
