@@ -88,6 +88,8 @@ help(void)
 	exit(0);
 }
 
+#define TRY_HELP	" (echoreplyctl -h lists the options)"
+
 /*
  * What getopt_long() returned ch for in arg, the argument it was reading
  * (opterr is 0, so it said nothing), said in one line. getopt's own
@@ -100,19 +102,16 @@ bad_option(int ch, const char *arg)
 	if (strncmp(arg, "--", 2) != 0) {
 		/* a short option, maybe in a group ("-qZ") */
 		if (ch == ':')
-			report_usage("option -%c needs a value (echoreplyctl -h "
-			    "lists the options)", optopt);
-		report_usage("unknown option -%c (echoreplyctl -h lists the "
-		    "options)", optopt);
+			report_usage("option -%c needs a value" TRY_HELP,
+			    optopt);
+		report_usage("unknown option -%c" TRY_HELP, optopt);
 	}
 	if (ch == ':')
-		report_usage("option %s needs a value (echoreplyctl -h lists "
-		    "the options)", arg);
+		report_usage("option %s needs a value" TRY_HELP, arg);
 	if (strchr(arg, '=') != NULL)
-		report_usage("option %s is unknown or takes no value "
-		    "(echoreplyctl -h lists the options)", arg);
-	report_usage("unknown or ambiguous option %s (echoreplyctl -h lists "
-	    "the options)", arg);
+		report_usage("option %s is unknown or takes no value" TRY_HELP,
+		    arg);
+	report_usage("unknown or ambiguous option %s" TRY_HELP, arg);
 }
 
 static void

@@ -12,6 +12,8 @@
 #include "ctl-report.h"
 
 #define SHOW_MAX	256		/* bytes of a message shown by -v */
+/* how both show what they did not write: one line, no terminal commands */
+#define SHOW_VIS	(VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL)
 
 static struct {
 	bool	 quiet, verbose;
@@ -32,7 +34,7 @@ vreport(const char *fmt, va_list ap)
 	char	 text[1024], shown[4 * sizeof(text) + 1];
 
 	(void)vsnprintf(text, sizeof(text), fmt, ap);
-	(void)strvis(shown, text, VIS_CSTYLE | VIS_OCTAL | VIS_NL | VIS_TAB);
+	(void)strvis(shown, text, SHOW_VIS);
 	if (r.prompted)
 		fputc('\n', stderr);
 	fprintf(stderr, "echoreplyctl: %s\n", shown);
@@ -110,8 +112,7 @@ report_bytes(const char *prefix, const char *data, size_t len, double rtt_ms)
 
 	if (!r.verbose)
 		return;
-	if (strnvisx(esc, sizeof(esc), data, n,
-	    VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL) < 0)
+	if (strnvisx(esc, sizeof(esc), data, n, SHOW_VIS) < 0)
 		esc[0] = '\0';
 	if (rtt_ms >= 0)
 		fprintf(stderr, "%s%s%s (%.2f ms)\n", prefix, esc,
