@@ -146,9 +146,12 @@ def check_served(model, where, what, log):
 
 def test_random_reloads_with_clients_connected():
     seed = int(os.environ.get("ECHOREPLYD_TEST_SEED", "12"))
-    rng = random.Random(seed)
-    tmp = harness.TempDir().__enter__()     # left in the finally below
-    where = {n: (os.path.join(tmp.path, "c.sock") if k == "unix" else
+    with harness.TempDir() as tmp:
+        reloads(random.Random(seed), seed, tmp.path)
+
+
+def reloads(rng, seed, tmp):
+    where = {n: (os.path.join(tmp, "c.sock") if k == "unix" else
                  harness.free_port()) for n, k in KINDS.items()}
     model, text = random_config(rng, where, sorted(KINDS))
     d = harness.ControlDaemon('control_socket = "@CONTROL@";\n' + text,
@@ -204,7 +207,6 @@ def test_random_reloads_with_clients_connected():
     finally:
         for s, _, _ in held:
             s.close()
-        tmp.__exit__(None, None, None)
 
 
 if __name__ == "__main__":
