@@ -23,6 +23,7 @@
 #include "ring.h"
 #include "rules.h"
 #include "log.h"
+#include "monotonic.h"
 #include "server.h"
 #include "serve.h"
 #include "tally.h"
@@ -30,7 +31,8 @@
 
 #define ACCEPT_BURST		64
 #define ACCEPT_PAUSE_USEC	(100 * 1000)
-#define CONN_BATCH		256	/* connection events per dispatch */
+#define CONN_BATCH		256	/* connection events per epoll_wait */
+#define CONN_SLICE_NS		(200 * 1000)	/* of them per dispatch */
 #define LOG_RETRY_USEC		(100 * 1000)
 /* descriptors besides the clients': the loop, timers, the journal, ... */
 #define FILES_SPARE		32
@@ -58,8 +60,10 @@ struct server {
 	/*
 	 * Connections live in an epoll set of their own, one sd-event source
 	 * for all: sd-event would poll once per connection it dispatches.
+	 * A batch's events are handled for CONN_SLICE_NS at most per
+	 * dispatch; cmore comes back for the rest (batch_i on).
 	 */
-	sd_event_source		*csrc;
+	sd_event_source		*csrc, *cmore;
 	struct epoll_event	 batch[CONN_BATCH];
 	int			 batch_i, batch_n;
 	sd_event_source		*log_timer;
@@ -202,7 +206,7 @@ conn_closed(struct conn *c, void *arg)
 	int			 i;
 
 	/* forget it in the batch being handled */
-	for (i = srv->batch_i + 1; i < srv->batch_n; i++)
+	for (i = srv->batch_i; i < srv->batch_n; i++)
 		if (srv->batch[i].data.ptr == c)
 			srv->batch[i].data.ptr = NULL;
 	if (c->tally != NULL) {
@@ -529,30 +533,57 @@ server_dispatched(struct server *srv)
 	}
 }
 
-/* Handles up to CONN_BATCH connection events in one dispatch. */
+/*
+ * The connections' events, for CONN_SLICE_NS at most: then the loop
+ * turns (a control command, an accept, a timer waits no longer than
+ * that behind a busy batch) and cmore comes back for the rest. The
+ * events were taken from an edge-triggered set: they are kept, not
+ * asked for again. batch_i is the first not yet handled.
+ */
 static int
 conns_ready(sd_event_source *s, int fd, uint32_t revents, void *arg)
 {
-	struct server	*srv = arg;
-	struct conn	*c;
-	int		 n;
+	struct server		*srv = arg;
+	struct epoll_event	 ev;
+	uint64_t		 start;
+	int			 n;
 
 	(void)s;
+	(void)fd;
 	(void)revents;
-	n = epoll_wait(fd, srv->batch, CONN_BATCH, 0);
-	if (n == -1) {
-		if (errno != EINTR)
-			log_warn("epoll_wait");
-		return 0;
+	if (srv->batch_i == srv->batch_n) {
+		n = epoll_wait(srv->ctx.epoll_fd, srv->batch, CONN_BATCH, 0);
+		if (n == -1) {
+			if (errno != EINTR)
+				log_warn("epoll_wait");
+			return 0;
+		}
+		srv->batch_i = 0;
+		srv->batch_n = n;
 	}
-	srv->batch_n = n;
-	for (srv->batch_i = 0; srv->batch_i < n; srv->batch_i++)
+	start = mono_ns();
+	while (srv->batch_i < srv->batch_n) {
+		ev = srv->batch[srv->batch_i++];
 		/* NULL: closed by an earlier event of this batch */
-		if ((c = srv->batch[srv->batch_i].data.ptr) != NULL)
-			(void)conn_event(c, srv->batch[srv->batch_i].events,
-			    srv->rbuf);
-	srv->batch_n = 0;
+		if (ev.data.ptr != NULL)
+			(void)conn_event(ev.data.ptr, ev.events, srv->rbuf);
+		if (srv->batch_i < srv->batch_n &&
+		    mono_ns() - start >= CONN_SLICE_NS) {
+			(void)sd_event_source_set_enabled(srv->cmore,
+			    SD_EVENT_ONESHOT);
+			return 0;
+		}
+	}
+	srv->batch_i = srv->batch_n = 0;
 	return 0;
+}
+
+static int
+conns_more(sd_event_source *s, void *arg)
+{
+	struct server	*srv = arg;
+
+	return conns_ready(s, srv->ctx.epoll_fd, EPOLLIN, srv);
 }
 
 /*
@@ -689,7 +720,9 @@ server_new(sd_event *e, const struct conf *conf, const struct tls_set *tls,
 		goto fail;
 	}
 	if ((r = sd_event_add_io(e, &srv->csrc, srv->ctx.epoll_fd, EPOLLIN,
-	    conns_ready, srv)) < 0)
+	    conns_ready, srv)) < 0 ||
+	    (r = sd_event_add_defer(e, &srv->cmore, conns_more, srv)) < 0 ||
+	    (r = sd_event_source_set_enabled(srv->cmore, SD_EVENT_OFF)) < 0)
 		goto fail;
 	*out = srv;
 	return 0;
@@ -856,6 +889,7 @@ server_free(struct server *srv)
 	free(srv->lsocks);
 	listen_close(srv->ls, srv->nls);
 	sd_event_source_disable_unref(srv->csrc);
+	sd_event_source_disable_unref(srv->cmore);
 	if (srv->ctx.epoll_fd != -1)
 		close(srv->ctx.epoll_fd);
 	sd_event_source_disable_unref(srv->accept_pause);
