@@ -67,6 +67,12 @@ static struct {
 	struct buf	 in;		/* received, not yet a whole line */
 	size_t		 in_scan;	/* bytes of in without a "\n" */
 
+	/* follow: the last full message line, for those after it */
+	char		 seq[32];	/* "message seq=N" */
+	size_t		 seqlen;	/* 0: none yet */
+	char		 who[2048];	/* " time=... listener=L" */
+	size_t		 wholen;
+
 	/* the operator's console */
 	char		**asks;		/* their IDs, oldest first */
 	size_t		 nasks, asks_cap;
@@ -221,6 +227,8 @@ request_follow(char **w, int n)
 		snprintf(num, sizeof(num), " %lld", back);
 		append_str(num);
 	}
+	/* a third of the bytes for the daemon to write; printed whole */
+	append_str(" compact");
 	k.kind = KIND_FOLLOW;
 }
 
@@ -507,12 +515,84 @@ on_gone(const char *rest, size_t len)
 	return true;
 }
 
+/* The decimal number that ends d[0..*len) plus one. */
+static void
+count_up(char *d, size_t *len, size_t from)
+{
+	size_t	 i = *len;
+
+	while (i > from && d[i - 1] == '9')
+		d[--i] = '0';
+	if (i > from) {
+		d[i - 1]++;
+		return;
+	}
+	memmove(d + from + 1, d + from, *len - from);	/* 99 + 1 */
+	d[from] = '1';
+	(*len)++;
+}
+
+#define SEQ_WORD	"message seq="
+
+/*
+ * A follower's message line. A full one is kept: seq=, and what follows
+ * it up to rule= (the values before rule= have no space in them). A
+ * compact one ("=" and rule= on) is the message after the line before,
+ * from the same connection at the same time: printed whole.
+ */
+static void
+on_message(const char *line, size_t len)
+{
+	const char	*p, *end = line + len, *rule;
+	size_t		 n;
+
+	if (line[0] == '=') {
+		if (k.seqlen == 0)
+			report_die(EX_PROTOCOL, "control socket %s: a compact "
+			    "message line before any full one", k.path);
+		if (k.seqlen == sizeof(k.seq))
+			report_die(EX_PROTOCOL, "control socket %s: a message "
+			    "number past 2^64", k.path);
+		count_up(k.seq, &k.seqlen, sizeof(SEQ_WORD) - 1);
+		if (k.quiet)
+			return;
+		if (fwrite_unlocked(k.seq, 1, k.seqlen, stdout) != k.seqlen ||
+		    fwrite_unlocked(k.who, 1, k.wholen, stdout) != k.wholen)
+			report_die(EX_IOERR, "standard output: %s",
+			    strerror(errno));
+		print_line(line + 1, len - 1);
+		return;
+	}
+	p = line + sizeof(SEQ_WORD) - 1;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	n = (size_t)(p - line);
+	rule = memmem(p, (size_t)(end - p), " rule=", 6);
+	if (n == sizeof(SEQ_WORD) - 1 || n > sizeof(k.seq) - 1 ||
+	    rule == NULL || (size_t)(rule - p) > sizeof(k.who))
+		k.seqlen = 0;	/* not one a compact line can follow */
+	else {
+		memcpy(k.seq, line, n);
+		k.seqlen = n;
+		memcpy(k.who, p, (size_t)(rule - p));
+		k.wholen = (size_t)(rule - p);
+	}
+	print_line(line, len);
+}
+
 static void
 on_data(const char *line, size_t len)
 {
 	const char	*rest;
 	size_t		 restlen;
 
+	if (k.kind == KIND_FOLLOW && k.started && len > 0 &&
+	    ((line[0] == '=' && (len == 1 || line[1] == ' ')) ||
+	    (len > sizeof(SEQ_WORD) - 1 &&
+	    memcmp(line, SEQ_WORD, sizeof(SEQ_WORD) - 1) == 0))) {
+		on_message(line, len);
+		return;
+	}
 	if (k.kind == KIND_METRICS && !(len > 0 && line[0] == '#') &&
 	    !(len >= 11 && memcmp(line, "echoreplyd_", 11) == 0))
 		return;

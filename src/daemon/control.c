@@ -92,6 +92,10 @@ struct cclient {
 	size_t		 outoff;
 	uint64_t	 seq;		/* the next message it has not seen */
 	uint64_t	 lost;		/* follow: lines dropped, not yet said */
+	bool		 compact;	/* follow: "=" for what repeats */
+	uint64_t	 said_seq;	/* the last message line it was sent, */
+	uint64_t	 said_usec;	/* its time */
+	uint64_t	 said_conn;	/* and connection */
 	uint64_t	 wait_ms;
 	uint64_t	 wait_from;	/* the first recorded after it began */
 	uint64_t	 scan_end;	/* once expired: the next then */
@@ -449,8 +453,16 @@ say_message(struct cclient *cl, const struct ring_entry *e)
 	time_t			 t;
 	size_t			 n, need;
 	char			*p;
-	bool			 again = false;
+	bool			 again = false, same;
 
+	/* compact: the line before said all up to rule= (and seq - 1) */
+	same = cl->compact && e->conn != 0 && e->conn == cl->said_conn &&
+	    e->time_usec == cl->said_usec && e->seq == cl->said_seq + 1;
+	cl->said_seq = e->seq;
+	cl->said_usec = e->time_usec;
+	cl->said_conn = e->conn;
+	if (same)
+		goto rest;
 	if (e->time_usec != ctl->time_usec) {
 		t = (time_t)(e->time_usec / 1000000);
 		gmtime_r(&t, &tm);
@@ -482,6 +494,7 @@ say_message(struct cclient *cl, const struct ring_entry *e)
 		memcpy(ctl->time_who + ctl->time_len, ctl->who, ctl->who_len);
 		ctl->time_who_len = ctl->time_len + ctl->who_len;
 	}
+rest:
 	if (e->full_len != ctl->bytes_of) {
 		/* most messages are as long as the one before */
 		p = lit(ctl->bytes_text, " bytes=");
@@ -497,22 +510,28 @@ say_message(struct cclient *cl, const struct ring_entry *e)
 		cl->closing = true;
 		return;
 	}
-	if (e->seq == ctl->seq + 1 && ctl->seq != 0)
-		count_up(ctl->seq_text + SEQ_AT, &ctl->seq_len);
-	else
-		ctl->seq_len = (size_t)(decimal(lit(ctl->seq_text,
-		    "message seq="), e->seq, 0) - ctl->seq_text) - SEQ_AT;
-	ctl->seq = e->seq;
-	/*
-	 * The short parts copied whole, past their end (need leaves room,
-	 * and what is past the end is written over): a copy of a size
-	 * known here is a few moves, a call to memcpy() many more.
-	 */
 	p = cl->out.data + cl->out.len;
-	memcpy(p, ctl->seq_text, sizeof(ctl->seq_text));
-	p += SEQ_AT + ctl->seq_len;
-	memcpy(p, ctl->time_who, ctl->time_who_len);
-	p += ctl->time_who_len;
+	if (same)
+		p = lit(p, "=");
+	else {
+		if (e->seq == ctl->seq + 1 && ctl->seq != 0)
+			count_up(ctl->seq_text + SEQ_AT, &ctl->seq_len);
+		else
+			ctl->seq_len = (size_t)(decimal(lit(ctl->seq_text,
+			    "message seq="), e->seq, 0) - ctl->seq_text) -
+			    SEQ_AT;
+		ctl->seq = e->seq;
+		/*
+		 * The short parts copied whole, past their end (need
+		 * leaves room, and what is past the end is written over):
+		 * a copy of a size known here is a few moves, a call to
+		 * memcpy() many more.
+		 */
+		memcpy(p, ctl->seq_text, sizeof(ctl->seq_text));
+		p += SEQ_AT + ctl->seq_len;
+		memcpy(p, ctl->time_who, ctl->time_who_len);
+		p += ctl->time_who_len;
+	}
 	p = lit(p, " rule=");
 	if (e->rule != NULL)
 		p = value(p, e->rule, e->rule_len);
@@ -923,18 +942,27 @@ cmd_wait(struct cclient *cl, char *args)
 		unwatch(cl);
 }
 
-/* "follow [N]" */
+/* "follow [N] [compact]" */
 static void
 cmd_follow(struct cclient *cl, char *args)
 {
 	struct ring	*ring = server_ring(cl->ctl->srv);
 	long long	 n = 0;
 	uint64_t	 next;
+	char		*word;
+	bool		 counted = false, compact = false;
 	int		 sndbuf;
 
-	if (args != NULL && !number(args, 0, 1000000, &n)) {
-		say(cl, "error usage follow [N]");
-		return;
+	while ((word = strsep(&args, " ")) != NULL) {
+		if (!compact && strcmp(word, "compact") == 0)
+			compact = true;
+		else if (!counted && !compact &&
+		    number(word, 0, 1000000, &n))
+			counted = true;
+		else {
+			say(cl, "error usage follow [N] [compact]");
+			return;
+		}
 	}
 	if (ring == NULL) {
 		say(cl, "error failed no messages are recorded "
@@ -945,6 +973,7 @@ cmd_follow(struct cclient *cl, char *args)
 	next = ring_next(ring);
 	cl->seq = (uint64_t)n < next ? next - (uint64_t)n : 1;
 	cl->mode = CMODE_FOLLOW;
+	cl->compact = compact;
 	/*
 	 * Room for a batch while the one before is still unread: fewer,
 	 * larger writes wake the follower less often. The kernel caps it
@@ -1337,7 +1366,7 @@ console_gone(struct control *ctl)
 }
 
 static const char *const help[] = {
-	"connections", "listeners", "messages [N]", "follow [N]",
+	"connections", "listeners", "messages [N]", "follow [N] [compact]",
 	"wait TIMEOUT_MS all|new REGEX", "stats", "metrics",
 	"push ID TEXT", "push listener NAME TEXT", "kick ID", "reload",
 	"operator", "help", NULL

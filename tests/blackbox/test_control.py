@@ -656,6 +656,79 @@ def test_follow_lines_field_by_field():
     b.close()
 
 
+def expand(lines):
+    """A compact follower's lines as a full follower gets them: "=" is the
+    line before's seq + 1, and its time, connection, client and listener
+    (everything up to rule=), then the rest of the "=" line."""
+    out, head, seq = [], None, None
+    for line in lines:
+        if line.startswith("="):
+            check(head is not None, "%r before any full line" % line)
+            seq += 1
+            out.append("message seq=%d%s%s" % (seq, head, line[1:]))
+            continue
+        m = re.match(r"^message seq=(\d+)( \S+ \S+ \S+ \S+) rule=", line)
+        if m:
+            seq, head = int(m.group(1)), m.group(2)
+        out.append(line)
+    return out
+
+
+def test_follow_compact_is_the_full_lines_shorter():
+    """Two followers, one compact: pipelined messages from two TCP
+    connections and a UDP client. The compact lines, expanded, are the full
+    follower's, line by line; "=" only where the time and connection
+    repeat, never for a datagram."""
+    d = multi_daemon()
+    a, b, u = tcp(d.port), tcp(d.port), udp(d.ports["dg"])
+    with d.ctl() as full, d.ctl() as short:
+        equal(full.request("follow"), ([], "ok following"), "follow")
+        equal(short.request("follow compact"), ([], "ok following"),
+              "follow compact")
+        n = 0
+        for r in range(10):
+            for s in (a, b):
+                s.sendall(b"".join(b"r%d-%d\n" % (r, i) for i in range(50)))
+            for s in (a, b):
+                recv_until(s, 50)
+                n += 50
+            u.send(b"dg %d" % r)
+            equal(u.recv(100), b"dg %d" % r, "datagram echo")
+            n += 1
+        want = [full.line() for _ in range(n)]
+        got = [short.line() for _ in range(n)]
+    compact = [x for x in got if x.startswith("=")]
+    check(compact, "no line was compact: %r" % got[:3])
+    check(len(compact) < n, "every line compact")
+    check(all(x.startswith("= rule=") for x in compact),
+          "compact lines: %r" % compact[:3])
+    equal(expand(got), want, "the compact lines, expanded")
+    for i, x in enumerate(got):
+        if x.startswith("="):
+            check(message_line(want[i])["listener"] != "dg",
+                  "a datagram's line compact: %r" % x)
+    check(sum(map(len, got)) * 2 < sum(map(len, want)),
+          "compact: %d bytes, full: %d" % (sum(map(len, got)),
+                                          sum(map(len, want))))
+    # after a replay too, and the words checked
+    equal(d.ask("follow 3 compact compact"),
+          ([], "error usage follow [N] [compact]"), "compact twice")
+    equal(d.ask("follow compact 3"),
+          ([], "error usage follow [N] [compact]"), "N after compact")
+    equal(d.ask("follow 3 short"),
+          ([], "error usage follow [N] [compact]"), "an unknown word")
+    with d.ctl() as short:
+        lines, final = short.request("follow 2 compact")
+        equal(final, "ok following", "follow 2 compact")
+        got = [short.line(), short.line()]
+    check(got[0].startswith("message seq="), "the first line full: %r" %
+          got[0])
+    equal(expand(got), want[-2:], "the last two, replayed compact")
+    a.close()
+    b.close()
+    u.close()
+
+
 def test_wait_all_sees_recorded_at_once():
     d = CtlDaemon()
     a = d.connect()

@@ -722,6 +722,36 @@ def test_follow_replays_n_then_goes_on():
     a.close()
 
 
+def test_follow_prints_the_full_lines_a_raw_follower_gets():
+    """echoreplyctl asks for compact lines and prints them whole: under
+    pipelined load from three clients its output is, line by line, what
+    a plain follower of the daemon reads."""
+    d = CtlDaemon()
+    with harness.ControlClient(d.ctl_path) as full:
+        full.send("follow")
+        equal(full.line(), "ok following", "the raw follower")
+        f = Bg(["-C", "-f", d.conf, "follow"])
+        attached(d, 2)
+        clients = [tcp(d.port) for _ in range(3)]
+        n = 0
+        for r in range(20):
+            for k, s in enumerate(clients):
+                s.sendall(b"".join(b"c%d-%d-%d\n" % (k, r, i)
+                                   for i in range(40)))
+            for s in clients:
+                recv_until(s, 40)
+                n += 40
+        want = [full.line() for _ in range(n)]
+        got = [f.line() for _ in range(n)]
+    for i, line in enumerate(want):
+        equal(got[i], line, "line %d of %d" % (i + 1, n))
+    f.p.send_signal(signal.SIGTERM)
+    equal(f.finish(), 0, "exit status after SIGTERM; stderr %r" % f.err)
+    equal((f.rest(), f.err), ("", b""), "nothing more")
+    for s in clients:
+        s.close()
+
+
 def test_follow_ends_when_the_daemon_closes():
     d = CtlDaemon()
     a = d.connect()
